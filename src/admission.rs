@@ -1,0 +1,458 @@
+//! AdmissionReview `admission.k8s.io/v1` in and out: decode, echo the `uid`,
+//! encode the verdict with base64 JSONPatch.
+//!
+//! Reference: <https://kubernetes.io/docs/reference/access-authn-authz/extensible-admission-controllers/#request>.
+//! The envelope is decoded into types that borrow from the body; only
+//! `object` and `oldObject` become `serde_json::Value`s. A body the server
+//! cannot read is a [`DecodeError`] (HTTP 400); a request it can read but
+//! not judge is denied with the reason. Nothing is admitted unjudged.
+
+use std::borrow::Cow;
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use crate::engine::{Engine, Outcome, Request};
+use crate::policy::rules::{Operation, User};
+use crate::tenancy::Inventory;
+
+pub const ADMISSION_API_VERSION: &str = "admission.k8s.io/v1";
+
+/// Which webhook was called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    Mutate,
+    Validate,
+}
+
+impl Endpoint {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::Mutate => "mutate",
+            Endpoint::Validate => "validate",
+        }
+    }
+}
+
+/// Why a body is not an AdmissionReview tenantguard can answer.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecodeError {
+    #[error("the body is not valid JSON: {0}")]
+    Json(String),
+    #[error("apiVersion is {0}; tenantguard speaks admission.k8s.io/v1 (set admissionReviewVersions: [v1] in the webhook configuration)")]
+    ApiVersion(String),
+    #[error("kind is {0}; the body must be an AdmissionReview")]
+    Kind(String),
+    #[error("the AdmissionReview has no request")]
+    NoRequest,
+    #[error("request.uid is missing or empty; the apiserver always sends one")]
+    NoUid,
+}
+
+#[derive(Deserialize)]
+struct ReviewIn<'a> {
+    #[serde(rename = "apiVersion", borrow, default)]
+    api_version: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    request: Option<RequestIn<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+struct GroupVersionKind<'a> {
+    #[serde(borrow, default)]
+    group: Cow<'a, str>,
+    #[serde(borrow, default)]
+    version: Cow<'a, str>,
+    #[serde(borrow, default)]
+    kind: Cow<'a, str>,
+}
+
+#[derive(Deserialize, Default)]
+struct UserInfoIn<'a> {
+    #[serde(borrow, default)]
+    username: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    groups: Option<Vec<Cow<'a, str>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RequestIn<'a> {
+    #[serde(borrow, default)]
+    uid: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    kind: Option<GroupVersionKind<'a>>,
+    #[serde(borrow, default)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    namespace: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    operation: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    user_info: Option<UserInfoIn<'a>>,
+    #[serde(borrow, default)]
+    object: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    old_object: Option<&'a RawValue>,
+    #[serde(default)]
+    dry_run: Option<bool>,
+}
+
+/// A decoded review: either a request to judge, or one that can only be
+/// denied (its uid is known, so the apiserver gets a proper answer).
+#[derive(Debug)]
+pub enum Decoded {
+    Judge(Box<Request>),
+    Deny { uid: String, reason: String },
+}
+
+fn raw_object(raw: Option<&RawValue>) -> Result<Option<Value>, String> {
+    match raw {
+        None => Ok(None),
+        Some(r) if r.get() == "null" => Ok(None),
+        Some(r) => serde_json::from_str(r.get())
+            .map(Some)
+            .map_err(|e| e.to_string()),
+    }
+}
+
+/// Decodes an AdmissionReview body.
+pub fn decode(body: &[u8]) -> Result<Decoded, DecodeError> {
+    let review: ReviewIn<'_> =
+        serde_json::from_slice(body).map_err(|e| DecodeError::Json(e.to_string()))?;
+    match review.api_version.as_deref() {
+        Some(ADMISSION_API_VERSION) => {}
+        other => {
+            return Err(DecodeError::ApiVersion(
+                other.map_or("missing".into(), |v| format!("{v:?}")),
+            ))
+        }
+    }
+    match review.kind.as_deref() {
+        Some("AdmissionReview") => {}
+        other => {
+            return Err(DecodeError::Kind(
+                other.map_or("missing".into(), |v| format!("{v:?}")),
+            ))
+        }
+    }
+    let r = review.request.ok_or(DecodeError::NoRequest)?;
+    let uid = r
+        .uid
+        .as_deref()
+        .filter(|u| !u.is_empty())
+        .ok_or(DecodeError::NoUid)?
+        .to_string();
+    let deny = |reason: String| {
+        Ok(Decoded::Deny {
+            uid: uid.clone(),
+            reason,
+        })
+    };
+    let Some(operation) = r.operation.as_deref() else {
+        return deny("request.operation is missing; tenantguard cannot judge the request".into());
+    };
+    let Ok(operation) = operation.parse::<Operation>() else {
+        return deny(format!(
+            "request.operation {operation:?} is not CREATE, UPDATE, DELETE or CONNECT"
+        ));
+    };
+    let Some(kind) = r.kind.filter(|k| !k.kind.is_empty()) else {
+        return deny("request.kind is missing; tenantguard cannot judge the request".into());
+    };
+    let object = match raw_object(r.object) {
+        Ok(o) => o,
+        Err(e) => return deny(format!("request.object cannot be read: {e}")),
+    };
+    let old_object = match raw_object(r.old_object) {
+        Ok(o) => o,
+        Err(e) => return deny(format!("request.oldObject cannot be read: {e}")),
+    };
+    let user = r.user_info.unwrap_or_default();
+    Ok(Decoded::Judge(Box::new(Request {
+        uid,
+        group: kind.group.into_owned(),
+        version: kind.version.into_owned(),
+        kind: kind.kind.into_owned(),
+        namespace: r.namespace.map(Cow::into_owned).unwrap_or_default(),
+        name: r.name.map(Cow::into_owned).unwrap_or_default(),
+        operation,
+        user: User {
+            username: user.username.map(Cow::into_owned).unwrap_or_default(),
+            groups: user
+                .groups
+                .unwrap_or_default()
+                .into_iter()
+                .map(Cow::into_owned)
+                .collect(),
+        },
+        dry_run: r.dry_run.unwrap_or(false),
+        object,
+        old_object,
+    })))
+}
+
+#[derive(Serialize)]
+struct StatusOut<'a> {
+    code: u16,
+    message: &'a str,
+    reason: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ResponseOut<'a> {
+    uid: &'a str,
+    allowed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<StatusOut<'a>>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    warnings: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    patch_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    patch: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReviewOut<'a> {
+    api_version: &'static str,
+    kind: &'static str,
+    response: ResponseOut<'a>,
+}
+
+/// The AdmissionReview response for an outcome.
+pub fn encode(uid: &str, outcome: &Outcome) -> Vec<u8> {
+    let message = if outcome.allowed {
+        String::new()
+    } else {
+        outcome.denial_message()
+    };
+    let status = (!outcome.allowed).then(|| StatusOut {
+        code: if outcome.error.is_some() { 400 } else { 403 },
+        message: &message,
+        reason: if outcome.error.is_some() {
+            "BadRequest"
+        } else {
+            "Forbidden"
+        },
+    });
+    let patch = (outcome.allowed && !outcome.patch.is_empty()).then(|| {
+        let json = serde_json::to_vec(&outcome.patch).unwrap_or_default();
+        base64::engine::general_purpose::STANDARD.encode(json)
+    });
+    let review = ReviewOut {
+        api_version: ADMISSION_API_VERSION,
+        kind: "AdmissionReview",
+        response: ResponseOut {
+            uid,
+            allowed: outcome.allowed,
+            status,
+            warnings: &outcome.warnings,
+            patch_type: patch.as_ref().map(|_| "JSONPatch"),
+            patch,
+        },
+    };
+    // Serializing these plain structs cannot fail.
+    serde_json::to_vec(&review).unwrap_or_default()
+}
+
+/// A judged review: the response body and what metrics and logs need.
+#[derive(Debug)]
+pub struct Reviewed {
+    pub body: Vec<u8>,
+    pub outcome: Outcome,
+    pub request: Option<Box<Request>>,
+}
+
+/// Decodes, judges and encodes one review: everything `/mutate`, `/validate`
+/// and `tenantguard review` do, without HTTP.
+pub fn review(
+    body: &[u8],
+    endpoint: Endpoint,
+    engine: &Engine,
+    inventory: &Inventory,
+) -> Result<Reviewed, DecodeError> {
+    match decode(body)? {
+        Decoded::Deny { uid, reason } => {
+            let outcome = Outcome::cannot_judge(reason);
+            Ok(Reviewed {
+                body: encode(&uid, &outcome),
+                outcome,
+                request: None,
+            })
+        }
+        Decoded::Judge(req) => {
+            let outcome = match endpoint {
+                Endpoint::Mutate => engine.mutate(&req, inventory),
+                Endpoint::Validate => engine.validate(&req, inventory),
+            };
+            Ok(Reviewed {
+                body: encode(&req.uid, &outcome),
+                outcome,
+                request: Some(req),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn body(v: Value) -> Vec<u8> {
+        serde_json::to_vec(&v).unwrap()
+    }
+
+    fn pod_review(ns: &str) -> Value {
+        json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+            "uid": "abc", "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "namespace": ns, "operation": "CREATE", "userInfo": {"username": "u", "groups": ["g"]},
+            "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                "spec": {"containers": [{"name": "app"}]}}}})
+    }
+
+    fn inv() -> Inventory {
+        let mut i = Inventory::default();
+        i.add_namespace("acme-prod", Some("acme"));
+        i
+    }
+
+    #[test]
+    fn decode_errors() {
+        let cases: Vec<(&str, Vec<u8>, DecodeError)> = vec![
+            ("not json", b"{".to_vec(), DecodeError::Json(String::new())),
+            (
+                "v1beta1",
+                body(json!({"apiVersion": "admission.k8s.io/v1beta1", "kind": "AdmissionReview"})),
+                DecodeError::ApiVersion(String::new()),
+            ),
+            (
+                "wrong kind",
+                body(json!({"apiVersion": "admission.k8s.io/v1", "kind": "Pod"})),
+                DecodeError::Kind(String::new()),
+            ),
+            (
+                "no request",
+                body(json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"})),
+                DecodeError::NoRequest,
+            ),
+            (
+                "no uid",
+                body(
+                    json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {}}),
+                ),
+                DecodeError::NoUid,
+            ),
+            (
+                "array",
+                b"[]".to_vec(),
+                DecodeError::ApiVersion(String::new()),
+            ),
+            (
+                "string",
+                b"\"x\"".to_vec(),
+                DecodeError::Json(String::new()),
+            ),
+            (
+                "invalid utf-8",
+                b"{\"apiVersion\": \"\xff\"}".to_vec(),
+                DecodeError::Json(String::new()),
+            ),
+        ];
+        for (name, b, want) in cases {
+            let got = decode(&b).unwrap_err();
+            assert_eq!(
+                std::mem::discriminant(&got),
+                std::mem::discriminant(&want),
+                "{name}: {got}"
+            );
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let b = format!(
+            r#"{{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{{"uid":"x","operation":"CREATE","kind":{{"kind":"Pod"}},"object":{deep}}}}}"#
+        );
+        match decode(b.as_bytes()) {
+            Ok(Decoded::Deny { uid, reason }) => {
+                assert_eq!(uid, "x");
+                assert!(reason.contains("recursion limit"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let b = format!(
+            r#"{{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{deep}}}"#
+        );
+        assert!(decode(b.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn readable_but_unjudgeable_requests_are_denied_with_uid() {
+        let mut v = pod_review("acme-prod");
+        v["request"]["operation"] = json!("PATCH");
+        match decode(&body(v)).unwrap() {
+            Decoded::Deny { uid, reason } => {
+                assert_eq!(uid, "abc");
+                assert!(reason.contains("PATCH"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn denial_echoes_uid_with_status() {
+        let r = review(
+            &body(pod_review("acme-prod")),
+            Endpoint::Validate,
+            &Engine::default(),
+            &inv(),
+        )
+        .unwrap();
+        let out: Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(out["response"]["uid"], "abc");
+        assert_eq!(out["response"]["allowed"], false);
+        assert_eq!(out["response"]["status"]["code"], 403);
+        assert!(out["response"]["status"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("[require-limits] spec.containers[0] \"app\""));
+    }
+
+    #[test]
+    fn mutation_is_base64_jsonpatch() {
+        let r = review(
+            &body(pod_review("acme-prod")),
+            Endpoint::Mutate,
+            &Engine::default(),
+            &inv(),
+        )
+        .unwrap();
+        let out: Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(out["response"]["allowed"], true);
+        assert_eq!(out["response"]["patchType"], "JSONPatch");
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(out["response"]["patch"].as_str().unwrap())
+            .unwrap();
+        let patch: json_patch::Patch = serde_json::from_slice(&raw).unwrap();
+        assert!(!patch.0.is_empty());
+    }
+
+    #[test]
+    fn create_without_object_is_denied() {
+        let mut v = pod_review("acme-prod");
+        v["request"]["object"] = Value::Null;
+        let r = review(&body(v), Endpoint::Mutate, &Engine::default(), &inv()).unwrap();
+        let out: Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(out["response"]["allowed"], false);
+        assert_eq!(out["response"]["status"]["code"], 400);
+    }
+}

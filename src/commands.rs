@@ -1,0 +1,278 @@
+//! What each subcommand does, over the library: `main.rs` only dispatches.
+//! Returns the process exit code; errors become exit code 2.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use kube::CustomResourceExt;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::admission::{self, Endpoint};
+use crate::certs;
+use crate::check;
+use crate::cli::{
+    CertsArgs, CheckArgs, EndpointArg, LogFormat, OutputFormat, ReviewArgs, ServeArgs,
+};
+use crate::config::{self, ServeConfig};
+use crate::engine::Engine;
+use crate::metrics::Metrics;
+use crate::policy::Tenant;
+use crate::server::{self, tls, AppState, Swap};
+use crate::tenancy::{StaticTenancy, TenancySource};
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TENANTGUARD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// `tenantguard serve`.
+pub fn serve(args: ServeArgs) -> anyhow::Result<u8> {
+    let cfg = ServeConfig::from_args(&args, config::in_cluster())?;
+    init_tracing(cfg.log_format);
+    let (set, policies_dir) = config::load_policies(args.policy.policies.as_deref())
+        .context("the server cannot start with these policies")?;
+    let inventory = config::load_inventory(&set, args.policy.inventory.as_deref())
+        .context("the server cannot start with this inventory")?;
+    match &policies_dir {
+        Some(d) => tracing::info!(dir = %d.display(), files = set.files.len(), "policies loaded"),
+        None => tracing::warn!("no policies directory (./policies is missing and --policies not given): using the built-in baseline, every rule on"),
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(run_server(args, cfg, set, policies_dir, inventory))
+}
+
+async fn run_server(
+    args: ServeArgs,
+    cfg: ServeConfig,
+    set: crate::policy::PolicySet,
+    policies_dir: Option<PathBuf>,
+    inventory: crate::tenancy::Inventory,
+) -> anyhow::Result<u8> {
+    let metrics = Arc::new(Metrics::new());
+    metrics.policy_reload_timestamp.set(server::unix_now());
+    metrics
+        .inventory_namespaces
+        .set(inventory.namespace_count() as i64);
+    metrics
+        .inventory_tenants
+        .set(inventory.tenant_names().count() as i64);
+    let inventory_path = args.policy.inventory.clone();
+    let tenancy = Arc::new(StaticTenancy::new(inventory));
+    let engine = Arc::new(Swap::new(Engine::new(set, cfg.identity.clone())));
+
+    // TLS: the given files (watched), or a self-signed pair for local use.
+    let (key, cert_pem, watched) = match (&args.tls_cert, &args.tls_key) {
+        (Some(c), Some(k)) => (
+            certs::load_certified_key(c, k)?,
+            std::fs::read(c).unwrap_or_default(),
+            Some((c.clone(), k.clone())),
+        ),
+        _ => {
+            let mut names = certs::service_names("tenantguard", &cfg.identity.namespace);
+            names.extend(["localhost", "127.0.0.1", "::1"].map(String::from));
+            let bundle = certs::generate(&names)?;
+            certs::write_bundle(&bundle, &args.self_signed_dir)?;
+            let ck = certs::certified_key_from_pem(
+                bundle.cert_pem.as_bytes(),
+                bundle.key_pem.as_bytes(),
+                &args.self_signed_dir.join("tls.crt"),
+                &args.self_signed_dir.join("tls.key"),
+            )?;
+            tracing::warn!(
+                ca = %args.self_signed_dir.join("ca.crt").display(),
+                "no --tls-cert/--tls-key: serving a self-signed certificate for local use; trust this CA"
+            );
+            (Arc::new(ck), bundle.cert_pem.into_bytes(), None)
+        }
+    };
+    if let Some(exp) = certs::not_after_unix(&cert_pem) {
+        metrics.cert_expiry.set(exp as f64);
+    }
+    let store = Arc::new(tls::CertStore::new(key));
+    let tls_config = tls::server_config(store.clone(), args.client_ca.as_deref())?;
+
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (--listen)", args.listen))?;
+    let metrics_listener = TcpListener::bind(args.metrics_listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (--metrics-listen)",
+                args.metrics_listen
+            )
+        })?;
+    tracing::info!(
+        webhook = %listener.local_addr()?,
+        metrics = %metrics_listener.local_addr()?,
+        "tenantguard serving (HTTPS: h2 and http/1.1)"
+    );
+
+    if let Some((c, k)) = watched {
+        tokio::spawn(tls::watch_files(
+            store,
+            c,
+            k,
+            cfg.reload_interval,
+            metrics.clone(),
+        ));
+    }
+    if let Some(dir) = policies_dir {
+        let engine = engine.clone();
+        let tenancy = tenancy.clone();
+        let identity = cfg.identity.clone();
+        tokio::spawn(server::watch_policies(
+            dir,
+            cfg.reload_interval,
+            metrics.clone(),
+            move |set| {
+                match config::load_inventory(&set, inventory_path.as_deref()) {
+                    Ok(inv) => tenancy.replace(inv),
+                    Err(e) => {
+                        tracing::error!(error = %e, "inventory reload failed; keeping the last good one")
+                    }
+                }
+                engine.store(Engine::new(set, identity.clone()));
+            },
+        ));
+    }
+
+    let shutting_down = Arc::new(AtomicBool::new(false));
+    let state = AppState {
+        engine,
+        tenancy: tenancy.clone() as Arc<dyn TenancySource>,
+        metrics: metrics.clone(),
+        shutting_down: shutting_down.clone(),
+    };
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let webhook = tokio::spawn(server::serve_tls(
+        listener,
+        tls_config,
+        server::router(state, cfg.limits),
+        cfg.limits,
+        stop_rx.clone(),
+        cfg.drain_timeout,
+    ));
+    let metrics_server = tokio::spawn(server::serve_plain(
+        metrics_listener,
+        server::metrics_router(metrics),
+        stop_rx,
+    ));
+
+    wait_for_signal().await;
+    tracing::info!("shutdown requested: readiness off, draining");
+    shutting_down.store(true, Ordering::Relaxed);
+    tokio::time::sleep(cfg.shutdown_delay).await;
+    let _ = stop_tx.send(true);
+    let _ = webhook.await;
+    let _ = metrics_server.await;
+    tracing::info!("stopped");
+    Ok(0)
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// `tenantguard check`.
+pub fn check(args: CheckArgs) -> anyhow::Result<u8> {
+    let (engine, mut inventory) = config::offline(&args.policy)?;
+    if args.cluster {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        let remote = runtime.block_on(crate::cluster::fetch_inventory())?;
+        inventory.merge(remote);
+    }
+    let stdin = check::stdin_if_needed(&args.files)?;
+    let objects = check::read_inputs(&args.files, stdin.as_deref())?;
+    if objects.is_empty() {
+        bail!("no Kubernetes objects found in the input");
+    }
+    check::absorb_inputs(&mut inventory, &objects)?;
+    let user = check::requester(args.as_user.as_deref(), &args.as_groups, &engine);
+    let report = check::run(&engine, &inventory, &objects, &args.namespace, &user);
+    match args.output {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        OutputFormat::Text => print!("{}", check::render_text(&report)),
+    }
+    Ok(report.exit_code() as u8)
+}
+
+/// `tenantguard review`.
+pub fn review(args: ReviewArgs) -> anyhow::Result<u8> {
+    let (engine, inventory) = config::offline(&args.policy)?;
+    let body = match &args.file {
+        Some(p) if p.as_os_str() != "-" => {
+            std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?
+        }
+        _ => {
+            let mut b = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut b)
+                .context("cannot read stdin")?;
+            b
+        }
+    };
+    let endpoint = match args.endpoint {
+        EndpointArg::Mutate => Endpoint::Mutate,
+        EndpointArg::Validate => Endpoint::Validate,
+    };
+    let reviewed = admission::review(&body, endpoint, &engine, &inventory)
+        .context("the input is not an AdmissionReview tenantguard can answer")?;
+    let pretty: serde_json::Value = serde_json::from_slice(&reviewed.body)?;
+    println!("{}", serde_json::to_string_pretty(&pretty)?);
+    Ok(if reviewed.outcome.allowed { 0 } else { 1 })
+}
+
+/// `tenantguard certs`.
+pub fn certs(args: CertsArgs) -> anyhow::Result<u8> {
+    let mut names = certs::service_names(&args.service, &args.namespace);
+    names.extend(args.extra_names.iter().cloned());
+    let bundle = certs::generate(&names)?;
+    certs::write_bundle(&bundle, &args.out)?;
+    println!(
+        "wrote {dir}/ca.crt, {dir}/tls.crt and {dir}/tls.key (0600) for {}",
+        names.join(", "),
+        dir = args.out.display()
+    );
+    Ok(0)
+}
+
+/// `tenantguard crd`.
+pub fn crd() -> anyhow::Result<u8> {
+    print!("{}", serde_yaml_ng::to_string(&Tenant::crd())?);
+    Ok(0)
+}

@@ -1,0 +1,99 @@
+//! Multi-document YAML, split so that every document keeps the line it starts
+//! on: errors in policy files and manifests can then say `file:line`.
+//!
+//! A document marker (`---`) at column 0 can never be inside a block scalar
+//! (those are indented), so splitting on it line by line is exact.
+
+/// One YAML document of a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct YamlDocument<'a> {
+    /// The document's text, without its `---` marker line.
+    pub text: &'a str,
+    /// 1-based line of the stream where `text` begins.
+    pub line: usize,
+}
+
+impl YamlDocument<'_> {
+    /// A document holding only blank lines and comments (YAML's empty document).
+    pub fn is_blank(&self) -> bool {
+        self.text.lines().all(|l| {
+            let t = l.trim();
+            t.is_empty() || t.starts_with('#') || t == "..."
+        })
+    }
+}
+
+fn is_marker(line: &str) -> bool {
+    let line = line.trim_end_matches('\r');
+    line == "---"
+        || line
+            .strip_prefix("---")
+            .is_some_and(|rest| rest.starts_with([' ', '\t']))
+}
+
+/// Splits a YAML stream into documents. Content after a marker on the same
+/// line (`--- {a: 1}`) is not supported by the splitter and is kept in the
+/// marker line's place: such streams are rare in Kubernetes manifests.
+pub fn split_documents(text: &str) -> Vec<YamlDocument<'_>> {
+    let mut docs = Vec::new();
+    let mut start = 0usize;
+    let mut start_line = 1usize;
+    let mut offset = 0usize;
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        let line_no = i + 1;
+        let body = line.trim_end_matches('\n');
+        let rest = body.get(3..).unwrap_or("").trim();
+        if is_marker(body) && (rest.is_empty() || rest.starts_with('#')) {
+            if offset > start || line_no > 1 {
+                docs.push(YamlDocument {
+                    text: &text[start..offset],
+                    line: start_line,
+                });
+            }
+            start = offset + line.len();
+            start_line = line_no + 1;
+        }
+        offset += line.len();
+    }
+    docs.push(YamlDocument {
+        text: &text[start..],
+        line: start_line,
+    });
+    docs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_with_lines() {
+        let docs = split_documents("a: 1\n---\nb: 2\nc: 3\n--- \n# only a comment\n---\nd: 4");
+        let got: Vec<_> = docs
+            .iter()
+            .map(|d| (d.line, d.text, d.is_blank()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (1, "a: 1\n", false),
+                (3, "b: 2\nc: 3\n", false),
+                (6, "# only a comment\n", true),
+                (8, "d: 4", false)
+            ]
+        );
+    }
+
+    #[test]
+    fn leading_marker_starts_first_document() {
+        let docs = split_documents("---\na: 1\n");
+        assert_eq!(docs.len(), 1);
+        assert_eq!((docs[0].line, docs[0].text), (2, "a: 1\n"));
+    }
+
+    #[test]
+    fn indented_dashes_are_content() {
+        let docs = split_documents("a: |\n  ---\n  x\n");
+        assert_eq!(docs.len(), 1);
+    }
+}

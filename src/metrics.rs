@@ -1,0 +1,259 @@
+//! Prometheus metrics: one registry struct, bounded label values.
+//!
+//! Tenant names are label values, so cardinality is bounded by construction:
+//! a tenant label only takes names that are declared or observed on a
+//! namespace ([`Metrics::tenant_label`]); anything else is `none`. Kinds
+//! outside the set tenantguard judges are `other`. Object names never appear.
+
+use prometheus::{
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+
+use crate::tenancy::Inventory;
+
+/// Latency buckets in seconds, from 50µs: the webhook is on every write.
+pub const DURATION_BUCKETS: [f64; 16] = [
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+    2.5, 5.0,
+];
+
+const KINDS: [&str; 17] = [
+    "Pod",
+    "Service",
+    "Namespace",
+    "NetworkPolicy",
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "ReplicationController",
+    "Job",
+    "CronJob",
+    "PodTemplate",
+    "ResourceQuota",
+    "LimitRange",
+    "ServiceAccount",
+    "Role",
+    "RoleBinding",
+];
+
+pub struct Metrics {
+    pub registry: Registry,
+    pub requests: IntCounterVec,
+    pub duration: HistogramVec,
+    pub violations: IntCounterVec,
+    pub bad_requests: IntCounterVec,
+    pub policy_reloads: IntCounterVec,
+    pub policy_reload_timestamp: Gauge,
+    pub cert_reloads: IntCounterVec,
+    pub cert_expiry: Gauge,
+    pub cache_synced: IntGaugeVec,
+    pub cache_age: Gauge,
+    pub inventory_namespaces: IntGauge,
+    pub inventory_tenants: IntGauge,
+    pub build_info: IntGaugeVec,
+}
+
+fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), labels)
+        .unwrap_or_else(|e| unreachable!("metric {name}: {e}"));
+    register(r, c)
+}
+
+fn register<M: prometheus::core::Collector + Clone + 'static>(r: &Registry, m: M) -> M {
+    // Names are static and unique: registration cannot fail.
+    r.register(Box::new(m.clone()))
+        .unwrap_or_else(|e| unreachable!("metric registration: {e}"));
+    m
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let r = Registry::new();
+        let requests = counter(
+            &r,
+            "tenantguard_admission_requests_total",
+            "Admission requests answered, by tenant, kind, operation, endpoint, decision and dry run.",
+            &["tenant", "kind", "operation", "endpoint", "decision", "dry_run"],
+        );
+        let duration = register(
+            &r,
+            HistogramVec::new(
+                HistogramOpts::new(
+                    "tenantguard_admission_duration_seconds",
+                    "Time to decode, judge and encode one admission request, inside the server.",
+                )
+                .buckets(DURATION_BUCKETS.to_vec()),
+                &["endpoint"],
+            )
+            .unwrap_or_else(|e| unreachable!("histogram: {e}")),
+        );
+        let violations = counter(
+            &r,
+            "tenantguard_policy_violations_total",
+            "Violations found, by tenant, policy (rule id) and action.",
+            &["tenant", "policy", "action"],
+        );
+        let bad_requests = counter(
+            &r,
+            "tenantguard_bad_requests_total",
+            "Bodies that were not AdmissionReviews tenantguard could read (answered 4xx).",
+            &["endpoint", "reason"],
+        );
+        let policy_reloads = counter(
+            &r,
+            "tenantguard_policy_reloads_total",
+            "Policy directory reloads, by result (success or error).",
+            &["result"],
+        );
+        let policy_reload_timestamp = register(
+            &r,
+            Gauge::new(
+                "tenantguard_policy_last_reload_success_timestamp_seconds",
+                "When the policies in force were loaded.",
+            )
+            .unwrap_or_else(|e| unreachable!("{e}")),
+        );
+        let cert_reloads = counter(
+            &r,
+            "tenantguard_certificate_reloads_total",
+            "Serving certificate reloads, by result (success or error).",
+            &["result"],
+        );
+        let cert_expiry = register(
+            &r,
+            Gauge::new(
+                "tenantguard_certificate_expiry_timestamp_seconds",
+                "When the serving certificate in use expires (Unix time).",
+            )
+            .unwrap_or_else(|e| unreachable!("{e}")),
+        );
+        let cache_synced = register(
+            &r,
+            IntGaugeVec::new(
+                Opts::new(
+                    "tenantguard_cache_synced",
+                    "1 when the tenancy cache of a resource has synced.",
+                ),
+                &["resource"],
+            )
+            .unwrap_or_else(|e| unreachable!("{e}")),
+        );
+        let cache_age = register(
+            &r,
+            Gauge::new(
+                "tenantguard_cache_age_seconds",
+                "Seconds since the tenancy cache last changed or was confirmed current.",
+            )
+            .unwrap_or_else(|e| unreachable!("{e}")),
+        );
+        let inventory_namespaces = register(
+            &r,
+            IntGauge::new(
+                "tenantguard_inventory_namespaces",
+                "Namespaces tenantguard knows.",
+            )
+            .unwrap_or_else(|e| unreachable!("{e}")),
+        );
+        let inventory_tenants = register(
+            &r,
+            IntGauge::new(
+                "tenantguard_inventory_tenants",
+                "Tenants declared by Tenant objects.",
+            )
+            .unwrap_or_else(|e| unreachable!("{e}")),
+        );
+        let build_info = register(
+            &r,
+            IntGaugeVec::new(
+                Opts::new("tenantguard_build_info", "Build information; always 1."),
+                &["version"],
+            )
+            .unwrap_or_else(|e| unreachable!("{e}")),
+        );
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
+        Metrics {
+            registry: r,
+            requests,
+            duration,
+            violations,
+            bad_requests,
+            policy_reloads,
+            policy_reload_timestamp,
+            cert_reloads,
+            cert_expiry,
+            cache_synced,
+            cache_age,
+            inventory_namespaces,
+            inventory_tenants,
+            build_info,
+        }
+    }
+
+    /// The tenant label value: a declared or observed tenant, else `none`.
+    pub fn tenant_label<'a>(tenant: Option<&'a str>, inv: &Inventory) -> &'a str {
+        match tenant {
+            Some(t) if inv.is_known_tenant(t) => t,
+            _ => "none",
+        }
+    }
+
+    /// The kind label value: a kind tenantguard judges, else `other`.
+    pub fn kind_label(kind: &str) -> &str {
+        if KINDS.contains(&kind) {
+            kind
+        } else {
+            "other"
+        }
+    }
+
+    /// The text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        // Encoding gathered families into a Vec cannot fail.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_bounded() {
+        let mut inv = Inventory::default();
+        inv.add_namespace("acme-prod", Some("acme"));
+        assert_eq!(Metrics::tenant_label(Some("acme"), &inv), "acme");
+        assert_eq!(Metrics::tenant_label(Some("made-up-123"), &inv), "none");
+        assert_eq!(Metrics::tenant_label(None, &inv), "none");
+        assert_eq!(Metrics::kind_label("Pod"), "Pod");
+        assert_eq!(Metrics::kind_label("Whatever"), "other");
+    }
+
+    #[test]
+    fn renders_every_family() {
+        let m = Metrics::new();
+        m.requests
+            .with_label_values(&["acme", "Pod", "CREATE", "validate", "allowed", "false"])
+            .inc();
+        m.duration.with_label_values(&["validate"]).observe(0.0001);
+        let text = m.render();
+        for name in [
+            "tenantguard_admission_requests_total",
+            "tenantguard_admission_duration_seconds_bucket{endpoint=\"validate\",le=\"0.00005\"}",
+            "tenantguard_build_info",
+        ] {
+            assert!(text.contains(name), "{name} missing in\n{text}");
+        }
+    }
+}

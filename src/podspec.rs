@@ -1,0 +1,241 @@
+//! Finds the PodSpec in a Pod and in every workload's pod template, with its
+//! field path, so no rule walks workload kinds on its own.
+//!
+//! Reference: <https://kubernetes.io/docs/concepts/workloads/pods/#pod-templates>.
+
+use serde_json::Value;
+
+/// Where a kind keeps its pod: dotted paths for messages, JSON pointers for access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PodLocation {
+    /// e.g. `spec.template.spec`.
+    pub spec_path: &'static str,
+    /// e.g. `spec.template.metadata`.
+    pub meta_path: &'static str,
+    pub spec_ptr: &'static str,
+    pub meta_ptr: &'static str,
+}
+
+const POD: PodLocation = PodLocation {
+    spec_path: "spec",
+    meta_path: "metadata",
+    spec_ptr: "/spec",
+    meta_ptr: "/metadata",
+};
+
+const TEMPLATE: PodLocation = PodLocation {
+    spec_path: "spec.template.spec",
+    meta_path: "spec.template.metadata",
+    spec_ptr: "/spec/template/spec",
+    meta_ptr: "/spec/template/metadata",
+};
+
+const CRONJOB: PodLocation = PodLocation {
+    spec_path: "spec.jobTemplate.spec.template.spec",
+    meta_path: "spec.jobTemplate.spec.template.metadata",
+    spec_ptr: "/spec/jobTemplate/spec/template/spec",
+    meta_ptr: "/spec/jobTemplate/spec/template/metadata",
+};
+
+const POD_TEMPLATE: PodLocation = PodLocation {
+    spec_path: "template.spec",
+    meta_path: "template.metadata",
+    spec_ptr: "/template/spec",
+    meta_ptr: "/template/metadata",
+};
+
+/// Where `group`/`kind` keeps its pod, if it has one.
+pub fn locate(group: &str, kind: &str) -> Option<PodLocation> {
+    match (group, kind) {
+        ("", "Pod") => Some(POD),
+        ("", "PodTemplate") => Some(POD_TEMPLATE),
+        ("", "ReplicationController")
+        | ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet")
+        | ("batch", "Job") => Some(TEMPLATE),
+        ("batch", "CronJob") => Some(CRONJOB),
+        _ => None,
+    }
+}
+
+/// Whether the kind is a workload (has a pod template), as opposed to a Pod.
+pub fn is_workload(group: &str, kind: &str) -> bool {
+    locate(group, kind).is_some_and(|l| l != POD)
+}
+
+/// A pod (or pod template) found in an object.
+#[derive(Debug, Clone, Copy)]
+pub struct PodView<'a> {
+    pub at: PodLocation,
+    /// The PodSpec (`Value::Null` when absent).
+    pub spec: &'a Value,
+    /// The pod's metadata (`Value::Null` when absent).
+    pub metadata: &'a Value,
+}
+
+static NULL: Value = Value::Null;
+
+/// The pod inside `obj`, for kinds that have one.
+pub fn pod<'a>(group: &str, kind: &str, obj: &'a Value) -> Option<PodView<'a>> {
+    let at = locate(group, kind)?;
+    Some(PodView {
+        at,
+        spec: obj.pointer(at.spec_ptr).unwrap_or(&NULL),
+        metadata: obj.pointer(at.meta_ptr).unwrap_or(&NULL),
+    })
+}
+
+/// The three lists of containers in a PodSpec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContainerList {
+    Containers,
+    InitContainers,
+    EphemeralContainers,
+}
+
+impl ContainerList {
+    pub const ALL: [ContainerList; 3] = [
+        ContainerList::Containers,
+        ContainerList::InitContainers,
+        ContainerList::EphemeralContainers,
+    ];
+
+    pub fn field(self) -> &'static str {
+        match self {
+            ContainerList::Containers => "containers",
+            ContainerList::InitContainers => "initContainers",
+            ContainerList::EphemeralContainers => "ephemeralContainers",
+        }
+    }
+}
+
+/// A container with where it is.
+#[derive(Debug, Clone, Copy)]
+pub struct ContainerView<'a> {
+    pub list: ContainerList,
+    pub index: usize,
+    pub value: &'a Value,
+}
+
+impl<'a> ContainerView<'a> {
+    pub fn name(&self) -> &'a str {
+        self.value.get("name").and_then(Value::as_str).unwrap_or("")
+    }
+
+    /// `spec.containers[0]` style path, under the pod's spec path.
+    pub fn path(&self, spec_path: &str) -> String {
+        format!("{spec_path}.{}[{}]", self.list.field(), self.index)
+    }
+
+    /// `spec.containers[0] "app"`: how messages name a container.
+    pub fn label(&self, spec_path: &str) -> String {
+        format!("{} {:?}", self.path(spec_path), self.name())
+    }
+}
+
+impl<'a> PodView<'a> {
+    /// Containers of the given lists, in order.
+    pub fn containers(
+        &self,
+        lists: &'a [ContainerList],
+    ) -> impl Iterator<Item = ContainerView<'a>> + 'a {
+        let spec = self.spec;
+        lists.iter().flat_map(move |list| {
+            spec.get(list.field())
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+                .map(move |(index, value)| ContainerView {
+                    list: *list,
+                    index,
+                    value,
+                })
+        })
+    }
+
+    pub fn labels(&self) -> Option<&'a serde_json::Map<String, Value>> {
+        self.metadata.get("labels").and_then(Value::as_object)
+    }
+
+    pub fn annotations(&self) -> Option<&'a serde_json::Map<String, Value>> {
+        self.metadata.get("annotations").and_then(Value::as_object)
+    }
+}
+
+/// The object at `ptr`, created as `{}` along the way where missing. Returns
+/// None when something on the way is not an object (the rule then leaves the
+/// object alone and validation reports it).
+pub fn object_at<'a>(
+    root: &'a mut Value,
+    ptr: &str,
+) -> Option<&'a mut serde_json::Map<String, Value>> {
+    let mut cur = root;
+    for seg in ptr.split('/').skip(1) {
+        let map = cur.as_object_mut()?;
+        cur = map
+            .entry(seg.to_string())
+            .or_insert_with(|| Value::Object(Default::default()));
+        if cur.is_null() {
+            *cur = Value::Object(Default::default());
+        }
+    }
+    cur.as_object_mut()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn locations_by_kind() {
+        let cases = [
+            ("", "Pod", Some("spec")),
+            ("apps", "Deployment", Some("spec.template.spec")),
+            ("apps", "StatefulSet", Some("spec.template.spec")),
+            ("apps", "DaemonSet", Some("spec.template.spec")),
+            ("apps", "ReplicaSet", Some("spec.template.spec")),
+            ("", "ReplicationController", Some("spec.template.spec")),
+            ("batch", "Job", Some("spec.template.spec")),
+            (
+                "batch",
+                "CronJob",
+                Some("spec.jobTemplate.spec.template.spec"),
+            ),
+            ("", "Service", None),
+            ("evil.example", "Deployment", None),
+        ];
+        for (g, k, want) in cases {
+            assert_eq!(locate(g, k).map(|l| l.spec_path), want, "{g}/{k}");
+        }
+    }
+
+    #[test]
+    fn containers_in_order_with_paths() {
+        let d = json!({"spec": {"template": {"spec": {
+            "initContainers": [{"name": "init"}],
+            "containers": [{"name": "a"}, {"name": "b"}]}}}});
+        let p = pod("apps", "Deployment", &d).unwrap();
+        let got: Vec<_> = p
+            .containers(&ContainerList::ALL)
+            .map(|c| c.label(p.at.spec_path))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "spec.template.spec.containers[0] \"a\"",
+                "spec.template.spec.containers[1] \"b\"",
+                "spec.template.spec.initContainers[0] \"init\""
+            ]
+        );
+    }
+
+    #[test]
+    fn object_at_creates_path_but_not_through_scalars() {
+        let mut v = json!({"spec": {"template": null}});
+        object_at(&mut v, "/spec/template/metadata").unwrap();
+        assert_eq!(v, json!({"spec": {"template": {"metadata": {}}}}));
+        let mut bad = json!({"spec": 5});
+        assert!(object_at(&mut bad, "/spec/template").is_none());
+    }
+}

@@ -1,0 +1,404 @@
+//! The rule registry: every rule id of DESIGN.md, what each judges, and the
+//! context a rule receives. One file per rule under `rules/`, each a pure
+//! function with its table of cases beside it.
+//!
+//! A rule never reaches up into the server or the cluster code: it gets the
+//! object, the request's operation and user, its tenant's settings and a
+//! read-only view of namespace → tenant, all in [`Ctx`].
+
+pub mod container_defaults;
+pub mod cross_tenant_selectors;
+pub mod managed_objects;
+pub mod namespace_labels;
+pub mod namespace_ownership;
+pub mod node_pool;
+pub mod require_limits;
+pub mod restrict_egress;
+pub mod tenant_labels;
+pub mod vault_boundaries;
+pub mod vault_injection;
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::podspec::{self, PodView};
+use crate::policy::Settings;
+use crate::tenancy::{Inventory, TenantRef};
+
+/// Every rule id, in the order rules run and report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RuleId {
+    TenantLabels,
+    NamespaceLabels,
+    ContainerDefaults,
+    VaultInjection,
+    NodePool,
+    RequireLimits,
+    CrossTenantSelectors,
+    RestrictEgress,
+    NamespaceOwnership,
+    VaultBoundaries,
+    ManagedObjects,
+}
+
+/// The admission operation of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    Create,
+    Update,
+    Delete,
+    Connect,
+}
+
+impl Operation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Create => "CREATE",
+            Operation::Update => "UPDATE",
+            Operation::Delete => "DELETE",
+            Operation::Connect => "CONNECT",
+        }
+    }
+}
+
+impl FromStr for Operation {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "CREATE" => Ok(Operation::Create),
+            "UPDATE" => Ok(Operation::Update),
+            "DELETE" => Ok(Operation::Delete),
+            "CONNECT" => Ok(Operation::Connect),
+            _ => Err(()),
+        }
+    }
+}
+
+/// Which objects a rule is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Namespaced objects in tenant namespaces.
+    TenantObjects,
+    /// Namespace objects themselves (judged even before they have a tenant).
+    Namespaces,
+}
+
+use Operation::{Create, Delete, Update};
+
+impl RuleId {
+    pub const ALL: [RuleId; 11] = [
+        RuleId::TenantLabels,
+        RuleId::NamespaceLabels,
+        RuleId::ContainerDefaults,
+        RuleId::VaultInjection,
+        RuleId::NodePool,
+        RuleId::RequireLimits,
+        RuleId::CrossTenantSelectors,
+        RuleId::RestrictEgress,
+        RuleId::NamespaceOwnership,
+        RuleId::VaultBoundaries,
+        RuleId::ManagedObjects,
+    ];
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleId::TenantLabels => "tenant-labels",
+            RuleId::NamespaceLabels => "namespace-labels",
+            RuleId::ContainerDefaults => "container-defaults",
+            RuleId::VaultInjection => "vault-injection",
+            RuleId::NodePool => "node-pool",
+            RuleId::RequireLimits => "require-limits",
+            RuleId::CrossTenantSelectors => "cross-tenant-selectors",
+            RuleId::RestrictEgress => "restrict-egress",
+            RuleId::NamespaceOwnership => "namespace-ownership",
+            RuleId::VaultBoundaries => "vault-boundaries",
+            RuleId::ManagedObjects => "managed-objects",
+        }
+    }
+
+    pub fn is_mutating(self) -> bool {
+        matches!(
+            self,
+            RuleId::TenantLabels
+                | RuleId::NamespaceLabels
+                | RuleId::ContainerDefaults
+                | RuleId::VaultInjection
+                | RuleId::NodePool
+        )
+    }
+
+    pub fn scope(self) -> Scope {
+        match self {
+            RuleId::NamespaceLabels | RuleId::NamespaceOwnership => Scope::Namespaces,
+            _ => Scope::TenantObjects,
+        }
+    }
+
+    /// The operations a rule judges, and why.
+    pub fn operations(self) -> &'static [Operation] {
+        match self {
+            // Labels are added when a namespace is born; an UPDATE that drops
+            // them is namespace-ownership's to judge.
+            RuleId::NamespaceLabels => &[Create],
+            // Who may create, relabel and delete a tenant's namespaces.
+            RuleId::NamespaceOwnership => &[Create, Update, Delete],
+            // Managed objects are created by tenantguard itself; what tenants
+            // must not do is change or remove them.
+            RuleId::ManagedObjects => &[Update, Delete],
+            // Everything else is about the content of an object, which exists
+            // only on CREATE and UPDATE (a DELETE carries no object).
+            _ => &[Create, Update],
+        }
+    }
+}
+
+impl fmt::Display for RuleId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for RuleId {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        RuleId::ALL.into_iter().find(|r| r.as_str() == s).ok_or(())
+    }
+}
+
+/// One rule's parameters, typed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RuleParams {
+    TenantLabels(tenant_labels::Params),
+    NamespaceLabels(namespace_labels::Params),
+    ContainerDefaults(container_defaults::Params),
+    VaultInjection(vault_injection::Params),
+    NodePool(node_pool::Params),
+    RequireLimits(require_limits::Params),
+    CrossTenantSelectors(cross_tenant_selectors::Params),
+    RestrictEgress(restrict_egress::Params),
+    NamespaceOwnership(namespace_ownership::Params),
+    VaultBoundaries(vault_boundaries::Params),
+    ManagedObjects(managed_objects::Params),
+}
+
+fn typed<P: DeserializeOwned + Default>(v: Option<Value>) -> Result<P, String> {
+    match v {
+        None | Some(Value::Null) => Ok(P::default()),
+        Some(v) => serde_json::from_value(v).map_err(|e| e.to_string()),
+    }
+}
+
+impl RuleParams {
+    pub fn default_for(rule: RuleId) -> RuleParams {
+        // Default parameters always parse.
+        Self::parse(rule, None).unwrap_or_else(|_| unreachable!("default params of {rule}"))
+    }
+
+    /// Parses and validates a rule's `params`; the error says what is wrong.
+    pub fn parse(rule: RuleId, v: Option<Value>) -> Result<RuleParams, String> {
+        Ok(match rule {
+            RuleId::TenantLabels => RuleParams::TenantLabels(typed(v)?),
+            RuleId::NamespaceLabels => RuleParams::NamespaceLabels(typed(v)?),
+            RuleId::ContainerDefaults => RuleParams::ContainerDefaults(typed(v)?),
+            RuleId::VaultInjection => RuleParams::VaultInjection(typed(v)?),
+            RuleId::NodePool => RuleParams::NodePool(typed(v)?),
+            RuleId::RequireLimits => {
+                let p: require_limits::Params = typed(v)?;
+                p.check()?;
+                RuleParams::RequireLimits(p)
+            }
+            RuleId::CrossTenantSelectors => RuleParams::CrossTenantSelectors(typed(v)?),
+            RuleId::RestrictEgress => RuleParams::RestrictEgress(typed(v)?),
+            RuleId::NamespaceOwnership => RuleParams::NamespaceOwnership(typed(v)?),
+            RuleId::VaultBoundaries => RuleParams::VaultBoundaries(typed(v)?),
+            RuleId::ManagedObjects => RuleParams::ManagedObjects(typed(v)?),
+        })
+    }
+}
+
+/// The requester, from the AdmissionReview's `userInfo`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct User {
+    pub username: String,
+    pub groups: Vec<String>,
+}
+
+/// Who tenantguard itself is in the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The namespace tenantguard runs in (always exempt).
+    pub namespace: String,
+    /// Its service account's name.
+    pub service_account: String,
+}
+
+impl Default for Identity {
+    fn default() -> Self {
+        Identity {
+            namespace: "tenantguard-system".to_string(),
+            service_account: "tenantguard".to_string(),
+        }
+    }
+}
+
+impl Identity {
+    /// The username the apiserver gives tenantguard's service account.
+    pub fn username(&self) -> String {
+        format!(
+            "system:serviceaccount:{}:{}",
+            self.namespace, self.service_account
+        )
+    }
+}
+
+/// One thing wrong with an object: where, and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// Dotted path with indexes, e.g. `spec.template.spec.containers[1].resources.limits.cpu`.
+    pub path: String,
+    /// What is wrong and how to fix it, starting with where.
+    pub message: String,
+}
+
+impl Violation {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Violation {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Everything a rule may look at.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx<'a> {
+    pub group: &'a str,
+    pub kind: &'a str,
+    pub operation: Operation,
+    /// The object's namespace; for a Namespace, its own name.
+    pub namespace: &'a str,
+    pub name: &'a str,
+    pub user: &'a User,
+    /// The object as sent (for mutating rules: before any mutation; they work
+    /// on the `&mut Value` they are given).
+    pub object: Option<&'a Value>,
+    pub old_object: Option<&'a Value>,
+    /// The tenant of the namespace (for a Namespace: of its tenant label).
+    pub tenant: Option<TenantRef<'a>>,
+    pub inventory: &'a Inventory,
+    pub settings: &'a Settings,
+    pub identity: &'a Identity,
+}
+
+impl<'a> Ctx<'a> {
+    /// Whether the requester is a Settings admin.
+    pub fn is_admin(&self) -> bool {
+        self.settings
+            .is_admin(&self.user.username, &self.user.groups)
+    }
+
+    /// Whether the requester is tenantguard's own service account.
+    pub fn is_tenantguard(&self) -> bool {
+        self.user.username == self.identity.username()
+    }
+
+    /// The pod in the object (Pod or workload template), if the kind has one.
+    pub fn pod(&self) -> Option<PodView<'a>> {
+        podspec::pod(self.group, self.kind, self.object?)
+    }
+
+    /// The tenant's name, if the object is in a tenant namespace.
+    pub fn tenant_name(&self) -> Option<&'a str> {
+        self.tenant.map(|t| t.name)
+    }
+}
+
+/// Builds contexts in tests without the ceremony.
+#[cfg(test)]
+pub mod testing {
+    use super::*;
+    use crate::policy::Tenant;
+
+    /// An inventory with tenants `acme` (namespaces acme-prod, acme-dev) and
+    /// `globex` (globex-prod), plus platform namespace `monitoring`.
+    pub struct World {
+        pub inventory: Inventory,
+        pub settings: Settings,
+        pub identity: Identity,
+        pub user: User,
+    }
+
+    impl Default for World {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+
+    impl World {
+        pub fn new() -> Self {
+            let mut inventory = Inventory::default();
+            inventory.add_namespace("acme-prod", Some("acme"));
+            inventory.add_namespace("acme-dev", Some("acme"));
+            inventory.add_namespace("globex-prod", Some("globex"));
+            inventory.add_namespace("monitoring", None);
+            inventory.add_namespace("kube-system", None);
+            World {
+                inventory,
+                settings: Settings::default(),
+                identity: Identity::default(),
+                user: User {
+                    username: "alice".into(),
+                    groups: vec!["system:authenticated".into()],
+                },
+            }
+        }
+
+        /// Declares a tenant from a YAML spec.
+        pub fn with_tenant(mut self, name: &str, spec_yaml: &str) -> Self {
+            let spec = serde_yaml_ng::from_str(spec_yaml).expect("test tenant spec");
+            let t = Tenant::new(name, spec);
+            t.validate().expect("valid test tenant");
+            self.inventory.add_tenant(&t);
+            self
+        }
+
+        /// A CREATE context for `obj` (kind and group from the object) in `namespace`.
+        pub fn ctx<'a>(&'a self, namespace: &'a str, obj: &'a Value) -> Ctx<'a> {
+            let api = obj
+                .get("apiVersion")
+                .and_then(Value::as_str)
+                .unwrap_or("v1");
+            let group = api.rsplit_once('/').map_or("", |(g, _)| g);
+            let tenant = if obj.get("kind").and_then(Value::as_str) == Some("Namespace") {
+                obj.pointer("/metadata/labels/tenantguard.io~1tenant")
+                    .and_then(Value::as_str)
+            } else {
+                self.inventory.tenant_of(namespace)
+            };
+            Ctx {
+                group,
+                kind: obj.get("kind").and_then(Value::as_str).unwrap_or(""),
+                operation: Operation::Create,
+                namespace,
+                name: obj
+                    .pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or(""),
+                user: &self.user,
+                object: Some(obj),
+                old_object: None,
+                tenant: tenant.map(|t| self.inventory.tenant(t, &self.settings)),
+                inventory: &self.inventory,
+                settings: &self.settings,
+                identity: &self.identity,
+            }
+        }
+    }
+}

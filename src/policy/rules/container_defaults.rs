@@ -1,0 +1,477 @@
+//! `container-defaults` (mutating): containers and initContainers of Pods and
+//! pod templates get the tenant's `containerDefaults` where they lack a
+//! request or a limit, key by key, the way Kubernetes' LimitRanger does:
+//! - a missing `limits[k]` gets the default limit;
+//! - a missing `requests[k]` gets the container's own `limits[k]` when the
+//!   user set it (as the API's defaulting does), else the default request,
+//!   else the default limit; never more than the container's limit.
+//!
+//! A value already set is never overwritten (`require-limits` rejects a bad
+//! one, so the user sees why), and applying twice changes nothing.
+//! Ephemeral containers are left alone: Kubernetes forbids resources there.
+//!
+//! Operations: CREATE, and UPDATE only when the update changes the pod spec
+//! (see [`pod_changed`]): a workload whose template is edited makes new pods
+//! that need defaults as much, but a Pod's containers (and a Job's template)
+//! are immutable, so filling them on, say, the UPDATE that removes a
+//! finalizer would make the apiserver refuse it; and filling a Deployment's
+//! template on a mere scale would start a rollout nobody asked for.
+//!
+//! References:
+//! <https://kubernetes.io/docs/concepts/policy/limit-range/>,
+//! <https://kubernetes.io/docs/tasks/administer-cluster/manage-resources/memory-default-namespace/>.
+
+use std::collections::BTreeSet;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::{Ctx, Operation};
+use crate::podspec::{self, ContainerList};
+use crate::policy::ContainerDefaults;
+use crate::quantity::Quantity;
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {}
+
+const FILLED: [ContainerList; 2] = [ContainerList::Containers, ContainerList::InitContainers];
+
+/// The map at `key` in `parent`, created (or replacing a null) when missing;
+/// None when something else is there.
+fn map_at<'a>(parent: &'a mut Map<String, Value>, key: &str) -> Option<&'a mut Map<String, Value>> {
+    let slot = parent
+        .entry(key)
+        .or_insert_with(|| Value::Object(Map::new()));
+    if slot.is_null() {
+        *slot = Value::Object(Map::new());
+    }
+    slot.as_object_mut()
+}
+
+fn is_set(map: &Map<String, Value>, key: &str) -> bool {
+    map.get(key).is_some_and(|v| !v.is_null())
+}
+
+fn quantity(v: &Value) -> Option<Quantity> {
+    match v {
+        Value::String(s) => s.parse().ok(),
+        Value::Number(n) => n.to_string().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Fills one container's `resources` from `defaults`.
+fn fill(container: &mut Value, defaults: &ContainerDefaults) {
+    let Some(container) = container.as_object_mut() else {
+        return;
+    };
+    // Decide before creating any map, so a complete container stays untouched.
+    let (user_limits, user_requests) = match container.get("resources") {
+        None | Some(Value::Null) => (Map::new(), Map::new()),
+        Some(Value::Object(r)) => {
+            let section = |s: &str| r.get(s).and_then(Value::as_object).cloned();
+            (
+                section("limits").unwrap_or_default(),
+                section("requests").unwrap_or_default(),
+            )
+        }
+        // Not a map: the apiserver rejects it; leave it for the user to see.
+        Some(_) => return,
+    };
+    let missing_limits: Vec<(&String, &String)> = defaults
+        .limits
+        .iter()
+        .filter(|(k, _)| !is_set(&user_limits, k))
+        .collect();
+    let missing_requests: BTreeSet<&String> = defaults
+        .requests
+        .keys()
+        .chain(defaults.limits.keys())
+        .filter(|k| !is_set(&user_requests, k))
+        .collect();
+    if missing_limits.is_empty() && missing_requests.is_empty() {
+        return;
+    }
+    let Some(resources) = map_at(container, "resources") else {
+        return;
+    };
+    if !missing_limits.is_empty() {
+        if let Some(limits) = map_at(resources, "limits") {
+            for (k, v) in missing_limits {
+                limits.insert(k.clone(), Value::String(v.clone()));
+            }
+        }
+    }
+    if missing_requests.is_empty() {
+        return;
+    }
+    let limits = resources
+        .get("limits")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let Some(requests) = map_at(resources, "requests") else {
+        return;
+    };
+    for k in missing_requests {
+        let limit = limits.get(k).filter(|v| !v.is_null());
+        let value = if is_set(&user_limits, k) {
+            // The API's defaulting: a request left out equals the limit set.
+            limit.cloned()
+        } else {
+            match (defaults.requests.get(k), limit) {
+                // Never above the limit: a default request larger than the
+                // limit would make the container invalid.
+                (Some(req), Some(lim)) if above(req, lim) => Some(lim.clone()),
+                (Some(req), _) => Some(Value::String(req.clone())),
+                (None, lim) => lim.cloned(),
+            }
+        };
+        if let Some(value) = value {
+            requests.insert(k.clone(), value);
+        }
+    }
+}
+
+/// Whether quantity `request` is above `limit` (false when either does not parse).
+fn above(request: &str, limit: &Value) -> bool {
+    match (request.parse::<Quantity>(), quantity(limit)) {
+        (Ok(r), Some(l)) => r > l,
+        _ => false,
+    }
+}
+
+/// Whether a mutating rule may touch the pod at `ptrs`: always on CREATE; on
+/// UPDATE only when the request changes something there (compared with
+/// `oldObject`), since the apiserver refuses changes to an existing Pod's
+/// spec and a template changed behind a workload's back rolls it out.
+pub(crate) fn pod_changed(ctx: &Ctx<'_>, ptrs: &[&str]) -> bool {
+    if ctx.operation != Operation::Update {
+        return true;
+    }
+    let (Some(new), Some(old)) = (ctx.object, ctx.old_object) else {
+        return true;
+    };
+    ptrs.iter().any(|p| new.pointer(p) != old.pointer(p))
+}
+
+pub fn mutate(ctx: &Ctx<'_>, obj: &mut Value, _params: &Params) {
+    let Some(defaults) = ctx.tenant.and_then(|t| t.container_defaults()) else {
+        return;
+    };
+    let Some(at) = podspec::locate(ctx.group, ctx.kind) else {
+        return;
+    };
+    if !pod_changed(ctx, &[at.spec_ptr]) {
+        return;
+    }
+    let Some(spec) = obj.pointer_mut(at.spec_ptr) else {
+        return;
+    };
+    for list in FILLED {
+        let Some(containers) = spec.get_mut(list.field()).and_then(Value::as_array_mut) else {
+            continue;
+        };
+        for c in containers {
+            fill(c, defaults);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::rules::testing::World;
+    use serde_json::json;
+
+    const DEFAULTS: &str =
+        "containerDefaults: {requests: {cpu: 100m, memory: 128Mi}, limits: {cpu: 500m, memory: 512Mi}}";
+
+    fn run(w: &World, ns: &str, obj: &Value) -> Value {
+        let mut out = obj.clone();
+        mutate(&w.ctx(ns, obj), &mut out, &Params::default());
+        out
+    }
+
+    fn pod(container: Value) -> Value {
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [container]}})
+    }
+
+    fn resources(obj: &Value, ptr: &str) -> Value {
+        obj.pointer(ptr).cloned().unwrap_or(Value::Null)
+    }
+
+    #[test]
+    fn cases() {
+        let w = World::new().with_tenant("acme", DEFAULTS);
+        let limits_only = World::new().with_tenant(
+            "acme",
+            "containerDefaults: {limits: {cpu: 500m, memory: 512Mi}}",
+        );
+        let upside_down = World::new().with_tenant("acme", "containerDefaults: {requests: {cpu: '2', memory: 1Gi}, limits: {cpu: 500m, memory: 512Mi}}");
+        let requests_only =
+            World::new().with_tenant("acme", "containerDefaults: {requests: {cpu: 100m}}");
+        let full = json!({"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "512Mi"}});
+        let c0 = "/spec/containers/0/resources";
+        // (name, world, object, pointer to the resources, expected resources)
+        let cases: Vec<(&str, &World, Value, &str, Value)> = vec![
+            (
+                "no resources: all defaults",
+                &w,
+                pod(json!({"name": "app"})),
+                c0,
+                full.clone(),
+            ),
+            (
+                "null resources and maps are replaced",
+                &w,
+                pod(json!({"name": "app", "resources": null})),
+                c0,
+                full.clone(),
+            ),
+            (
+                "null maps",
+                &w,
+                pod(json!({"name": "app", "resources": {"limits": null, "requests": null}})),
+                c0,
+                full.clone(),
+            ),
+            (
+                "a null value counts as unset",
+                &w,
+                pod(json!({"name": "app", "resources": {"limits": {"cpu": null}}})),
+                c0,
+                full.clone(),
+            ),
+            (
+                "user limit becomes the request, never the default request",
+                &w,
+                pod(json!({"name": "app", "resources": {"limits": {"cpu": "2"}}})),
+                c0,
+                json!({"limits": {"cpu": "2", "memory": "512Mi"}, "requests": {"cpu": "2", "memory": "128Mi"}}),
+            ),
+            (
+                "user limit below the default request",
+                &w,
+                pod(json!({"name": "app", "resources": {"limits": {"memory": "64Mi"}}})),
+                c0,
+                json!({"limits": {"cpu": "500m", "memory": "64Mi"}, "requests": {"cpu": "100m", "memory": "64Mi"}}),
+            ),
+            (
+                "a numeric user limit is copied as is",
+                &w,
+                pod(json!({"name": "app", "resources": {"limits": {"cpu": 1}}})),
+                c0,
+                json!({"limits": {"cpu": 1, "memory": "512Mi"}, "requests": {"cpu": 1, "memory": "128Mi"}}),
+            ),
+            (
+                "user request kept, limit filled",
+                &w,
+                pod(json!({"name": "app", "resources": {"requests": {"cpu": "250m"}}})),
+                c0,
+                json!({"limits": {"cpu": "500m", "memory": "512Mi"}, "requests": {"cpu": "250m", "memory": "128Mi"}}),
+            ),
+            (
+                "everything set: untouched",
+                &w,
+                pod(
+                    json!({"name": "app", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "1", "memory": "1Gi"}}}),
+                ),
+                c0,
+                json!({"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "1", "memory": "1Gi"}}),
+            ),
+            (
+                "other resources are kept",
+                &w,
+                pod(
+                    json!({"name": "app", "resources": {"limits": {"nvidia.com/gpu": 1}, "claims": [{"name": "c"}]}}),
+                ),
+                c0,
+                json!({"limits": {"nvidia.com/gpu": 1, "cpu": "500m", "memory": "512Mi"}, "requests": {"cpu": "100m", "memory": "128Mi"}, "claims": [{"name": "c"}]}),
+            ),
+            (
+                "defaults with limits only: requests follow the limits",
+                &limits_only,
+                pod(json!({"name": "app"})),
+                c0,
+                json!({"limits": {"cpu": "500m", "memory": "512Mi"}, "requests": {"cpu": "500m", "memory": "512Mi"}}),
+            ),
+            (
+                "a default request above the limit is capped at the limit",
+                &upside_down,
+                pod(json!({"name": "app"})),
+                c0,
+                json!({"limits": {"cpu": "500m", "memory": "512Mi"}, "requests": {"cpu": "500m", "memory": "512Mi"}}),
+            ),
+            (
+                "the user's limit wins over a larger default request",
+                &upside_down,
+                pod(
+                    json!({"name": "app", "resources": {"requests": {"memory": "1Gi"}, "limits": {"cpu": "1"}}}),
+                ),
+                c0,
+                json!({"limits": {"cpu": "1", "memory": "512Mi"}, "requests": {"cpu": "1", "memory": "1Gi"}}),
+            ),
+            (
+                "defaults with requests only: no limits map created",
+                &requests_only,
+                pod(json!({"name": "app"})),
+                c0,
+                json!({"requests": {"cpu": "100m"}}),
+            ),
+            (
+                "init container",
+                &w,
+                json!({"apiVersion": "v1", "kind": "Pod", "spec": {"containers": [], "initContainers": [{"name": "init"}]}}),
+                "/spec/initContainers/0/resources",
+                full.clone(),
+            ),
+            (
+                "ephemeral container left alone",
+                &w,
+                json!({"apiVersion": "v1", "kind": "Pod", "spec": {"ephemeralContainers": [{"name": "debug"}]}}),
+                "/spec/ephemeralContainers/0/resources",
+                Value::Null,
+            ),
+            (
+                "deployment template",
+                &w,
+                json!({"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"template": {"spec": {"containers": [{"name": "a"}, {"name": "b"}]}}}}),
+                "/spec/template/spec/containers/1/resources",
+                full.clone(),
+            ),
+            (
+                "cronjob template",
+                &w,
+                json!({"apiVersion": "batch/v1", "kind": "CronJob", "spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [{"name": "a"}]}}}}}}),
+                "/spec/jobTemplate/spec/template/spec/containers/0/resources",
+                full.clone(),
+            ),
+            (
+                "resources not a map: left for validation",
+                &w,
+                pod(json!({"name": "app", "resources": "big"})),
+                c0,
+                json!("big"),
+            ),
+            (
+                "limits not a map: requests still filled",
+                &w,
+                pod(json!({"name": "app", "resources": {"limits": []}})),
+                c0,
+                json!({"limits": [], "requests": {"cpu": "100m", "memory": "128Mi"}}),
+            ),
+        ];
+        for (name, world, obj, ptr, want) in cases {
+            let out = run(world, "acme-prod", &obj);
+            assert_eq!(resources(&out, ptr), want, "{name}");
+            assert_eq!(run(world, "acme-prod", &out), out, "{name}: not idempotent");
+        }
+    }
+
+    #[test]
+    fn left_alone() {
+        let w = World::new().with_tenant("acme", DEFAULTS);
+        let no_defaults = World::new().with_tenant("acme", "nodeSelector: {pool: acme}");
+        let undeclared = World::new();
+        let empty = World::new().with_tenant("acme", "containerDefaults: {}");
+        let bare = pod(json!({"name": "app"}));
+        let cases: Vec<(&str, &World, &str, Value)> = vec![
+            (
+                "tenant without defaults",
+                &no_defaults,
+                "acme-prod",
+                bare.clone(),
+            ),
+            (
+                "undeclared tenant, no Settings defaults",
+                &undeclared,
+                "acme-prod",
+                bare.clone(),
+            ),
+            ("platform namespace", &w, "monitoring", bare.clone()),
+            (
+                "kind out of scope",
+                &w,
+                "acme-prod",
+                json!({"apiVersion": "v1", "kind": "Service", "spec": {"containers": [{}]}}),
+            ),
+            (
+                "no spec: nothing created",
+                &w,
+                "acme-prod",
+                json!({"apiVersion": "v1", "kind": "Pod"}),
+            ),
+            ("empty defaults", &empty, "acme-prod", bare.clone()),
+            (
+                "containers not a list",
+                &w,
+                "acme-prod",
+                json!({"apiVersion": "v1", "kind": "Pod", "spec": {"containers": {"a": {}}}}),
+            ),
+            (
+                "container not a map",
+                &w,
+                "acme-prod",
+                json!({"apiVersion": "v1", "kind": "Pod", "spec": {"containers": ["x", null]}}),
+            ),
+        ];
+        for (name, world, ns, obj) in cases {
+            assert_eq!(run(world, ns, &obj), obj, "{name}");
+        }
+    }
+
+    #[test]
+    fn update_fills_only_a_changed_pod_spec() {
+        let w = World::new().with_tenant("acme", DEFAULTS);
+        let deployment = |image: &str, replicas: u32| {
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"replicas": replicas,
+                "template": {"spec": {"containers": [{"name": "a", "image": image}]}}}})
+        };
+        let update = |old: &Value, new: &Value| {
+            let mut ctx = w.ctx("acme-prod", new);
+            ctx.operation = Operation::Update;
+            ctx.old_object = Some(old);
+            let mut out = new.clone();
+            mutate(&ctx, &mut out, &Params::default());
+            out
+        };
+        let r = "/spec/template/spec/containers/0/resources";
+        // A scale leaves the template (and the rollout) alone.
+        let (old, scaled) = (deployment("app:1", 1), deployment("app:1", 3));
+        assert_eq!(update(&old, &scaled), scaled);
+        // An edited template is filled in.
+        let edited = deployment("app:2", 1);
+        assert_eq!(
+            resources(&update(&old, &edited), r)["limits"]["cpu"],
+            "500m"
+        );
+        // A Pod's containers are immutable: relabelling an old pod without
+        // resources must not make the apiserver refuse the update.
+        let old_pod = pod(json!({"name": "app"}));
+        let mut relabelled = old_pod.clone();
+        relabelled["metadata"]["labels"] = json!({"x": "y"});
+        assert_eq!(update(&old_pod, &relabelled), relabelled);
+        // No oldObject to compare with: filled as on CREATE.
+        let mut ctx = w.ctx("acme-prod", &old_pod);
+        ctx.operation = Operation::Update;
+        let mut out = old_pod.clone();
+        mutate(&ctx, &mut out, &Params::default());
+        assert_ne!(out, old_pod);
+    }
+
+    #[test]
+    fn settings_defaults_apply_to_undeclared_tenants() {
+        let mut w = World::new();
+        w.settings.tenant_defaults.container_defaults = Some(ContainerDefaults {
+            requests: [("cpu".to_string(), "50m".to_string())].into(),
+            limits: [("cpu".to_string(), "1".to_string())].into(),
+        });
+        let out = run(&w, "acme-prod", &pod(json!({"name": "app"})));
+        assert_eq!(
+            resources(&out, "/spec/containers/0/resources"),
+            json!({"limits": {"cpu": "1"}, "requests": {"cpu": "50m"}})
+        );
+    }
+}

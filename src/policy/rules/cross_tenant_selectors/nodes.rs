@@ -1,0 +1,235 @@
+//! Dedicated nodes: a tenant's `nodeSelector` pairs are the labels and the
+//! NoSchedule taints of its nodes. A pod of another tenant may not select
+//! them (`nodeSelector`), require or prefer them (node affinity) nor
+//! tolerate their taint; a keyless `operator: Exists` toleration tolerates
+//! every taint and is rejected outright. While other tenants have dedicated
+//! nodes, a pod may not name its node (`nodeName`) either: that skips the
+//! scheduler, and with it the NoSchedule taints, and tenantguard cannot tell
+//! whose node a name is.
+//!
+//! Reference: <https://kubernetes.io/docs/concepts/scheduling-eviction/taint-and-toleration/>
+//! (how a toleration matches a taint) and
+//! <https://kubernetes.io/docs/concepts/scheduling-eviction/assign-pod-node/#node-affinity>.
+
+use serde_json::Value;
+
+use super::{list_at, not_null};
+use crate::podspec;
+use crate::policy::rules::{Ctx, Operation, Violation};
+use crate::tenancy::TenantRef;
+
+/// Another tenant's dedicated-node pair.
+#[derive(Debug, Clone, Copy)]
+struct Pair<'a> {
+    tenant: &'a str,
+    key: &'a str,
+    value: &'a str,
+}
+
+/// Other tenants' pairs, except those the own tenant shares (a pool two
+/// tenants both declare is the own tenant's too).
+fn foreign_pairs<'a>(ctx: &Ctx<'a>, own: &TenantRef<'a>) -> Vec<Pair<'a>> {
+    let mine = own.node_selector();
+    ctx.inventory
+        .foreign_node_pairs(own.name)
+        .filter(|(_, k, v)| mine.is_none_or(|m| m.get(*k).map(String::as_str) != Some(*v)))
+        .map(|(tenant, key, value)| Pair { tenant, key, value })
+        .collect()
+}
+
+fn str_of<'v>(v: &'v Value, key: &str) -> Option<&'v str> {
+    v.get(key).and_then(Value::as_str)
+}
+
+fn node_selector(sp: &str, spec: &Value, foreign: &[Pair<'_>], out: &mut Vec<Violation>) {
+    let Some(sel) = spec.get("nodeSelector").and_then(Value::as_object) else {
+        return;
+    };
+    for (k, v) in sel {
+        if let Some(p) = foreign
+            .iter()
+            .find(|p| p.key == k && Some(p.value) == v.as_str())
+        {
+            let path = format!("{sp}.nodeSelector.{k}");
+            out.push(Violation::new(
+                path.clone(),
+                format!(
+                    "{path}: {:?} selects the dedicated nodes of tenant {}; remove it (node-pool adds the own tenant's node selector)",
+                    p.value, p.tenant
+                ),
+            ));
+        }
+    }
+}
+
+/// The foreign pair a node-selector requirement can match, if any.
+fn requirement_hits<'p>(expr: &Value, foreign: &'p [Pair<'p>]) -> Option<&'p Pair<'p>> {
+    let key = str_of(expr, "key")?;
+    let values: Vec<&str> = expr
+        .get("values")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let int = |s: &str| s.trim().parse::<i64>().ok();
+    foreign.iter().filter(|p| p.key == key).find(|p| {
+        match str_of(expr, "operator") {
+            Some("In") => values.contains(&p.value),
+            Some("Exists") => true,
+            // Gt/Lt compare integers: a numeric pair value can satisfy them.
+            Some("Gt") => matches!((values.first().and_then(|v| int(v)), int(p.value)), (Some(b), Some(v)) if v > b),
+            Some("Lt") => matches!((values.first().and_then(|v| int(v)), int(p.value)), (Some(b), Some(v)) if v < b),
+            // NotIn and DoesNotExist do not aim at a pool; the taint keeps
+            // the pod off unless it is also tolerated.
+            _ => false,
+        }
+    })
+}
+
+fn match_expressions(path: &str, term: &Value, foreign: &[Pair<'_>], out: &mut Vec<Violation>) {
+    let me_path = format!("{path}.matchExpressions");
+    for (j, expr) in list_at(term.get("matchExpressions"), &me_path, out)
+        .iter()
+        .enumerate()
+    {
+        if let Some(p) = requirement_hits(expr, foreign) {
+            let path = format!("{me_path}[{j}]");
+            out.push(Violation::new(
+                path.clone(),
+                format!(
+                    "{path}: {} {} can match {}={}, the dedicated nodes of tenant {}; remove the requirement",
+                    p.key,
+                    str_of(expr, "operator").unwrap_or(""),
+                    p.key,
+                    p.value,
+                    p.tenant
+                ),
+            ));
+        }
+    }
+}
+
+fn node_affinity(sp: &str, spec: &Value, foreign: &[Pair<'_>], out: &mut Vec<Violation>) {
+    let Some(na) = not_null(spec.get("affinity").and_then(|a| a.get("nodeAffinity"))) else {
+        return;
+    };
+    let base = format!("{sp}.affinity.nodeAffinity");
+    if let Some(req) = not_null(na.get("requiredDuringSchedulingIgnoredDuringExecution")) {
+        let terms =
+            format!("{base}.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms");
+        for (i, term) in list_at(req.get("nodeSelectorTerms"), &terms, out)
+            .iter()
+            .enumerate()
+        {
+            match_expressions(&format!("{terms}[{i}]"), term, foreign, out);
+        }
+    }
+    let pref = format!("{base}.preferredDuringSchedulingIgnoredDuringExecution");
+    for (i, weighted) in list_at(
+        na.get("preferredDuringSchedulingIgnoredDuringExecution"),
+        &pref,
+        out,
+    )
+    .iter()
+    .enumerate()
+    {
+        if let Some(term) = not_null(weighted.get("preference")) {
+            match_expressions(&format!("{pref}[{i}].preference"), term, foreign, out);
+        }
+    }
+}
+
+/// Whether a toleration tolerates the NoSchedule taint `key=value`, as the
+/// scheduler decides it: an empty key matches every key, `Exists` every
+/// value, an empty operator means `Equal`.
+fn tolerates(t: &Value, key: &str, value: &str) -> bool {
+    let t_key = str_of(t, "key").unwrap_or("");
+    (t_key.is_empty() || t_key == key)
+        && match str_of(t, "operator").unwrap_or("") {
+            "Exists" => true,
+            "" | "Equal" => str_of(t, "value").unwrap_or("") == value,
+            _ => false,
+        }
+}
+
+fn tolerations(sp: &str, spec: &Value, foreign: &[Pair<'_>], out: &mut Vec<Violation>) {
+    let base = format!("{sp}.tolerations");
+    for (i, t) in list_at(spec.get("tolerations"), &base, out)
+        .iter()
+        .enumerate()
+    {
+        // Only a toleration for NoSchedule (or for every effect) lets a pod
+        // onto a NoSchedule-tainted node.
+        if matches!(str_of(t, "effect"), Some("NoExecute" | "PreferNoSchedule")) {
+            continue;
+        }
+        let path = format!("{base}[{i}]");
+        let op = str_of(t, "operator").unwrap_or("");
+        if !matches!(op, "" | "Equal" | "Exists") {
+            out.push(Violation::new(
+                path.clone(),
+                format!("{path}: operator {op:?} is not Equal or Exists, so the toleration cannot be judged; fix it"),
+            ));
+            continue;
+        }
+        if str_of(t, "key").unwrap_or("").is_empty() && op == "Exists" {
+            out.push(Violation::new(
+                path.clone(),
+                format!("{path}: a toleration with operator Exists and no key tolerates every taint, other tenants' dedicated nodes included; tolerate specific keys"),
+            ));
+            continue;
+        }
+        if let Some(p) = foreign.iter().find(|p| tolerates(t, p.key, p.value)) {
+            out.push(Violation::new(
+                path.clone(),
+                format!(
+                    "{path}: tolerates the taint {}={}:NoSchedule of tenant {}'s dedicated nodes; remove the toleration",
+                    p.key, p.value, p.tenant
+                ),
+            ));
+        }
+    }
+}
+
+fn node_name(
+    ctx: &Ctx<'_>,
+    sp: &str,
+    spec: &Value,
+    foreign: &[Pair<'_>],
+    out: &mut Vec<Violation>,
+) {
+    if foreign.is_empty() {
+        return;
+    }
+    // The scheduler binds a Pod by setting nodeName, so every later update of
+    // a running Pod carries it; only a Pod created with it skipped the
+    // scheduler. A template's nodeName always does.
+    if !podspec::is_workload(ctx.group, ctx.kind) && ctx.operation != Operation::Create {
+        return;
+    }
+    let Some(name) = spec
+        .get("nodeName")
+        .filter(|v| !v.is_null() && v.as_str() != Some(""))
+    else {
+        return;
+    };
+    let path = format!("{sp}.nodeName");
+    out.push(Violation::new(
+        path.clone(),
+        format!(
+            "{path}: {name} places the pod without the scheduler, so the NoSchedule taints of other tenants' dedicated nodes do not keep it off them; remove nodeName and use nodeSelector"
+        ),
+    ));
+}
+
+/// Every dedicated-node violation of the object's pod, if it has one.
+pub(crate) fn dedicated_nodes(ctx: &Ctx<'_>, own: &TenantRef<'_>, out: &mut Vec<Violation>) {
+    let Some(pod) = ctx.pod() else {
+        return;
+    };
+    let sp = pod.at.spec_path;
+    let foreign = foreign_pairs(ctx, own);
+    node_name(ctx, sp, pod.spec, &foreign, out);
+    node_selector(sp, pod.spec, &foreign, out);
+    node_affinity(sp, pod.spec, &foreign, out);
+    tolerations(sp, pod.spec, &foreign, out);
+}

@@ -1,0 +1,232 @@
+//! `namespace-labels` (mutating): a Namespace being created gets its tenant
+//! label and its tenant's `namespaceLabels`.
+//!
+//! - A non-admin who owns exactly one declared tenant and sends a namespace
+//!   without a tenant label (absent or empty) gets `tenantguard.io/tenant=<that
+//!   tenant>`: the common case needs no ceremony. Someone who owns several
+//!   tenants must choose (`namespace-ownership` says so); an admin without a
+//!   label is creating a platform namespace.
+//! - The tenant the namespace is labelled for (set by the requester or just
+//!   added) contributes each `namespaceLabels` entry whose key is missing,
+//!   whoever creates the namespace, admins included. Set values are never
+//!   overwritten, and `namespaceLabels` can never add a second tenant label
+//!   (nor `kubernetes.io/metadata.name`, which the apiserver owns).
+//!
+//! CREATE only: labels are given when a namespace is born; changing them
+//! later is `namespace-ownership`'s to judge. Whether the requester may use
+//! the tenant at all is also `namespace-ownership`'s call: validation runs on
+//! the mutated object.
+//! Reference: <https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/>.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::namespace_ownership::{owned_tenants, tenant_label, TenantLabel};
+use super::{Ctx, Operation};
+use crate::podspec::object_at;
+use crate::{NAME_LABEL, TENANT_LABEL};
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {}
+
+/// Whether a label key is unset (absent or null) in `labels`.
+fn unset(labels: Option<&Map<String, Value>>, key: &str) -> bool {
+    labels.and_then(|l| l.get(key)).is_none_or(Value::is_null)
+}
+
+/// The labels to add, decided on the object as sent (so nothing is created
+/// along the way when there is nothing to add).
+fn additions(ctx: &Ctx<'_>, obj: &Value) -> Vec<(String, String)> {
+    let labels = match obj.get("metadata").and_then(|m| m.get("labels")) {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(l)) => Some(l),
+        // Malformed labels are left alone; the apiserver rejects them.
+        Some(_) => return Vec::new(),
+    };
+    let mut out = Vec::new();
+    let tenant: String = match tenant_label(Some(obj)) {
+        TenantLabel::Tenant(t) => t.to_string(),
+        TenantLabel::Malformed(_) => return Vec::new(),
+        TenantLabel::Platform => {
+            if ctx.is_admin() {
+                return Vec::new();
+            }
+            match owned_tenants(ctx).as_slice() {
+                [one] => {
+                    out.push((TENANT_LABEL.to_string(), one.to_string()));
+                    one.to_string()
+                }
+                _ => return Vec::new(),
+            }
+        }
+    };
+    let Some(entry) = ctx.inventory.tenant_entry(&tenant) else {
+        return out;
+    };
+    for (k, v) in &entry.spec.namespace_labels {
+        if k != TENANT_LABEL && k != NAME_LABEL && unset(labels, k) {
+            out.push((k.clone(), v.clone()));
+        }
+    }
+    out
+}
+
+pub fn mutate(ctx: &Ctx<'_>, obj: &mut Value, _params: &Params) {
+    if ctx.operation != Operation::Create || !(ctx.group.is_empty() && ctx.kind == "Namespace") {
+        return;
+    }
+    let add = additions(ctx, obj);
+    if add.is_empty() {
+        return;
+    }
+    let Some(meta) = object_at(obj, "/metadata") else {
+        return;
+    };
+    let labels = meta
+        .entry("labels")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if labels.is_null() {
+        *labels = Value::Object(Map::new());
+    }
+    if let Some(labels) = labels.as_object_mut() {
+        for (k, v) in add {
+            // An empty tenant label is no label: it is the one value replaced.
+            labels.insert(k, Value::String(v));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::rules::testing::World;
+    use crate::policy::rules::User;
+    use serde_json::json;
+
+    const ACME: &str = r#"
+owners:
+  - {kind: Group, name: acme-admins}
+  - {kind: User, name: alice@acme.example}
+  - {kind: ServiceAccount, name: ci, namespace: acme-ci}
+namespaceLabels:
+  team: acme
+  cost-center: "42"
+  tenantguard.io/tenant: globex
+  kubernetes.io/metadata.name: kube-system
+"#;
+    const GLOBEX: &str = r#"
+owners: [{kind: Group, name: globex-admins}]
+namespaceLabels: {team: globex}
+"#;
+
+    fn user(name: &str, groups: &[&str]) -> User {
+        User {
+            username: name.to_string(),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+        }
+    }
+
+    fn world(declared: bool, who: User) -> World {
+        let mut w = World::new();
+        if declared {
+            w = w
+                .with_tenant("acme", ACME)
+                .with_tenant("globex", GLOBEX)
+                .with_tenant("initech", "{}");
+        }
+        w.user = who;
+        w
+    }
+
+    fn ns(labels: Value) -> Value {
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "new-ns", "labels": labels}})
+    }
+
+    fn run_op(w: &World, op: Operation, obj: &Value) -> Value {
+        let mut ctx = w.ctx("new-ns", obj);
+        ctx.operation = op;
+        let mut out = obj.clone();
+        mutate(&ctx, &mut out, &Params::default());
+        out
+    }
+
+    fn labels(v: &Value) -> Value {
+        v.pointer("/metadata/labels")
+            .cloned()
+            .unwrap_or(Value::Null)
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn cases() {
+        let dave = || user("dave", &["acme-admins"]);
+        let carol = || user("carol", &["acme-admins", "globex-admins"]);
+        let root = || user("root", &["system:masters"]);
+        let acme_full = json!({TENANT_LABEL: "acme", "team": "acme", "cost-center": "42"});
+        let bare = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "new-ns"}});
+        let cases: Vec<(&str, bool, User, Value, Value)> = vec![
+            ("owner via Group, no label", true, dave(), ns(json!({})), acme_full.clone()),
+            ("owner via User, no labels map", true, user("alice@acme.example", &[]), bare, acme_full.clone()),
+            ("owner via ServiceAccount, null labels", true, user("system:serviceaccount:acme-ci:ci", &[]),
+                ns(Value::Null), acme_full.clone()),
+            ("look-alike ServiceAccount", true, user("system:serviceaccount:evil:ci", &[]), ns(json!({})), json!({})),
+            ("empty tenant label is filled", true, dave(), ns(json!({TENANT_LABEL: ""})), acme_full.clone()),
+            ("null tenant label is filled", true, dave(), ns(json!({TENANT_LABEL: null})), acme_full.clone()),
+            ("set labels are never overwritten", true, dave(), ns(json!({"team": "mine"})),
+                json!({TENANT_LABEL: "acme", "team": "mine", "cost-center": "42"})),
+            ("owner of two tenants must choose", true, carol(), ns(json!({"x": "y"})), json!({"x": "y"})),
+            ("owner of two who chose", true, carol(), ns(json!({TENANT_LABEL: "globex"})),
+                json!({TENANT_LABEL: "globex", "team": "globex"})),
+            ("labelled for a tenant the requester does not own (validation denies)", true, dave(),
+                ns(json!({TENANT_LABEL: "globex"})), json!({TENANT_LABEL: "globex", "team": "globex"})),
+            ("owner of nothing", true, user("mallory", &[]), ns(json!({})), json!({})),
+            ("admin without a label: platform namespace", true, root(), ns(json!({})), json!({})),
+            ("admin who also owns a tenant is not labelled", true, user("root", &["system:masters", "acme-admins"]),
+                ns(json!({})), json!({})),
+            ("admin-made tenant namespace gets the tenant's labels", true, root(),
+                ns(json!({TENANT_LABEL: "acme"})), acme_full.clone()),
+            ("tenant without namespaceLabels", true, root(), ns(json!({TENANT_LABEL: "initech"})),
+                json!({TENANT_LABEL: "initech"})),
+            ("undeclared tenant", true, root(), ns(json!({TENANT_LABEL: "hooli"})), json!({TENANT_LABEL: "hooli"})),
+            ("non-string tenant label is left alone", true, dave(), ns(json!({TENANT_LABEL: 5})), json!({TENANT_LABEL: 5})),
+            ("none declared: nobody owns, nothing added", false, dave(), ns(json!({})), json!({})),
+            ("none declared: labelled namespace", false, dave(), ns(json!({TENANT_LABEL: "acme"})),
+                json!({TENANT_LABEL: "acme"})),
+        ];
+        for (name, declared, who, obj, want) in cases {
+            let w = world(declared, who);
+            assert_eq!(labels(&run_op(&w, Operation::Create, &obj)), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn out_of_scope() {
+        let w = world(true, user("dave", &["acme-admins"]));
+        // UPDATE: labels are only given at creation.
+        let obj = ns(json!({}));
+        assert_eq!(run_op(&w, Operation::Update, &obj), obj);
+        // other kinds
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}});
+        assert_eq!(run_op(&w, Operation::Create, &cm), cm);
+        // malformed metadata and labels are left alone
+        for bad in [
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": "x"}),
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"labels": ["a"]}}),
+        ] {
+            assert_eq!(run_op(&w, Operation::Create, &bad), bad);
+        }
+        // nothing to add: no empty labels map appears
+        let w = world(true, user("root", &["system:masters"]));
+        let bare = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "p"}});
+        assert_eq!(run_op(&w, Operation::Create, &bare), bare);
+    }
+
+    #[test]
+    fn idempotent() {
+        let w = world(true, user("dave", &["acme-admins"]));
+        let once = run_op(&w, Operation::Create, &ns(json!({})));
+        assert_ne!(once, ns(json!({})));
+        assert_eq!(run_op(&w, Operation::Create, &once), once);
+    }
+}

@@ -1,0 +1,134 @@
+//! `tenant-labels` (mutating): Pods, Services and workloads (and their pod
+//! templates) in tenant namespaces get `tenantguard.io/tenant=<tenant>`
+//! where missing. A different value is never overwritten: the validating
+//! rule `cross-tenant-selectors` rejects it, so the user sees why.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::Ctx;
+use crate::podspec::{self, object_at};
+use crate::TENANT_LABEL;
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {}
+
+fn in_scope(group: &str, kind: &str) -> bool {
+    (group.is_empty() && kind == "Service") || podspec::locate(group, kind).is_some()
+}
+
+fn add_label(obj: &mut Value, meta_ptr: &str, tenant: &str) {
+    if let Some(meta) = object_at(obj, meta_ptr) {
+        let labels = meta
+            .entry("labels")
+            .or_insert_with(|| Value::Object(Default::default()));
+        if labels.is_null() {
+            *labels = Value::Object(Default::default());
+        }
+        if let Some(labels) = labels.as_object_mut() {
+            labels
+                .entry(TENANT_LABEL)
+                .or_insert_with(|| Value::String(tenant.to_string()));
+        }
+    }
+}
+
+pub fn mutate(ctx: &Ctx<'_>, obj: &mut Value, _params: &Params) {
+    let Some(tenant) = ctx.tenant_name() else {
+        return;
+    };
+    if !in_scope(ctx.group, ctx.kind) {
+        return;
+    }
+    add_label(obj, "/metadata", tenant);
+    if let Some(at) = podspec::locate(ctx.group, ctx.kind) {
+        if at.meta_ptr != "/metadata" {
+            add_label(obj, at.meta_ptr, tenant);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::rules::testing::World;
+    use serde_json::json;
+
+    fn run(ns: &str, obj: Value) -> Value {
+        let w = World::new();
+        let mut out = obj.clone();
+        mutate(&w.ctx(ns, &obj), &mut out, &Params::default());
+        out
+    }
+
+    #[test]
+    fn cases() {
+        let label =
+            |v: &Value, ptr: &str| v.pointer(ptr).and_then(Value::as_str).map(str::to_string);
+        let t = "/metadata/labels/tenantguard.io~1tenant";
+        let tt = "/spec/template/metadata/labels/tenantguard.io~1tenant";
+        // pod without labels gets one
+        let pod = run(
+            "acme-prod",
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}}),
+        );
+        assert_eq!(label(&pod, t).as_deref(), Some("acme"));
+        // a null labels map is replaced
+        let pod = run(
+            "acme-prod",
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "labels": null}}),
+        );
+        assert_eq!(label(&pod, t).as_deref(), Some("acme"));
+        // a different value is never overwritten
+        let pod = run(
+            "acme-prod",
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"labels": {"tenantguard.io/tenant": "globex"}}}),
+        );
+        assert_eq!(label(&pod, t).as_deref(), Some("globex"));
+        // deployment: object and template
+        let d = run(
+            "acme-prod",
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}, "spec": {"template": {"spec": {}}}}),
+        );
+        assert_eq!(label(&d, t).as_deref(), Some("acme"));
+        assert_eq!(label(&d, tt).as_deref(), Some("acme"));
+        // cronjob: the pod template inside the job template
+        let c = run(
+            "acme-prod",
+            json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {}, "spec": {"jobTemplate": {"spec": {"template": {}}}}}),
+        );
+        assert_eq!(
+            label(
+                &c,
+                "/spec/jobTemplate/spec/template/metadata/labels/tenantguard.io~1tenant"
+            )
+            .as_deref(),
+            Some("acme")
+        );
+        // service
+        let s = run(
+            "acme-prod",
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {}}),
+        );
+        assert_eq!(label(&s, t).as_deref(), Some("acme"));
+        // out of scope kind
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}});
+        assert_eq!(run("acme-prod", cm.clone()), cm);
+        // platform namespace: no tenant, no change
+        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {}});
+        assert_eq!(run("monitoring", pod.clone()), pod);
+        // malformed metadata is left alone
+        let bad = json!({"apiVersion": "v1", "kind": "Pod", "metadata": 5});
+        assert_eq!(run("acme-prod", bad.clone()), bad);
+    }
+
+    #[test]
+    fn idempotent() {
+        let once = run(
+            "acme-prod",
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {}, "spec": {"template": {}}}),
+        );
+        assert_eq!(run("acme-prod", once.clone()), once);
+    }
+}

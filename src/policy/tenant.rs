@@ -1,0 +1,216 @@
+//! The `Tenant` custom resource (`tenantguard.io/v1alpha1`, cluster-scoped):
+//! per-tenant settings. The same YAML is read from files when offline.
+
+use std::collections::BTreeMap;
+
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::quantity::Quantity;
+
+/// Per-tenant settings. Every field is optional: a tenant without a Tenant
+/// object (or without a field) gets the Settings' defaults.
+#[derive(CustomResource, Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[kube(
+    group = "tenantguard.io",
+    version = "v1alpha1",
+    kind = "Tenant",
+    plural = "tenants",
+    shortname = "tnt",
+    status = "TenantStatus",
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Namespaces","type":"integer","jsonPath":".status.namespaceCount"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TenantSpec {
+    /// Who may create namespaces for this tenant.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owners: Vec<Owner>,
+    /// Labels added to the tenant's namespaces when they are created.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub namespace_labels: BTreeMap<String, String>,
+    /// Requests and limits filled in where a container lacks them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_defaults: Option<ContainerDefaults>,
+    /// The ResourceQuota each of the tenant's namespaces gets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<Quota>,
+    /// The tenant's HashiCorp Vault role, paths and namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vault: Option<TenantVault>,
+    /// Where the tenant's network policies may open egress.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub egress: Option<TenantEgress>,
+    /// Labels of the tenant's dedicated nodes, which carry the same
+    /// key=value as a NoSchedule taint.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub node_selector: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum OwnerKind {
+    User,
+    Group,
+    ServiceAccount,
+}
+
+/// A subject allowed to create namespaces for the tenant. A ServiceAccount
+/// owner needs `namespace`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Owner {
+    pub kind: OwnerKind,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+impl Owner {
+    /// Whether this owner is the requester.
+    pub fn matches(&self, username: &str, groups: &[String]) -> bool {
+        match self.kind {
+            OwnerKind::User => self.name == username,
+            OwnerKind::Group => groups.contains(&self.name),
+            OwnerKind::ServiceAccount => {
+                let ns = self.namespace.as_deref().unwrap_or("");
+                username
+                    .strip_prefix("system:serviceaccount:")
+                    .and_then(|rest| rest.split_once(':'))
+                    .is_some_and(|(n, s)| n == ns && s == self.name)
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ContainerDefaults {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub requests: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub limits: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Quota {
+    #[serde(default)]
+    pub hard: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TenantVault {
+    /// Vault role; default: the tenant's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// Default: `<Settings vault.secretsPathPrefix>/<tenant>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets_path: Option<String>,
+    /// Default: the Settings' `vault.authPath`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_path: Option<String>,
+    /// Vault Enterprise namespace; default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TenantEgress {
+    /// ipBlocks a NetworkPolicy may open egress to.
+    #[serde(
+        default,
+        rename = "allowedCIDRs",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub allowed_cidrs: Vec<String>,
+    /// Shared namespaces this tenant may reach besides the Settings' list.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_namespaces: Vec<String>,
+}
+
+/// What the onboarding controller reports.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantStatus {
+    #[serde(default)]
+    pub conditions: Vec<Condition>,
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    #[serde(default)]
+    pub namespace_count: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub status: String,
+    #[serde(default)]
+    pub reason: String,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_transition_time: Option<String>,
+}
+
+impl Tenant {
+    pub fn name(&self) -> &str {
+        self.metadata.name.as_deref().unwrap_or("")
+    }
+
+    /// Checks what the schema cannot: names, quantities, CIDRs. The message
+    /// names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.name().is_empty() {
+            return Err("metadata.name is missing".to_string());
+        }
+        self.spec.validate()
+    }
+}
+
+impl TenantSpec {
+    pub fn validate(&self) -> Result<(), String> {
+        for (i, o) in self.owners.iter().enumerate() {
+            if o.name.is_empty() {
+                return Err(format!("spec.owners[{i}].name is empty"));
+            }
+            if o.kind == OwnerKind::ServiceAccount && o.namespace.is_none() {
+                return Err(format!(
+                    "spec.owners[{i}]: a ServiceAccount owner needs namespace"
+                ));
+            }
+        }
+        if let Some(d) = &self.container_defaults {
+            check_quantities("spec.containerDefaults.requests", &d.requests)?;
+            check_quantities("spec.containerDefaults.limits", &d.limits)?;
+        }
+        if let Some(q) = &self.quota {
+            check_quantities("spec.quota.hard", &q.hard)?;
+        }
+        if let Some(e) = &self.egress {
+            for (i, c) in e.allowed_cidrs.iter().enumerate() {
+                c.parse::<ipnet::IpNet>().map_err(|_| {
+                    format!(
+                        "spec.egress.allowedCIDRs[{i}] {c:?} is not a CIDR such as 203.0.113.0/24"
+                    )
+                })?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_quantities(path: &str, map: &BTreeMap<String, String>) -> Result<(), String> {
+    for (k, v) in map {
+        v.parse::<Quantity>()
+            .map_err(|e| format!("{path}.{k}: {e}"))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,479 @@
+//! The webhook server: `router(state)` (testable without a socket), the TLS
+//! accept loop (HTTP/2 and HTTP/1.1 by ALPN), the plain-HTTP metrics
+//! listener, reloads and graceful shutdown.
+//!
+//! Handlers only decode, log and encode: a policy decision is HTTP 200 with
+//! `allowed` and the reason; non-2xx only for bodies that cannot be decoded.
+
+pub mod tls;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+
+use crate::admission::{self, Endpoint};
+use crate::engine::Engine;
+use crate::metrics::Metrics;
+use crate::policy::{self, Action};
+use crate::tenancy::TenancySource;
+
+/// A value that readers load and a reloader replaces.
+#[derive(Debug)]
+pub struct Swap<T>(RwLock<Arc<T>>);
+
+impl<T> Swap<T> {
+    pub fn new(v: T) -> Self {
+        Swap(RwLock::new(Arc::new(v)))
+    }
+    pub fn load(&self) -> Arc<T> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+    pub fn store(&self, v: T) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(v);
+    }
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Arc<Swap<Engine>>,
+    pub tenancy: Arc<dyn TenancySource>,
+    pub metrics: Arc<Metrics>,
+    /// Set when shutdown begins: readiness goes false first.
+    pub shutting_down: Arc<AtomicBool>,
+}
+
+/// Limits that protect the server from clients, slow or hostile.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+    pub handshake_timeout: Duration,
+    pub header_read_timeout: Duration,
+    pub max_concurrent_streams: u32,
+    pub max_header_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 8 * 1024 * 1024,
+            request_timeout: Duration::from_secs(4),
+            handshake_timeout: Duration::from_secs(5),
+            header_read_timeout: Duration::from_secs(5),
+            max_concurrent_streams: 256,
+            max_header_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// The webhook routes: `/mutate`, `/validate`, `/healthz`, `/readyz`.
+pub fn router(state: AppState, limits: Limits) -> Router {
+    Router::new()
+        .route("/mutate", post(mutate))
+        .route("/validate", post(validate))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .with_state(state)
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(axum::error_handling::HandleErrorLayer::new(timeout_error))
+                .timeout(limits.request_timeout),
+        )
+}
+
+async fn timeout_error(_: tower::BoxError) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the request took longer than the server's request timeout",
+    )
+        .into_response()
+}
+
+/// The metrics route, for the plain-HTTP listener.
+pub fn metrics_router(metrics: Arc<Metrics>) -> Router {
+    Router::new().route(
+        "/metrics",
+        get(move || {
+            let m = metrics.clone();
+            async move {
+                (
+                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                    m.render(),
+                )
+            }
+        }),
+    )
+}
+
+async fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        "not found: tenantguard serves POST /mutate, POST /validate, GET /healthz and GET /readyz",
+    )
+        .into_response()
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(s): State<AppState>) -> Response {
+    if s.shutting_down.load(Ordering::Relaxed) {
+        (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response()
+    } else if !s.tenancy.ready() {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "tenancy caches have not synced yet",
+        )
+            .into_response()
+    } else {
+        "ok".into_response()
+    }
+}
+
+async fn mutate(State(s): State<AppState>, body: Bytes) -> Response {
+    handle(&s, Endpoint::Mutate, &body)
+}
+
+async fn validate(State(s): State<AppState>, body: Bytes) -> Response {
+    handle(&s, Endpoint::Validate, &body)
+}
+
+fn handle(s: &AppState, endpoint: Endpoint, body: &[u8]) -> Response {
+    let start = Instant::now();
+    let engine = s.engine.load();
+    let inventory = s.tenancy.snapshot();
+    let result = admission::review(body, endpoint, &engine, &inventory);
+    let elapsed = start.elapsed();
+    s.metrics
+        .duration
+        .with_label_values(&[endpoint.as_str()])
+        .observe(elapsed.as_secs_f64());
+    match result {
+        Err(e) => {
+            let reason = match e {
+                admission::DecodeError::Json(_) => "json",
+                admission::DecodeError::ApiVersion(_) => "api_version",
+                admission::DecodeError::Kind(_) => "kind",
+                admission::DecodeError::NoRequest => "no_request",
+                admission::DecodeError::NoUid => "no_uid",
+            };
+            s.metrics
+                .bad_requests
+                .with_label_values(&[endpoint.as_str(), reason])
+                .inc();
+            tracing::warn!(endpoint = endpoint.as_str(), error = %e, "bad admission request");
+            (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response()
+        }
+        Ok(r) => {
+            let o = &r.outcome;
+            let tenant = crate::metrics::Metrics::tenant_label(o.tenant.as_deref(), &inventory);
+            let (kind, operation, dry_run, uid, namespace) = match &r.request {
+                Some(q) => (
+                    q.kind.as_str(),
+                    q.operation.as_str(),
+                    q.dry_run,
+                    q.uid.as_str(),
+                    q.namespace.as_str(),
+                ),
+                None => ("", "", false, "", ""),
+            };
+            let decision = if !o.allowed {
+                "denied"
+            } else if !o.warnings.is_empty() {
+                "warned"
+            } else {
+                "allowed"
+            };
+            s.metrics
+                .requests
+                .with_label_values(&[
+                    tenant,
+                    crate::metrics::Metrics::kind_label(kind),
+                    if operation.is_empty() {
+                        "unknown"
+                    } else {
+                        operation
+                    },
+                    endpoint.as_str(),
+                    decision,
+                    if dry_run { "true" } else { "false" },
+                ])
+                .inc();
+            for f in &o.findings {
+                s.metrics
+                    .violations
+                    .with_label_values(&[tenant, f.rule.as_str(), f.action.as_str()])
+                    .inc();
+            }
+            let span = tracing::info_span!(
+                "admission",
+                uid,
+                kind,
+                namespace,
+                tenant,
+                operation,
+                endpoint = endpoint.as_str(),
+                decision,
+                dry_run,
+                duration_us = elapsed.as_micros() as u64,
+            );
+            let _g = span.enter();
+            if !o.allowed {
+                tracing::info!(reason = %o.denial_message(), "denied");
+            } else if o.findings.iter().any(|f| f.action != Action::Deny) {
+                tracing::info!(findings = o.findings.len(), "admitted with findings");
+            } else {
+                tracing::debug!(patch_ops = o.patch.len(), "admitted");
+            }
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                r.body,
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Resolves once the shutdown flag is true (or its sender is gone).
+async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+/// Serves `router` over TLS on `listener` until `shutdown` turns true, then
+/// drains connections (bounded by `drain_timeout`).
+pub async fn serve_tls(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    router: Router,
+    limits: Limits,
+    mut shutdown: watch::Receiver<bool>,
+    drain_timeout: Duration,
+) {
+    let acceptor = TlsAcceptor::from(tls);
+    let graceful = GracefulShutdown::new();
+    loop {
+        let (tcp, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off, keep serving.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stopped(&mut shutdown) => break,
+        };
+        let _ = tcp.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let service = TowerToHyperService::new(router.clone());
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let tls =
+                match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp)).await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "TLS handshake timed out");
+                        return;
+                    }
+                };
+            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_read_timeout)
+                .max_buf_size(limits.max_header_bytes.max(8192));
+            builder
+                .http2()
+                .timer(TokioTimer::new())
+                .max_concurrent_streams(limits.max_concurrent_streams)
+                .max_header_list_size(limits.max_header_bytes as u32)
+                .keep_alive_interval(Some(Duration::from_secs(30)))
+                .keep_alive_timeout(Duration::from_secs(10));
+            let conn = builder.serve_connection(TokioIo::new(tls), service);
+            if let Err(e) = watcher.watch(conn).await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(drain_timeout, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("drain timeout reached; closing remaining connections");
+    }
+}
+
+/// Serves plain-HTTP `router` until `shutdown` turns true.
+pub async fn serve_plain(
+    listener: TcpListener,
+    router: Router,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let result = axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            stopped(&mut shutdown).await;
+        })
+        .await;
+    if let Err(e) = result {
+        tracing::error!(error = %e, "metrics listener failed");
+    }
+}
+
+/// Reloads the policies directory when its contents change and hands the
+/// new set to `apply`; a bad change keeps the last good set and is reported
+/// (log with file:line, metric).
+pub async fn watch_policies(
+    dir: PathBuf,
+    interval: Duration,
+    metrics: Arc<Metrics>,
+    apply: impl Fn(policy::PolicySet) + Send + 'static,
+) {
+    let mut last = fingerprint(&dir);
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let now = fingerprint(&dir);
+        if now == last {
+            continue;
+        }
+        last = now;
+        match policy::load_dir(&dir) {
+            Ok(set) => {
+                apply(set);
+                metrics.policy_reloads.with_label_values(&["success"]).inc();
+                metrics.policy_reload_timestamp.set(unix_now());
+                tracing::info!(dir = %dir.display(), "policies reloaded");
+            }
+            Err(e) => {
+                metrics.policy_reloads.with_label_values(&["error"]).inc();
+                tracing::error!(error = %e, "policy reload failed; keeping the last good policies");
+            }
+        }
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Names and contents of the YAML files in a directory (follows symlinks, as
+/// a mounted ConfigMap needs).
+fn fingerprint(dir: &std::path::Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out: Vec<(PathBuf, Vec<u8>)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+        .filter_map(|p| std::fs::read(&p).ok().map(|c| (p, c)))
+        .collect();
+    out.sort();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tenancy::{Inventory, StaticTenancy};
+    use axum::body::Body;
+    use axum::http::Request;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    fn state() -> AppState {
+        let mut inv = Inventory::default();
+        inv.add_namespace("acme-prod", Some("acme"));
+        AppState {
+            engine: Arc::new(Swap::new(Engine::default())),
+            tenancy: Arc::new(StaticTenancy::new(inv)),
+            metrics: Arc::new(Metrics::new()),
+            shutting_down: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    async fn call(app: Router, method: &str, uri: &str, body: Vec<u8>) -> (StatusCode, String) {
+        let resp = app
+            .oneshot(
+                Request::builder()
+                    .method(method)
+                    .uri(uri)
+                    .body(Body::from(body))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    #[tokio::test]
+    async fn routes() {
+        let s = state();
+        let app = router(s.clone(), Limits::default());
+        assert_eq!(
+            call(app.clone(), "GET", "/healthz", vec![]).await.0,
+            StatusCode::OK
+        );
+        assert_eq!(
+            call(app.clone(), "GET", "/readyz", vec![]).await.0,
+            StatusCode::OK
+        );
+        assert_eq!(
+            call(app.clone(), "GET", "/nope", vec![]).await.0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            call(app.clone(), "GET", "/validate", vec![]).await.0,
+            StatusCode::METHOD_NOT_ALLOWED
+        );
+        let (code, body) = call(app.clone(), "POST", "/validate", b"{not json".to_vec()).await;
+        assert_eq!(code, StatusCode::BAD_REQUEST);
+        assert!(body.contains("not valid JSON"), "{body}");
+        s.shutting_down.store(true, Ordering::Relaxed);
+        assert_eq!(
+            call(app, "GET", "/readyz", vec![]).await.0,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+    }
+
+    #[tokio::test]
+    async fn body_limit_is_413() {
+        let limits = Limits {
+            max_body_bytes: 1024,
+            ..Limits::default()
+        };
+        let app = router(state(), limits);
+        let (code, _) = call(app, "POST", "/validate", vec![b' '; 4096]).await;
+        assert_eq!(code, StatusCode::PAYLOAD_TOO_LARGE);
+    }
+}
