@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# Tests the Helm chart without a cluster: lint (strict) and render it for each
+# TLS mode and for ci/all-values.yaml, validate every rendered object against
+# the Kubernetes schemas, assert on the webhook configurations, check that the
+# schema rejects bad values and that the chart's policies match policies/.
+# Tools come from scripts/setup-tools.sh (pinned, in .tools/).
+set -uo pipefail # no -e: every check runs and is counted
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CHART="$ROOT/charts/tenantguard"
+HELM="$ROOT/.tools/bin/helm"
+VALIDATE="$ROOT/.tools/bin/kubernetes-validate"
+PYTHON="$ROOT/.tools/venv/bin/python"
+K8S_VERSION=1.33.0 # the schemas objects are validated against
+
+for tool in "$HELM" "$VALIDATE" "$PYTHON"; do
+  if [[ ! -x "$tool" ]]; then
+    echo "missing ${tool#"$ROOT"/}: run scripts/setup-tools.sh first" >&2
+    echo "0 passed, 1 failed"
+    exit 1
+  fi
+done
+
+OUT="$(mktemp -d)"
+trap 'rm -rf "$OUT"' EXIT
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); echo "ok   $1"; }
+# shellcheck disable=SC2001 # indent a multi-line message
+fail() { failed=$((failed + 1)); echo "FAIL $1"; [[ -z "${2:-}" ]] || sed 's/^/     /' <<<"$2"; }
+# check NAME CMD...: runs CMD, passes when it exits 0, shows its output when not.
+check() {
+  local name="$1" out
+  shift
+  if out="$("$@" 2>&1)"; then pass "$name"; else fail "$name" "$out"; fi
+}
+
+# Assertions on one rendered release; also writes the objects that
+# kubernetes-validate knows (everything but CRD-backed kinds) to a second file.
+cat >"$OUT/assert.py" <<'PY'
+import base64, json, sys, yaml
+
+rendered, known_out, mode, ns = sys.argv[1:5]
+extra_exempt = json.loads(sys.argv[5]) if len(sys.argv) > 5 else []
+docs = [d for d in yaml.safe_load_all(open(rendered)) if d]
+errors = []
+def expect(cond, msg):
+    if not cond:
+        errors.append(msg)
+
+# Kinds served by CRDs that kubernetes-validate has no schema for.
+CRD_GROUPS = ("cert-manager.io/", "monitoring.coreos.com/", "tenantguard.io/")
+with open(known_out, "w") as f:
+    yaml.safe_dump_all([d for d in docs if not d["apiVersion"].startswith(CRD_GROUPS)], f)
+
+def one(kind, name=None):
+    found = [d for d in docs if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)]
+    expect(len(found) == 1, f"expected one {kind} {name or ''}, found {len(found)}")
+    return found[0] if found else {}
+
+svc = one("Service")
+svc_ports = {p["name"]: p for p in svc.get("spec", {}).get("ports", [])}
+expect(svc_ports.get("https", {}).get("port") == 443 and svc_ports["https"].get("targetPort") == "https",
+       "Service must expose port 443 -> targetPort https")
+dep = one("Deployment")
+pod = dep.get("spec", {}).get("template", {}).get("spec", {})
+c = (pod.get("containers") or [{}])[0]
+want_args = ["serve", "--listen", "0.0.0.0:8443", "--metrics-listen", "0.0.0.0:9090",
+             "--tls-cert", "/etc/tenantguard/tls/tls.crt", "--tls-key", "/etc/tenantguard/tls/tls.key",
+             "--policies", "/etc/tenantguard/policies", "--log-format", "json"]
+expect(c.get("args", [])[:len(want_args)] == want_args, f"server args: {c.get('args')}")
+expect({(p["name"], p["containerPort"]) for p in c.get("ports", [])} == {("https", 8443), ("metrics", 9090)},
+       "container ports https 8443 and metrics 9090")
+for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
+    get = c.get(probe, {}).get("httpGet", {})
+    expect((get.get("path"), get.get("port"), get.get("scheme")) == (path, "https", "HTTPS"), f"{probe}: {get}")
+sc = c.get("securityContext", {})
+expect(sc.get("readOnlyRootFilesystem") is True and sc.get("capabilities", {}).get("drop") == ["ALL"]
+       and pod.get("securityContext", {}).get("runAsNonRoot") is True, "container must be locked down")
+mounts = {m["mountPath"]: m["name"] for m in c.get("volumeMounts", [])}
+expect(mounts.get("/etc/tenantguard/policies") == "policies" and mounts.get("/etc/tenantguard/tls") == "tls",
+       f"mounts: {mounts}")
+env = {e["name"]: e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") for e in c.get("env", [])}
+expect(env.get("TENANTGUARD_NAMESPACE") == "metadata.namespace"
+       and env.get("TENANTGUARD_SERVICE_ACCOUNT") == "spec.serviceAccountName", f"env: {env}")
+
+tls_secret = next((v["secret"]["secretName"] for v in pod.get("volumes", []) if v["name"] == "tls"), None)
+secrets = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Secret"}
+must_exclude = {"kube-system", "kube-public", "kube-node-lease", ns, *extra_exempt}
+for kind, hook, path in (("MutatingWebhookConfiguration", "mutate.tenantguard.io", "/mutate"),
+                         ("ValidatingWebhookConfiguration", "validate.tenantguard.io", "/validate")):
+    cfg = one(kind)
+    hooks = cfg.get("webhooks", [])
+    expect([h["name"] for h in hooks] == [hook], f"{kind}: webhooks {[h['name'] for h in hooks]}")
+    for h in hooks:
+        where = f"{kind} {h['name']}"
+        expect(h.get("admissionReviewVersions") == ["v1"], f"{where}: admissionReviewVersions")
+        expect(h.get("sideEffects") == "None", f"{where}: sideEffects")
+        expect(h.get("failurePolicy") == "Fail", f"{where}: failurePolicy {h.get('failurePolicy')}")
+        expect(h.get("matchPolicy") == "Equivalent", f"{where}: matchPolicy")
+        expect(h.get("timeoutSeconds", 0) <= 30, f"{where}: timeoutSeconds")
+        if kind.startswith("Mutating"):
+            expect(h.get("reinvocationPolicy") == "IfNeeded", f"{where}: reinvocationPolicy")
+        s = h.get("clientConfig", {}).get("service", {})
+        expect(s == {"name": svc["metadata"]["name"], "namespace": ns, "path": path, "port": 443},
+               f"{where}: service {s}")
+        # matchExpressions are ANDed: one NotIn holding them all keeps them out,
+        # whatever else the selector says.
+        sel = h.get("namespaceSelector", {})
+        notin = [e for e in sel.get("matchExpressions", [])
+                 if e["key"] == "kubernetes.io/metadata.name" and e["operator"] == "NotIn"]
+        expect(any(must_exclude <= set(e.get("values", [])) for e in notin),
+               f"{where}: namespaceSelector must exclude {sorted(must_exclude)}: {sel}")
+        ca = h.get("clientConfig", {}).get("caBundle")
+        if mode == "certManager":
+            expect(ca is None, f"{where}: caBundle is injected by cert-manager, not rendered")
+            ref = cfg["metadata"].get("annotations", {}).get("cert-manager.io/inject-ca-from", "")
+            cert = one("Certificate", ref.split("/")[-1]) if ref.startswith(ns + "/") else {}
+            svc_dns = f"{svc['metadata']['name']}.{ns}.svc"
+            expect(set(cert.get("spec", {}).get("dnsNames", [])) >= {svc_dns, svc_dns + ".cluster.local"},
+                   f"{where}: inject-ca-from {ref!r} must name the serving Certificate")
+            expect(cert.get("spec", {}).get("secretName") == tls_secret, "Certificate must fill the mounted Secret")
+        else:
+            expect(bool(ca) and base64.b64decode(ca).startswith(b"-----BEGIN CERTIFICATE-----"),
+                   f"{where}: caBundle must be base64 PEM")
+        if mode == "generate":
+            expect(ca == secrets.get(tls_secret, {}).get("data", {}).get("ca.crt"),
+                   f"{where}: caBundle must be the generated Secret's CA")
+
+def covered(rules, group, resource, ops):
+    return any(group in r["apiGroups"] and resource in r["resources"] and set(ops) <= set(r["operations"])
+               for r in rules)
+mut = one("MutatingWebhookConfiguration").get("webhooks", [{}])[0].get("rules", [])
+val = one("ValidatingWebhookConfiguration").get("webhooks", [{}])[0].get("rules", [])
+workloads = [("", "pods"), ("", "services"), ("", "replicationcontrollers"), ("apps", "deployments"),
+             ("apps", "statefulsets"), ("apps", "daemonsets"), ("apps", "replicasets"),
+             ("batch", "jobs"), ("batch", "cronjobs")]
+for g, r in workloads + [("", "namespaces")]:
+    expect(covered(mut, g, r, ["CREATE", "UPDATE"]), f"mutating rules miss {g}/{r}")
+    expect(covered(val, g, r, ["CREATE", "UPDATE"]), f"validating rules miss {g}/{r}")
+for g, r in [("", "namespaces"), ("networking.k8s.io", "networkpolicies"), ("", "resourcequotas"),
+             ("", "limitranges"), ("", "serviceaccounts"), ("rbac.authorization.k8s.io", "roles"),
+             ("rbac.authorization.k8s.io", "rolebindings")]:
+    expect(covered(val, g, r, ["CREATE", "UPDATE", "DELETE"]), f"validating rules miss {g}/{r} incl. DELETE")
+
+pol_cm = next((v["configMap"]["name"] for v in pod.get("volumes", []) if v["name"] == "policies"), None)
+expect(pol_cm, "the Deployment must mount the policies ConfigMap")
+pol = one("ConfigMap", pol_cm) if pol_cm else {}
+for name, text in (pol.get("data") or {}).items():
+    for d in yaml.safe_load_all(text):
+        expect(d is None or d.get("apiVersion") == "tenantguard.io/v1alpha1", f"policies/{name}: apiVersion")
+dash = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"].get("labels", {}).get("grafana_dashboard") == "1"]
+for d in dash:
+    board = json.loads(d["data"]["tenantguard.json"])
+    tenant = [v for v in board["templating"]["list"] if v["name"] == "tenant"]
+    expect(tenant and "label_values(tenantguard_admission_requests_total, tenant)" in json.dumps(tenant),
+           "dashboard needs the tenant variable")
+
+for e in errors:
+    print(e)
+sys.exit(1 if errors else 0)
+PY
+
+# name|namespace|extra exempt namespaces (JSON)|helm arguments
+cases=(
+  "tls-generate|tenantguard-system|[]|"
+  "tls-certManager|tenantguard-system|[]|-f $CHART/ci/certmanager-values.yaml"
+  "tls-secret|tenantguard-system|[]|-f $CHART/ci/secret-values.yaml"
+  "all-values|tenantguard-system|[\"monitoring\",\"cert-manager\"]|-f $CHART/ci/all-values.yaml"
+  # Values cannot take the built-in and release namespaces out of the exclusion.
+  "exempt-emptied|platform-guard|[]|--set-json webhook.exemptNamespaces=[] --set-json webhook.extraMatchExpressions=[]"
+  "tls-secret-base64|tenantguard-system|[]|-f $CHART/ci/secret-values.yaml --set tls.caBundle=LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg=="
+)
+known=()
+for c in "${cases[@]}"; do
+  IFS='|' read -r name ns exempt args <<<"$c"
+  mode=generate
+  [[ "$args" == *certmanager* || "$args" == *all-values* ]] && mode=certManager
+  [[ "$args" == *secret-values* ]] && mode=secret
+  # shellcheck disable=SC2086 # $args is a list of helm flags
+  check "$name: helm lint --strict" "$HELM" lint --strict --namespace "$ns" "$CHART" $args
+  # shellcheck disable=SC2086
+  if out="$("$HELM" template tg "$CHART" --namespace "$ns" --kube-version "$K8S_VERSION" --include-crds $args 2>&1 >"$OUT/$name.yaml")"; then
+    pass "$name: helm template"
+    check "$name: webhook and deployment assertions" \
+      "$PYTHON" "$OUT/assert.py" "$OUT/$name.yaml" "$OUT/$name.known.yaml" "$mode" "$ns" "$exempt"
+    known+=("$OUT/$name.known.yaml")
+  else
+    fail "$name: helm template" "$out"
+  fi
+done
+
+# One kubernetes-validate run for all renders (it is slow to start). Strict:
+# unknown fields are errors; an unknown kind only warns there, so fail on that too.
+if ((${#known[@]} > 0)); then
+  out="$("$VALIDATE" --strict --quiet -k "$K8S_VERSION" "${known[@]}" 2>&1)"
+  status=$?
+  if ((status == 0)) && ! grep -q . <<<"$out"; then
+    pass "kubernetes-validate --strict -k $K8S_VERSION (${#known[@]} renders)"
+  else
+    fail "kubernetes-validate --strict -k $K8S_VERSION" "$out"
+  fi
+fi
+
+# The schema must reject each bad values file (a typo, a wrong type, ...).
+for f in "$CHART"/ci/bad-values/*.yaml; do
+  if out="$("$HELM" template tg "$CHART" -f "$f" 2>&1)"; then
+    fail "bad values rejected: ${f#"$CHART"/}" "rendered without error"
+  elif grep -qi "schema" <<<"$out"; then
+    pass "bad values rejected: ${f#"$CHART"/}"
+  else
+    fail "bad values rejected: ${f#"$CHART"/}" "failed, but not by the schema: $out"
+  fi
+done
+
+check "chart policies match policies/" "$ROOT/scripts/sync-chart-policies.sh" --check
+
+echo "$passed passed, $failed failed"
+((failed == 0))
