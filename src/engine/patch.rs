@@ -81,7 +81,10 @@ mod tests {
         // (rules never remove a key; a removal is exact but, by RFC 6902,
         // fails when applied a second time)
         let ops = diff(&json!({"a": 1, "b": 2}), &json!({"a": 1}));
-        assert_eq!(serde_json::to_value(&ops).unwrap(), json!([{"op": "remove", "path": "/b"}]));
+        assert_eq!(
+            serde_json::to_value(&ops).unwrap(),
+            json!([{"op": "remove", "path": "/b"}])
+        );
         // appending to an array replaces it whole (an `add /arr/1` would
         // insert again on a second application)
         let ops = check(json!({"t": [1]}), json!({"t": [1, 2]}));

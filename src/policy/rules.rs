@@ -314,6 +314,24 @@ impl<'a> Ctx<'a> {
         podspec::pod(self.group, self.kind, self.object?)
     }
 
+    /// Whether the request changes anything at these JSON pointers: always
+    /// on CREATE; on UPDATE only when they differ from `oldObject`. Rules
+    /// about a pod's content leave unchanged pods alone on UPDATE: the
+    /// apiserver refuses changes to an existing Pod's spec and to a Job's
+    /// template, and a template changed behind a workload's back rolls it
+    /// out, so judging or mutating an untouched pod would only block
+    /// unrelated updates (a finalizer removal, a label) of objects that
+    /// predate a policy.
+    pub fn changed(&self, ptrs: &[&str]) -> bool {
+        if self.operation != Operation::Update {
+            return true;
+        }
+        let (Some(new), Some(old)) = (self.object, self.old_object) else {
+            return true;
+        };
+        ptrs.iter().any(|p| new.pointer(p) != old.pointer(p))
+    }
+
     /// The tenant's name, if the object is in a tenant namespace.
     pub fn tenant_name(&self) -> Option<&'a str> {
         self.tenant.map(|t| t.name)

@@ -11,7 +11,7 @@
 //! Ephemeral containers are left alone: Kubernetes forbids resources there.
 //!
 //! Operations: CREATE, and UPDATE only when the update changes the pod spec
-//! (see [`pod_changed`]): a workload whose template is edited makes new pods
+//! (see [`Ctx::changed`](super::Ctx::changed)): a workload whose template is edited makes new pods
 //! that need defaults as much, but a Pod's containers (and a Job's template)
 //! are immutable, so filling them on, say, the UPDATE that removes a
 //! finalizer would make the apiserver refuse it; and filling a Deployment's
@@ -26,7 +26,7 @@ use std::collections::BTreeSet;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{Ctx, Operation};
+use super::Ctx;
 use crate::podspec::{self, ContainerList};
 use crate::policy::ContainerDefaults;
 use crate::quantity::Quantity;
@@ -142,20 +142,6 @@ fn above(request: &str, limit: &Value) -> bool {
     }
 }
 
-/// Whether a mutating rule may touch the pod at `ptrs`: always on CREATE; on
-/// UPDATE only when the request changes something there (compared with
-/// `oldObject`), since the apiserver refuses changes to an existing Pod's
-/// spec and a template changed behind a workload's back rolls it out.
-pub(crate) fn pod_changed(ctx: &Ctx<'_>, ptrs: &[&str]) -> bool {
-    if ctx.operation != Operation::Update {
-        return true;
-    }
-    let (Some(new), Some(old)) = (ctx.object, ctx.old_object) else {
-        return true;
-    };
-    ptrs.iter().any(|p| new.pointer(p) != old.pointer(p))
-}
-
 pub fn mutate(ctx: &Ctx<'_>, obj: &mut Value, _params: &Params) {
     let Some(defaults) = ctx.tenant.and_then(|t| t.container_defaults()) else {
         return;
@@ -163,7 +149,7 @@ pub fn mutate(ctx: &Ctx<'_>, obj: &mut Value, _params: &Params) {
     let Some(at) = podspec::locate(ctx.group, ctx.kind) else {
         return;
     };
-    if !pod_changed(ctx, &[at.spec_ptr]) {
+    if !ctx.changed(&[at.spec_ptr]) {
         return;
     }
     let Some(spec) = obj.pointer_mut(at.spec_ptr) else {
@@ -431,7 +417,7 @@ mod tests {
         };
         let update = |old: &Value, new: &Value| {
             let mut ctx = w.ctx("acme-prod", new);
-            ctx.operation = Operation::Update;
+            ctx.operation = super::super::Operation::Update;
             ctx.old_object = Some(old);
             let mut out = new.clone();
             mutate(&ctx, &mut out, &Params::default());
@@ -455,7 +441,7 @@ mod tests {
         assert_eq!(update(&old_pod, &relabelled), relabelled);
         // No oldObject to compare with: filled as on CREATE.
         let mut ctx = w.ctx("acme-prod", &old_pod);
-        ctx.operation = Operation::Update;
+        ctx.operation = crate::policy::rules::Operation::Update;
         let mut out = old_pod.clone();
         mutate(&ctx, &mut out, &Params::default());
         assert_ne!(out, old_pod);

@@ -9,7 +9,7 @@
 //! so the user sees why. Applying twice changes nothing.
 //!
 //! Operations: CREATE, and UPDATE only when the update changes the pod spec
-//! (see [`pod_changed`]): an edited template makes new pods that must land on
+//! (see [`Ctx::changed`](super::Ctx::changed)): an edited template makes new pods that must land on
 //! the same nodes, but an existing Pod's `nodeSelector` is immutable (adding
 //! it would make the apiserver refuse the update) and a Deployment's template
 //! changed on a mere scale would start a rollout nobody asked for.
@@ -21,7 +21,6 @@
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::container_defaults::pod_changed;
 use super::Ctx;
 use crate::podspec;
 
@@ -59,7 +58,7 @@ pub fn mutate(ctx: &Ctx<'_>, obj: &mut Value, _params: &Params) {
     let Some(at) = podspec::locate(ctx.group, ctx.kind) else {
         return;
     };
-    if !pod_changed(ctx, &[at.spec_ptr]) {
+    if !ctx.changed(&[at.spec_ptr]) {
         return;
     }
     // A pod without a spec is invalid anyway; do not make one up.

@@ -2,6 +2,9 @@
 //! or pod template sets `limits` for the configured resources (default cpu
 //! and memory), and no request is above its limit.
 //!
+//! CREATE and UPDATE; an UPDATE that leaves the pod spec as it was is not
+//! judged (see [`Ctx::changed`](super::Ctx::changed)): a pod admitted before
+//! this policy must still be able to lose a finalizer.
 //! Ephemeral containers are not judged: Kubernetes forbids resources on them.
 //! Reference: <https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/>.
 
@@ -63,6 +66,9 @@ pub fn validate(ctx: &Ctx<'_>, params: &Params) -> Vec<Violation> {
     let Some(pod) = ctx.pod() else {
         return Vec::new();
     };
+    if !ctx.changed(&[pod.at.spec_ptr]) {
+        return Vec::new();
+    }
     let mut out = Vec::new();
     for c in pod.containers(&JUDGED) {
         let path = c.path(pod.at.spec_path);
@@ -233,6 +239,30 @@ mod tests {
                 .starts_with("spec.containers[0] \"app\": resources.limits.memory is not set"),
             "{}",
             v[1].message
+        );
+    }
+
+    #[test]
+    fn update_judges_only_a_changed_pod() {
+        let w = World::new();
+        let old = pod(json!({"containers": [{"name": "app"}]}));
+        let mut relabelled = old.clone();
+        relabelled["metadata"]["labels"] = json!({"x": "y"});
+        let mut ctx = w.ctx("acme-prod", &relabelled);
+        ctx.operation = super::super::Operation::Update;
+        ctx.old_object = Some(&old);
+        assert!(
+            validate(&ctx, &Params::default()).is_empty(),
+            "unchanged spec: not judged"
+        );
+        let changed = pod(json!({"containers": [{"name": "app", "image": "new"}]}));
+        let mut ctx = w.ctx("acme-prod", &changed);
+        ctx.operation = super::super::Operation::Update;
+        ctx.old_object = Some(&old);
+        assert_eq!(
+            validate(&ctx, &Params::default()).len(),
+            2,
+            "changed spec: judged"
         );
     }
 

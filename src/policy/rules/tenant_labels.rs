@@ -43,7 +43,9 @@ pub fn mutate(ctx: &Ctx<'_>, obj: &mut Value, _params: &Params) {
     }
     add_label(obj, "/metadata", tenant);
     if let Some(at) = podspec::locate(ctx.group, ctx.kind) {
-        if at.meta_ptr != "/metadata" {
+        // A template label added on UPDATE to an untouched template would
+        // roll the workload out (or be refused: Job templates are immutable).
+        if at.meta_ptr != "/metadata" && ctx.changed(&[at.meta_ptr, at.spec_ptr]) {
             add_label(obj, at.meta_ptr, tenant);
         }
     }
@@ -121,6 +123,19 @@ mod tests {
         // malformed metadata is left alone
         let bad = json!({"apiVersion": "v1", "kind": "Pod", "metadata": 5});
         assert_eq!(run("acme-prod", bad.clone()), bad);
+    }
+
+    #[test]
+    fn update_of_an_untouched_template_only_labels_the_object() {
+        let w = World::new();
+        let old = json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {}, "spec": {"template": {"spec": {"containers": []}}}});
+        let mut ctx = w.ctx("acme-prod", &old);
+        ctx.operation = crate::policy::rules::Operation::Update;
+        ctx.old_object = Some(&old);
+        let mut out = old.clone();
+        mutate(&ctx, &mut out, &Params::default());
+        assert_eq!(out["metadata"]["labels"]["tenantguard.io/tenant"], "acme");
+        assert!(out.pointer("/spec/template/metadata").is_none(), "{out}");
     }
 
     #[test]

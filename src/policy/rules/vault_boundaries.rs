@@ -13,7 +13,10 @@
 //! - `vault.hashicorp.com/namespace` must be the tenant's Vault namespace
 //!   (and absent when the tenant has none);
 //! - every name in `tenantguard.io/vault-secrets` must form a valid
-//!   annotation key (`vault-injection` skips the others).
+//!   annotation key (`vault-injection` skips the others);
+//! - `vault.hashicorp.com/auth-path` must be the tenant's, and agent
+//!   configuration tenantguard cannot read (`agent-configmap`, the agent JSON
+//!   patches, `agent-inject-template-file-*`) is refused: see `agent_config`.
 //!
 //! The Injector matches secret keys by substring (`strings.Contains`), so a
 //! key such as `x.vault.hashicorp.com/agent-inject-secret-db` is judged too.
@@ -26,6 +29,8 @@
 //! References:
 //! <https://developer.hashicorp.com/vault/docs/platform/k8s/injector/annotations>,
 //! <https://github.com/hashicorp/consul-template/blob/main/docs/templating-language.md>.
+
+mod agent_config;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -294,6 +299,7 @@ pub fn validate(ctx: &Ctx<'_>, _params: &Params) -> Vec<Violation> {
 
     out.extend(secret_paths(annotations, &at, name, &base));
     out.extend(template_paths(annotations, &at, name, &base));
+    out.extend(agent_config::check(annotations, &at, &tenant));
     out
 }
 
@@ -425,8 +431,9 @@ mod tests {
                 template("my secret \"secret/data/tenants/globex\" is {{ .Data.secret }}"), vec![]),
             ("comments are ignored", &declared, "acme-prod",
                 template("{{/* secret $p */}}{{ with secret \"secret/data/tenants/acme/db\" }}{{ end }}"), vec![]),
-            ("template file annotation is a container path", &declared, "acme-prod",
-                pod(json!({"vault.hashicorp.com/agent-inject-template-file-db": "/vault/templates/db.ctmpl"})), vec![]),
+            ("a template file cannot be read, so it is refused", &declared, "acme-prod",
+                pod(json!({"vault.hashicorp.com/agent-inject-template-file-db": "/vault/templates/db.ctmpl"})),
+                vec!["metadata.annotations.vault.hashicorp.com/agent-inject-template-file-db"]),
             // role
             ("another tenant's role", &declared, "acme-prod", pod(json!({"vault.hashicorp.com/role": "globex"})), vec![R]),
             ("default role when the Tenant sets one", &declared, "acme-prod", pod(json!({"vault.hashicorp.com/role": "acme"})), vec![R]),

@@ -18,7 +18,7 @@
 //! wrong one, so the user sees why. Applying twice changes nothing.
 //!
 //! Operations: CREATE, and UPDATE only when the update changes the pod (its
-//! metadata or spec; see [`pod_changed`]): the Injector reads the annotations
+//! metadata or spec; see [`Ctx::changed`](super::Ctx::changed)): the Injector reads the annotations
 //! whenever a pod is made from a template, so an edited template needs them
 //! as much as a new one; but a template changed on a mere scale would start
 //! a rollout nobody asked for.
@@ -28,7 +28,6 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::container_defaults::pod_changed;
 use super::Ctx;
 use crate::podspec;
 
@@ -110,7 +109,7 @@ pub fn mutate(ctx: &Ctx<'_>, obj: &mut Value, _params: &Params) {
     let Some(at) = podspec::locate(ctx.group, ctx.kind) else {
         return;
     };
-    if !pod_changed(ctx, &[at.meta_ptr, at.spec_ptr]) {
+    if !ctx.changed(&[at.meta_ptr, at.spec_ptr]) {
         return;
     }
     // Look before creating anything: a pod that does not ask for Vault is
