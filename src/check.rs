@@ -1,249 +1,128 @@
 //! `tenantguard check`: offline manifests → engine (mutation, then validation
 //! of the mutated object, as the webhook would on CREATE) → report.
 //!
-//! Inputs are files, directories (walked for `.yaml`, `.yml`, `.json`) and
-//! stdin, multi-document YAML and `List` objects. Namespaces and Tenants in
-//! the input describe the tenancy as well as being judged. Bad input is an
-//! error naming the file and document: never a partial silent pass.
+//! Reading the input is [`input`]'s job, the report for people [`text`]'s.
+//! Namespaces and Tenants in the input describe the tenancy as well as being
+//! judged; a Namespace counts with the labels its mutation gives it, as it
+//! would in the cluster. The JSON report has exactly the fields of DESIGN.md's
+//! contract; anything else (lines, why an object was not judged, the patch as
+//! readable changes) lives in fields JSON skips.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
+mod input;
+mod text;
 
 use serde::Serialize;
 use serde_json::Value;
 
+pub use input::{read_inputs, stdin_if_needed, InputError, InputObject};
+pub use text::{describe_patch, render_text};
+
 use crate::engine::{Engine, Outcome, Request, Standing};
-use crate::manifest::split_documents;
 use crate::policy::rules::{Operation, User};
 use crate::tenancy::{self, Inventory};
 
-/// A manifest object with where it came from.
-#[derive(Debug, Clone)]
-pub struct InputObject {
-    /// `file#N` (N-th document from 1; `-` for stdin).
-    pub source: String,
-    /// 1-based line the document starts on.
-    pub line: usize,
-    pub object: Value,
-}
+/// The pseudo-rule of a violation saying the engine could not judge the
+/// object at all. Such an object is denied (never admit what was not
+/// judged), and the reason goes where every denial's reasons go, so a CI
+/// script printing `violations` shows it. Its name says what happened rather
+/// than blaming the input: today only an internal error leads here offline.
+pub const CANNOT_JUDGE: &str = "cannot-judge";
 
-/// Input that cannot be read or parsed: exit code 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct InputError(pub String);
-
-fn is_manifest(p: &Path) -> bool {
-    matches!(
-        p.extension().and_then(|e| e.to_str()),
-        Some("yaml" | "yml" | "json")
-    )
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), InputError> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| InputError(format!("cannot read directory {}: {e}", dir.display())))?;
-    let mut paths: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
-    paths.sort();
-    for p in paths {
-        if p.is_dir() {
-            walk(&p, out)?;
-        } else if is_manifest(&p) {
-            out.push(p);
-        }
-    }
-    Ok(())
-}
-
-/// Reads every object from the given paths (`-` reads `stdin`, which the
-/// caller passes in so tests never touch the process's stdin).
-pub fn read_inputs(paths: &[PathBuf], stdin: Option<&str>) -> Result<Vec<InputObject>, InputError> {
-    let mut objects = Vec::new();
-    for path in paths {
-        if path.as_os_str() == "-" {
-            let text = stdin.ok_or_else(|| InputError("stdin (-) is not available here".into()))?;
-            let before = objects.len();
-            parse_text("-", text, false, &mut objects)?;
-            if objects.len() == before {
-                return Err(InputError("stdin (-) holds no Kubernetes objects".into()));
-            }
-            continue;
-        }
-        if !path.exists() {
-            return Err(InputError(format!(
-                "{} does not exist; pass a manifest file, a directory or - for stdin",
-                path.display()
-            )));
-        }
-        let files = if path.is_dir() {
-            let mut files = Vec::new();
-            walk(path, &mut files)?;
-            if files.is_empty() {
-                return Err(InputError(format!(
-                    "directory {} holds no .yaml, .yml or .json files",
-                    path.display()
-                )));
-            }
-            files
-        } else {
-            vec![path.clone()]
-        };
-        for f in files {
-            let text = std::fs::read_to_string(&f)
-                .map_err(|e| InputError(format!("cannot read {}: {e}", f.display())))?;
-            let name = f.display().to_string();
-            let before = objects.len();
-            let json = f.extension().and_then(|e| e.to_str()) == Some("json");
-            parse_text(&name, &text, json, &mut objects)?;
-            if objects.len() == before && !path.is_dir() {
-                return Err(InputError(format!("{name} holds no Kubernetes objects")));
-            }
-        }
-    }
-    Ok(objects)
-}
-
-/// Reads stdin fully when one of the paths is `-`.
-pub fn stdin_if_needed(paths: &[PathBuf]) -> Result<Option<String>, InputError> {
-    if !paths.iter().any(|p| p.as_os_str() == "-") {
-        return Ok(None);
-    }
-    let mut s = String::new();
-    std::io::stdin()
-        .read_to_string(&mut s)
-        .map_err(|e| InputError(format!("cannot read stdin: {e}")))?;
-    Ok(Some(s))
-}
-
-fn parse_text(
-    name: &str,
-    text: &str,
-    json: bool,
-    out: &mut Vec<InputObject>,
-) -> Result<(), InputError> {
-    let docs: Vec<(usize, Value)> = if json {
-        let v: Value = serde_json::from_str(text)
-            .map_err(|e| InputError(format!("{name}: not valid JSON: {e}")))?;
-        vec![(1, v)]
-    } else {
-        let mut docs = Vec::new();
-        for doc in split_documents(text).into_iter().filter(|d| !d.is_blank()) {
-            let n = docs.len() + 1;
-            let v: Value = serde_yaml_ng::from_str(doc.text).map_err(|e| {
-                let line = e.location().map_or(doc.line, |l| doc.line + l.line() - 1);
-                InputError(format!(
-                    "{name}: document {n} (line {line}): not valid YAML: {e}"
-                ))
-            })?;
-            docs.push((doc.line, v));
-        }
-        docs
-    };
-    for (i, (line, v)) in docs.into_iter().enumerate() {
-        let source = format!("{name}#{}", i + 1);
-        if v.is_null() {
-            continue;
-        }
-        push_object(&source, line, v, out)?;
-    }
-    Ok(())
-}
-
-fn push_object(
-    source: &str,
-    line: usize,
-    v: Value,
-    out: &mut Vec<InputObject>,
-) -> Result<(), InputError> {
-    let kind = v.get("kind").and_then(Value::as_str).unwrap_or("");
-    let api = v.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    if !v.is_object() || kind.is_empty() || api.is_empty() {
-        return Err(InputError(format!(
-            "{source} (line {line}): not a Kubernetes object: apiVersion and kind are required"
-        )));
-    }
-    if kind.ends_with("List") {
-        if let Some(items) = v.get("items").and_then(Value::as_array) {
-            for item in items {
-                push_object(source, line, item.clone(), out)?;
-            }
-            return Ok(());
-        }
-    }
-    out.push(InputObject {
-        source: source.to_string(),
-        line,
-        object: v,
-    });
-    Ok(())
-}
-
-/// Kinds that live outside namespaces (a namespace is never defaulted for them).
-const CLUSTER_SCOPED: [&str; 18] = [
+/// Built-in kinds that live outside namespaces. `Cluster*` kinds of other
+/// groups (ClusterIssuer, ClusterSecretStore, ...) are taken as cluster-scoped
+/// too when they name no namespace; without discovery that is a guess.
+const CLUSTER_SCOPED: &[&str] = &[
     "Namespace",
     "Node",
     "PersistentVolume",
+    "ComponentStatus",
     "ClusterRole",
     "ClusterRoleBinding",
     "CustomResourceDefinition",
+    "APIService",
     "StorageClass",
+    "CSIDriver",
+    "CSINode",
+    "VolumeAttachment",
+    "VolumeAttributesClass",
     "PriorityClass",
     "RuntimeClass",
     "IngressClass",
+    "IPAddress",
+    "ServiceCIDR",
     "MutatingWebhookConfiguration",
     "ValidatingWebhookConfiguration",
+    "MutatingAdmissionPolicy",
+    "MutatingAdmissionPolicyBinding",
     "ValidatingAdmissionPolicy",
     "ValidatingAdmissionPolicyBinding",
-    "APIService",
-    "CSIDriver",
-    "VolumeAttachment",
+    "CertificateSigningRequest",
+    "ClusterTrustBundle",
+    "FlowSchema",
+    "PriorityLevelConfiguration",
+    "DeviceClass",
+    "ResourceSlice",
+    "StorageVersion",
+    "TokenReview",
+    "SelfSubjectReview",
+    "SelfSubjectAccessReview",
+    "SelfSubjectRulesReview",
+    "SubjectAccessReview",
     "Tenant",
 ];
 
-/// The requester `check` judges as.
+/// The group every authenticated requester has; the apiserver adds it to
+/// impersonated users too, and policy exclusions may name it.
+const AUTHENTICATED: &str = "system:authenticated";
+
+/// The requester `check` judges as: `--as`/`--as-group`, or an admin of the
+/// Settings when no `--as` is given.
 pub fn requester(as_user: Option<&str>, as_groups: &[String], engine: &Engine) -> User {
-    match as_user {
-        Some(u) => User {
-            username: u.to_string(),
-            groups: as_groups.to_vec(),
-        },
+    let (username, mut groups) = match as_user {
+        Some(u) => (u.to_string(), as_groups.to_vec()),
         None => {
             let admins = &engine.policies.settings.admins;
             let mut groups = admins.groups.clone();
             groups.extend(as_groups.iter().cloned());
-            User {
-                username: admins
-                    .users
-                    .first()
-                    .cloned()
-                    .unwrap_or_else(|| "kubernetes-admin".to_string()),
-                groups,
-            }
+            let user = admins
+                .users
+                .first()
+                .map_or("kubernetes-admin", String::as_str);
+            (user.to_string(), groups)
         }
+    };
+    if !groups.iter().any(|g| g == AUTHENTICATED) {
+        groups.push(AUTHENTICATED.to_string());
     }
+    User { username, groups }
 }
 
-/// The CREATE request the apiserver would send for `obj`.
+fn meta<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
+    obj.get("metadata")?.get(field)?.as_str()
+}
+
+/// The namespace the apiserver would put `obj` in ("" for cluster-scoped).
+fn namespace_of(obj: &Value, kind: &str, default_namespace: &str) -> String {
+    let named = meta(obj, "namespace").filter(|n| !n.is_empty());
+    if CLUSTER_SCOPED.contains(&kind) || (named.is_none() && kind.starts_with("Cluster")) {
+        return String::new();
+    }
+    named.unwrap_or(default_namespace).to_string()
+}
+
+/// The CREATE request the apiserver would send for `obj`. Like the
+/// apiserver, `request.name` is empty for an object with only `generateName`.
 pub fn create_request(obj: &Value, default_namespace: &str, user: &User) -> Request {
     let api = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
     let (group, version) = api.rsplit_once('/').unwrap_or(("", api));
     let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
-    let meta = obj.get("metadata");
-    let field = |f: &str| meta.and_then(|m| m.get(f)).and_then(Value::as_str);
-    let namespace = if CLUSTER_SCOPED.contains(&kind) {
-        String::new()
-    } else {
-        field("namespace").unwrap_or(default_namespace).to_string()
-    };
     Request {
         uid: String::new(),
         group: group.to_string(),
         version: version.to_string(),
         kind: kind.to_string(),
-        namespace,
-        name: field("name")
-            .or(field("generateName"))
-            .unwrap_or("")
-            .to_string(),
+        namespace: namespace_of(obj, kind, default_namespace),
+        name: meta(obj, "name").unwrap_or("").to_string(),
         operation: Operation::Create,
         user: user.clone(),
         dry_run: false,
@@ -260,6 +139,7 @@ pub struct ViolationOut {
     pub message: String,
 }
 
+/// One judged object. Serialized, exactly the contract's fields.
 #[derive(Debug, Serialize)]
 pub struct ResultOut {
     pub source: String,
@@ -271,11 +151,16 @@ pub struct ResultOut {
     pub violations: Vec<ViolationOut>,
     pub warnings: Vec<String>,
     pub patch: Vec<json_patch::PatchOperation>,
+    /// 1-based line of the document (text output only).
     #[serde(skip)]
     pub line: usize,
-    /// Why no rule judged the object, when none did (text output only).
+    /// Why no rule judged the object, or which part of it was judged, when
+    /// that is not obvious (text output only).
     #[serde(skip)]
-    pub not_judged: Option<String>,
+    pub note: Option<String>,
+    /// The patch as changes a person reads (text output only).
+    #[serde(skip)]
+    pub changes: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -289,6 +174,9 @@ pub struct Summary {
 pub struct Report {
     pub results: Vec<ResultOut>,
     pub summary: Summary,
+    /// Hints about the run as a whole (text output only).
+    #[serde(skip)]
+    pub notes: Vec<String>,
 }
 
 impl Report {
@@ -310,7 +198,99 @@ pub fn absorb_inputs(inv: &mut Inventory, objects: &[InputObject]) -> Result<(),
     Ok(())
 }
 
-/// Judges every object.
+/// The inventory with every input Namespace as its mutation leaves it: a
+/// tenant owner's new namespace gets its tenant label from `namespace-labels`,
+/// and the objects created in it are then judged for that tenant.
+fn tenancy_after_mutation(
+    engine: &Engine,
+    inv: &Inventory,
+    objects: &[InputObject],
+    user: &User,
+) -> Inventory {
+    let mut after = inv.clone();
+    let is_namespace = |o: &&InputObject| {
+        o.object.get("apiVersion").and_then(Value::as_str) == Some("v1")
+            && o.object.get("kind").and_then(Value::as_str) == Some("Namespace")
+    };
+    for o in objects.iter().filter(is_namespace) {
+        let req = create_request(&o.object, "", user);
+        let mutated = engine.mutate(&req, inv);
+        let mut ns = o.object.clone();
+        if !mutated.patch.is_empty() && json_patch::patch(&mut ns, &mutated.patch).is_ok() {
+            after.add_namespace_object(&ns);
+        }
+    }
+    after
+}
+
+/// Kinds some rule looks into beyond labels.
+fn has_specific_rules(group: &str, kind: &str) -> bool {
+    crate::podspec::locate(group, kind).is_some()
+        || matches!(
+            (group, kind),
+            ("", "Service" | "Namespace") | ("networking.k8s.io", "NetworkPolicy")
+        )
+}
+
+/// What a person should know about how far the object was judged.
+fn note(engine: &Engine, req: &Request, standing: &Standing) -> Option<String> {
+    let settings = &engine.policies.settings;
+    let exempt = |ns: &str| {
+        ns == engine.identity.namespace || settings.exempt_namespaces.iter().any(|e| e == ns)
+    };
+    match standing {
+        Standing::OutOfScope if req.kind == "Namespace" && req.group.is_empty() => {
+            Some(format!("not judged: namespace {:?} is exempt", req.name))
+        }
+        Standing::OutOfScope if req.namespace.is_empty() => {
+            Some("not judged: cluster-scoped, no rule applies".into())
+        }
+        Standing::OutOfScope if exempt(&req.namespace) => Some(format!(
+            "not judged: namespace {:?} is exempt",
+            req.namespace
+        )),
+        Standing::OutOfScope => Some(format!(
+            "not judged: namespace {:?} has no {} label (a platform namespace)",
+            req.namespace,
+            crate::TENANT_LABEL
+        )),
+        Standing::Tenant(_) if !has_specific_rules(&req.group, &req.kind) => {
+            let gk = if req.group.is_empty() {
+                req.kind.clone()
+            } else {
+                format!("{}/{}", req.group, req.kind)
+            };
+            Some(format!(
+                "no rule is specific to {gk}: only its labels were judged"
+            ))
+        }
+        _ => None,
+    }
+}
+
+fn violations(outcome: &Outcome) -> Vec<ViolationOut> {
+    let mut out: Vec<ViolationOut> = outcome
+        .findings
+        .iter()
+        .map(|f| ViolationOut {
+            rule: f.rule.as_str().to_string(),
+            action: f.action.as_str().to_string(),
+            path: f.path.clone(),
+            message: f.message.clone(),
+        })
+        .collect();
+    if let Some(e) = &outcome.error {
+        out.push(ViolationOut {
+            rule: CANNOT_JUDGE.to_string(),
+            action: "Deny".to_string(),
+            path: String::new(),
+            message: e.clone(),
+        });
+    }
+    out
+}
+
+/// Judges every object, in input order.
 pub fn run(
     engine: &Engine,
     inv: &Inventory,
@@ -318,190 +298,248 @@ pub fn run(
     default_namespace: &str,
     user: &User,
 ) -> Report {
+    let inv = tenancy_after_mutation(engine, inv, objects, user);
     let mut results = Vec::with_capacity(objects.len());
     for o in objects {
         let req = create_request(&o.object, default_namespace, user);
-        let outcome: Outcome = engine.admit(&req, inv);
-        let not_judged = match engine.standing(&req, inv) {
-            Standing::OutOfScope if req.namespace.is_empty() && req.kind != "Namespace" => {
-                Some("cluster-scoped object".to_string())
-            }
-            Standing::OutOfScope => Some(format!(
-                "namespace {:?} is exempt or not a tenant namespace",
-                if req.kind == "Namespace" {
-                    &req.name
-                } else {
-                    &req.namespace
-                }
-            )),
-            _ => None,
-        };
-        let mut violations: Vec<ViolationOut> = outcome
-            .findings
-            .iter()
-            .map(|f| ViolationOut {
-                rule: f.rule.as_str().to_string(),
-                action: f.action.as_str().to_string(),
-                path: f.path.clone(),
-                message: f.message.clone(),
-            })
-            .collect();
-        if let Some(e) = &outcome.error {
-            violations.push(ViolationOut {
-                rule: "input".to_string(),
-                action: "Deny".to_string(),
-                path: String::new(),
-                message: e.clone(),
-            });
-        }
+        let outcome = engine.admit(&req, &inv);
+        let standing = engine.standing(&req, &inv);
+        let display_name = meta(&o.object, "name")
+            .or_else(|| meta(&o.object, "generateName"))
+            .unwrap_or("");
         results.push(ResultOut {
             source: o.source.clone(),
             kind: req.kind.clone(),
             namespace: req.namespace.clone(),
-            name: req.name.clone(),
+            name: display_name.to_string(),
             tenant: outcome.tenant.clone(),
             allowed: outcome.allowed,
-            violations,
+            violations: violations(&outcome),
             warnings: outcome.warnings.clone(),
-            patch: outcome.patch.clone(),
+            changes: describe_patch(&o.object, &outcome.patch),
+            patch: outcome.patch,
             line: o.line,
-            not_judged,
+            note: note(engine, &req, &standing),
         });
+    }
+    let mut notes = Vec::new();
+    if !results.is_empty() && results.iter().all(|r| r.tenant.is_none()) {
+        notes.push(format!(
+            "no object is in a tenant namespace, so no tenant rule applied: declare the tenancy with Namespaces labelled {} (in the input or --inventory), or read it from the cluster with --cluster",
+            crate::TENANT_LABEL
+        ));
     }
     let summary = Summary {
         objects: results.len(),
         denied: results.iter().filter(|r| !r.allowed).count(),
         warned: results.iter().filter(|r| !r.warnings.is_empty()).count(),
     };
-    Report { results, summary }
-}
-
-/// A JSON Patch operation as a person reads it.
-pub fn describe_op(op: &json_patch::PatchOperation) -> String {
-    let v = serde_json::to_value(op).unwrap_or(Value::Null);
-    let verb = v.get("op").and_then(Value::as_str).unwrap_or("?");
-    let path = v.get("path").and_then(Value::as_str).unwrap_or("");
-    let readable: Vec<String> = path
-        .split('/')
-        .skip(1)
-        .map(|s| s.replace("~1", "/").replace("~0", "~"))
-        .collect();
-    let value = v.get("value").map(|x| x.to_string()).unwrap_or_default();
-    match verb {
-        "add" => format!("set {} = {value}", readable.join(".")),
-        "replace" => format!("change {} to {value}", readable.join(".")),
-        "remove" => format!("remove {}", readable.join(".")),
-        other => format!("{other} {path} {value}"),
+    Report {
+        results,
+        summary,
+        notes,
     }
-}
-
-/// The report for people: one block per object.
-pub fn render_text(report: &Report) -> String {
-    use std::fmt::Write;
-    let mut s = String::new();
-    for r in &report.results {
-        let verdict = if !r.allowed {
-            "DENIED "
-        } else if !r.warnings.is_empty() {
-            "WARNED "
-        } else {
-            "ALLOWED"
-        };
-        let target = if r.namespace.is_empty() {
-            r.name.clone()
-        } else {
-            format!("{}/{}", r.namespace, r.name)
-        };
-        let _ = write!(
-            s,
-            "{verdict} {} {target}  ({}, line {})",
-            r.kind, r.source, r.line
-        );
-        match (&r.tenant, &r.not_judged) {
-            (Some(t), _) => {
-                let _ = write!(s, "  tenant {t}");
-            }
-            (None, Some(why)) => {
-                let _ = write!(s, "  not judged: {why}");
-            }
-            _ => {}
-        }
-        s.push('\n');
-        for v in &r.violations {
-            let mark = match v.action.as_str() {
-                "Deny" => "x",
-                "Warn" => "!",
-                _ => "i",
-            };
-            let _ = writeln!(s, "  {mark} [{}] {} ({})", v.rule, v.path, v.action);
-            let _ = writeln!(s, "      {}", v.message);
-        }
-        if !r.patch.is_empty() {
-            let _ = writeln!(s, "  ~ mutation ({} changes):", r.patch.len());
-            for op in &r.patch {
-                let _ = writeln!(s, "      {}", describe_op(op));
-            }
-        }
-    }
-    let _ = writeln!(
-        s,
-        "\n{} objects, {} denied, {} warned",
-        report.summary.objects, report.summary.denied, report.summary.warned
-    );
-    s
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn yaml_documents_and_lists() {
-        let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n---\n# empty\n---\napiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Service, metadata: {name: s}}\n- {apiVersion: v1, kind: Service, metadata: {name: t}}\n";
-        let mut out = Vec::new();
-        parse_text("f.yaml", text, false, &mut out).unwrap();
-        let got: Vec<_> = out.iter().map(|o| (o.source.as_str(), o.line)).collect();
-        assert_eq!(got, [("f.yaml#1", 1), ("f.yaml#2", 7), ("f.yaml#2", 7)]);
-    }
-
-    #[test]
-    fn bad_yaml_names_file_and_document() {
-        let mut out = Vec::new();
-        let err = parse_text(
-            "f.yaml",
-            "apiVersion: v1\nkind: Pod\n---\nkind: [\n",
-            false,
-            &mut out,
-        )
-        .unwrap_err();
-        assert!(err.0.starts_with("f.yaml: document 2 (line "), "{err}");
-        let err = parse_text("f.yaml", "just a string\n", false, &mut out).unwrap_err();
-        assert!(err.0.contains("apiVersion and kind are required"), "{err}");
-    }
-
-    #[test]
-    fn missing_and_empty_inputs_are_errors() {
-        assert!(read_inputs(&[PathBuf::from("/nonexistent.yaml")], None).is_err());
-        let dir = tempfile::tempdir().unwrap();
-        let err = read_inputs(&[dir.path().to_path_buf()], None).unwrap_err();
-        assert!(err.0.contains("holds no .yaml"), "{err}");
-        assert!(read_inputs(&[PathBuf::from("-")], Some("")).is_err());
-    }
+    use serde_json::json;
 
     #[test]
     fn request_defaults() {
         let u = User::default();
-        let pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}});
+        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}});
         let r = create_request(&pod, "default", &u);
         assert_eq!(
             (r.group.as_str(), r.version.as_str(), r.namespace.as_str()),
             ("", "v1", "default")
         );
-        let d = serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"namespace": "x"}});
+        let d = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"namespace": "x", "generateName": "d-"}});
         let r = create_request(&d, "default", &u);
-        assert_eq!((r.group.as_str(), r.namespace.as_str()), ("apps", "x"));
-        let ns =
-            serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "n"}});
-        assert_eq!(create_request(&ns, "default", &u).namespace, "");
+        assert_eq!(
+            (r.group.as_str(), r.namespace.as_str(), r.name.as_str()),
+            ("apps", "x", "")
+        );
+        let cases = [
+            ("v1", "Namespace", json!({"name": "n"}), ""),
+            (
+                "v1",
+                "Namespace",
+                json!({"name": "n", "namespace": "x"}),
+                "",
+            ),
+            (
+                "cert-manager.io/v1",
+                "ClusterIssuer",
+                json!({"name": "i"}),
+                "",
+            ),
+            (
+                "operators.coreos.com/v1alpha1",
+                "ClusterServiceVersion",
+                json!({"name": "c", "namespace": "ops"}),
+                "ops",
+            ),
+            ("example.com/v1", "Widget", json!({"name": "w"}), "default"),
+        ];
+        for (api, kind, metadata, ns) in cases {
+            let o = json!({"apiVersion": api, "kind": kind, "metadata": metadata});
+            assert_eq!(create_request(&o, "default", &u).namespace, ns, "{kind}");
+        }
+    }
+
+    #[test]
+    fn requester_is_an_admin_unless_told() {
+        let e = Engine::default();
+        let admin = requester(None, &[], &e);
+        assert!(admin.groups.iter().any(|g| g == "system:masters"));
+        assert!(admin.groups.iter().any(|g| g == AUTHENTICATED));
+        let alice = requester(Some("alice"), &["acme-admins".into()], &e);
+        assert_eq!(alice.username, "alice");
+        assert_eq!(alice.groups, ["acme-admins", AUTHENTICATED]);
+    }
+
+    fn objects(docs: &[Value]) -> Vec<InputObject> {
+        docs.iter()
+            .enumerate()
+            .map(|(i, o)| InputObject {
+                source: format!("t.yaml#{}", i + 1),
+                line: 1,
+                object: o.clone(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_owners_new_namespace_counts_for_its_tenant() {
+        let policies = crate::policy::load_sources([(
+            "t.yaml",
+            "apiVersion: tenantguard.io/v1alpha1\nkind: Tenant\nmetadata: {name: acme}\nspec: {owners: [{kind: Group, name: acme-admins}]}\n",
+        )])
+        .unwrap();
+        let mut inv = Inventory::default();
+        for t in &policies.tenants {
+            inv.add_tenant(t);
+        }
+        let engine = Engine::new(policies, Default::default());
+        let input = objects(&[
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "acme-dev"}}),
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "acme-dev"}, "spec": {"containers": [{"name": "app"}]}}),
+        ]);
+        absorb_inputs(&mut inv, &input).unwrap();
+        let alice = requester(Some("alice"), &["acme-admins".into()], &engine);
+        let report = run(&engine, &inv, &input, "default", &alice);
+        let pod = &report.results[1];
+        assert_eq!(pod.tenant.as_deref(), Some("acme"), "{pod:?}");
+        assert!(!pod.allowed, "judged as acme's: no limits");
+        assert_eq!(report.exit_code(), 1);
+        assert!(report.notes.is_empty());
+    }
+
+    #[test]
+    fn notes_say_why_objects_were_not_judged() {
+        let engine = Engine::default();
+        let mut inv = Inventory::default();
+        inv.add_namespace("acme-prod", Some("acme"));
+        let input = objects(&[
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "kube-system"}}),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "monitoring"}}),
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "r"}}),
+            json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w", "namespace": "acme-prod"}}),
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "namespace": "acme-prod"}}),
+        ]);
+        let report = run(&engine, &inv, &input, "default", &User::default());
+        let notes: Vec<_> = report.results.iter().map(|r| r.note.as_deref()).collect();
+        assert_eq!(
+            notes,
+            [
+                Some("not judged: namespace \"kube-system\" is exempt"),
+                Some("not judged: namespace \"monitoring\" has no tenantguard.io/tenant label (a platform namespace)"),
+                Some("not judged: cluster-scoped, no rule applies"),
+                Some("no rule is specific to example.com/Widget: only its labels were judged"),
+                None,
+            ]
+        );
+        assert!(report.results.iter().all(|r| r.allowed));
+        let none = run(
+            &engine,
+            &Inventory::default(),
+            &input[..1],
+            "default",
+            &User::default(),
+        );
+        assert_eq!(none.notes.len(), 1);
+    }
+
+    #[test]
+    fn what_cannot_be_judged_is_denied_with_its_reason() {
+        let mut inv = Inventory::new(crate::tenancy::UnknownNamespaces::Deny);
+        inv.add_namespace("acme-prod", Some("acme"));
+        let input = objects(&[
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "elsewhere"}}),
+        ]);
+        let report = run(
+            &Engine::default(),
+            &inv,
+            &input,
+            "default",
+            &User::default(),
+        );
+        let r = &report.results[0];
+        assert!(!r.allowed);
+        assert_eq!(r.violations.len(), 1);
+        assert_eq!(
+            (
+                r.violations[0].rule.as_str(),
+                r.violations[0].action.as_str()
+            ),
+            (CANNOT_JUDGE, "Deny")
+        );
+        assert!(
+            r.violations[0]
+                .message
+                .contains("\"elsewhere\" is not known"),
+            "{r:?}"
+        );
+        assert_eq!(report.exit_code(), 1);
+    }
+
+    #[test]
+    fn json_has_exactly_the_contract_fields() {
+        let engine = Engine::default();
+        let input =
+            objects(&[json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}})]);
+        let report = run(
+            &engine,
+            &Inventory::default(),
+            &input,
+            "default",
+            &User::default(),
+        );
+        let v = serde_json::to_value(&report).unwrap();
+        let keys = |v: &Value| {
+            let mut k: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        };
+        assert_eq!(keys(&v), ["results", "summary"]);
+        assert_eq!(
+            keys(&v["results"][0]),
+            [
+                "allowed",
+                "kind",
+                "name",
+                "namespace",
+                "patch",
+                "source",
+                "tenant",
+                "violations",
+                "warnings"
+            ]
+        );
+        assert_eq!(keys(&v["summary"]), ["denied", "objects", "warned"]);
+        assert_eq!(v["results"][0]["tenant"], Value::Null);
+        assert_eq!(v["results"][0]["patch"], json!([]));
     }
 }

@@ -3,12 +3,11 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use tenantguard::cli::{Cli, Command};
 use tenantguard::commands;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::parse_invocation(std::env::args_os()) {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
