@@ -1,10 +1,11 @@
 //! Command-line flags (clap derive). Raw flags only: `config` validates them.
 //! Every flag can also come from a `TENANTGUARD_*` environment variable.
 
+use std::ffi::{OsStr, OsString};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -16,6 +17,34 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The name usage and help show: `kubectl tenantguard` when the binary runs
+/// as the kubectl plugin (kubectl execs `kubectl-tenantguard` with its path
+/// as argv[0]), so every usage line can be pasted back as typed.
+pub fn invocation_name(argv0: &OsStr) -> &'static str {
+    let file = Path::new(argv0).file_name().and_then(OsStr::to_str);
+    if file.is_some_and(|f| f.starts_with("kubectl-tenantguard")) {
+        "kubectl tenantguard"
+    } else {
+        "tenantguard"
+    }
+}
+
+impl Cli {
+    /// Parses the full argv (argv[0] included), naming the program after
+    /// how it was invoked (see [`invocation_name`]).
+    pub fn parse_invocation<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString>,
+    {
+        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        let name = args.first().map_or("tenantguard", |a| invocation_name(a));
+        let mut cmd = Cli::command().bin_name(name);
+        let matches = cmd.try_get_matches_from_mut(args)?;
+        Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -144,6 +173,42 @@ pub struct ServeArgs {
     /// Seconds in-flight requests get to finish on SIGTERM.
     #[arg(long, env = "TENANTGUARD_DRAIN_TIMEOUT", default_value_t = 20.0)]
     pub drain_timeout: f64,
+    /// Boxed: it keeps `Command`'s variants of similar size.
+    #[command(flatten)]
+    pub cluster: Box<ClusterArgs>,
+}
+
+/// `serve` in a cluster: watches, the onboarding controller, leader election.
+#[derive(Debug, Args)]
+pub struct ClusterArgs {
+    /// Watch Namespaces and Tenants in the cluster (in-cluster config or the
+    /// current kubeconfig context) [default: on in a pod without --inventory].
+    #[arg(long, env = "TENANTGUARD_CLUSTER", conflicts_with = "inventory")]
+    pub cluster: bool,
+    /// Kubeconfig file for --cluster [default: $KUBECONFIG or
+    /// ~/.kube/config if there is one, else the in-cluster config].
+    #[arg(long, env = "TENANTGUARD_KUBECONFIG", value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// In a cluster, serve the webhook only: no onboarding controller.
+    #[arg(long, env = "TENANTGUARD_NO_CONTROLLER")]
+    pub no_controller: bool,
+    /// The Lease (in --own-namespace) that elects the replica running the controller.
+    #[arg(
+        long,
+        env = "TENANTGUARD_LEASE_NAME",
+        default_value = "tenantguard-controller"
+    )]
+    pub lease_name: String,
+    /// This replica's holder identity in the Lease [default: the hostname, which is the pod name].
+    #[arg(long, env = "POD_NAME", value_name = "NAME")]
+    pub leader_identity: Option<String>,
+    /// Seconds a request may wait for the direct lookup of a namespace the cache has not seen yet.
+    #[arg(
+        long,
+        env = "TENANTGUARD_NAMESPACE_LOOKUP_TIMEOUT",
+        default_value_t = 1.5
+    )]
+    pub namespace_lookup_timeout: f64,
 }
 
 #[derive(Debug, Args)]
@@ -156,8 +221,8 @@ pub struct CheckArgs {
     /// Requester's username [default: an admin].
     #[arg(long = "as", value_name = "USER")]
     pub as_user: Option<String>,
-    /// Requester's group; repeatable.
-    #[arg(long = "as-group", value_name = "GROUP")]
+    /// Requester's group; repeatable (needs --as, as in kubectl).
+    #[arg(long = "as-group", value_name = "GROUP", requires = "as_user")]
     pub as_groups: Vec<String>,
     /// Namespace of objects that name none.
     #[arg(short = 'n', long, default_value = "default")]
@@ -231,6 +296,56 @@ mod tests {
         assert_eq!(c.files.len(), 2);
         assert_eq!(c.as_groups, ["g1", "g2"]);
         assert_eq!(c.output, OutputFormat::Json);
+    }
+
+    #[test]
+    fn plugin_usage_says_kubectl_tenantguard() {
+        let err = Cli::parse_invocation(["/x/kubectl-tenantguard", "check"]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("Usage: kubectl tenantguard check --filename <PATH>"),
+            "{err}"
+        );
+        let err = Cli::parse_invocation(["/x/tenantguard", "check"]).unwrap_err();
+        assert!(
+            err.to_string().contains("Usage: tenantguard check"),
+            "{err}"
+        );
+        assert!(
+            Cli::parse_invocation(["tenantguard", "check", "-f", "a", "--as-group", "g"]).is_err()
+        );
+    }
+
+    #[test]
+    fn cluster_flags() {
+        let cli = Cli::try_parse_from([
+            "tenantguard",
+            "serve",
+            "--cluster",
+            "--no-controller",
+            "--lease-name",
+            "tg",
+            "--leader-identity",
+            "pod-a",
+        ])
+        .unwrap();
+        let Command::Serve(s) = cli.command else {
+            panic!()
+        };
+        let c = s.cluster;
+        assert!(c.cluster && c.no_controller);
+        assert_eq!(
+            (c.lease_name.as_str(), c.leader_identity.as_deref()),
+            ("tg", Some("pod-a"))
+        );
+        assert!(Cli::try_parse_from([
+            "tenantguard",
+            "serve",
+            "--cluster",
+            "--inventory",
+            "i.yaml"
+        ])
+        .is_err());
     }
 
     #[test]

@@ -74,6 +74,30 @@ async fn run_server(
     let tenancy = Arc::new(StaticTenancy::new(inventory));
     let engine = Arc::new(Swap::new(Engine::new(set, cfg.identity.clone())));
 
+    // In a pod (or with --cluster) the tenancy comes from watches instead of
+    // a file, and the Lease holder runs the onboarding controller.
+    let (cluster_stop, cluster_stop_rx) = watch::channel(false);
+    let cluster = if crate::cluster::wanted(&args, config::in_cluster()) {
+        let opts = crate::cluster::ClusterOptions::from_args(&args)?;
+        let client = crate::cluster::client(args.cluster.kubeconfig.as_deref()).await?;
+        let engine = engine.clone();
+        let file_tenants = engine.load().policies.tenants.clone();
+        tracing::info!(
+            controller = opts.controller,
+            "tenancy from the cluster: watching Namespaces and Tenants"
+        );
+        Some(crate::cluster::Cluster::start(
+            client,
+            opts,
+            Arc::new(move || engine.load().policies.settings.clone()),
+            file_tenants,
+            metrics.clone(),
+            cluster_stop_rx,
+        ))
+    } else {
+        None
+    };
+
     // TLS: the given files (watched), or a self-signed pair for local use.
     let (key, cert_pem, watched) = match (&args.tls_cert, &args.tls_key) {
         (Some(c), Some(k)) => (
@@ -135,6 +159,7 @@ async fn run_server(
         let engine = engine.clone();
         let tenancy = tenancy.clone();
         let identity = cfg.identity.clone();
+        let cluster_reload = cluster.as_ref().map(|c| c.reloader());
         tokio::spawn(server::watch_policies(
             dir,
             cfg.reload_interval,
@@ -146,7 +171,11 @@ async fn run_server(
                         tracing::error!(error = %e, "inventory reload failed; keeping the last good one")
                     }
                 }
+                let file_tenants = set.tenants.clone();
                 engine.store(Engine::new(set, identity.clone()));
+                if let Some(r) = &cluster_reload {
+                    r.policies_reloaded(file_tenants);
+                }
             },
         ));
     }
@@ -154,7 +183,10 @@ async fn run_server(
     let shutting_down = Arc::new(AtomicBool::new(false));
     let state = AppState {
         engine,
-        tenancy: tenancy.clone() as Arc<dyn TenancySource>,
+        tenancy: match &cluster {
+            Some(c) => c.tenancy() as Arc<dyn TenancySource>,
+            None => tenancy.clone() as Arc<dyn TenancySource>,
+        },
         metrics: metrics.clone(),
         shutting_down: shutting_down.clone(),
     };
@@ -176,10 +208,15 @@ async fn run_server(
     wait_for_signal().await;
     tracing::info!("shutdown requested: readiness off, draining");
     shutting_down.store(true, Ordering::Relaxed);
+    // The Lease is released now, so another replica takes over at once.
+    let _ = cluster_stop.send(true);
     tokio::time::sleep(cfg.shutdown_delay).await;
     let _ = stop_tx.send(true);
     let _ = webhook.await;
     let _ = metrics_server.await;
+    if let Some(c) = cluster {
+        c.stopped(std::time::Duration::from_secs(5)).await;
+    }
     tracing::info!("stopped");
     Ok(0)
 }

@@ -53,6 +53,11 @@ pub struct Metrics {
     pub inventory_namespaces: IntGauge,
     pub inventory_tenants: IntGauge,
     pub build_info: IntGaugeVec,
+    /// Onboarding controller (cluster mode): reconciles by result, namespaces
+    /// whose last reconcile failed, and whether this replica leads.
+    pub reconciles: IntCounterVec,
+    pub reconcile_failing: IntGauge,
+    pub leader: IntGauge,
 }
 
 fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -181,6 +186,28 @@ impl Metrics {
         build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
+        let reconciles = counter(
+            &r,
+            "tenantguard_reconciles_total",
+            "Tenant namespace reconciles by the onboarding controller, by result (success or error).",
+            &["result"],
+        );
+        let reconcile_failing = register(
+            &r,
+            IntGauge::new(
+                "tenantguard_reconcile_failing_namespaces",
+                "Tenant namespaces whose last reconcile failed (retried with backoff).",
+            )
+            .unwrap_or_else(|e| unreachable!("{e}")),
+        );
+        let leader = register(
+            &r,
+            IntGauge::new(
+                "tenantguard_leader",
+                "1 while this replica holds the Lease and runs the onboarding controller.",
+            )
+            .unwrap_or_else(|e| unreachable!("{e}")),
+        );
         Metrics {
             registry: r,
             requests,
@@ -196,6 +223,9 @@ impl Metrics {
             inventory_namespaces,
             inventory_tenants,
             build_info,
+            reconciles,
+            reconcile_failing,
+            leader,
         }
     }
 

@@ -16,8 +16,8 @@ use serde::Deserialize;
 
 pub use rules::{RuleId, RuleParams};
 pub use tenant::{
-    ContainerDefaults, Owner, OwnerKind, Quota, Tenant, TenantEgress, TenantSpec, TenantStatus,
-    TenantVault,
+    Condition, ContainerDefaults, Owner, OwnerKind, Quota, Tenant, TenantEgress, TenantSpec,
+    TenantStatus, TenantVault,
 };
 
 use crate::manifest::{split_documents, YamlDocument};

@@ -90,12 +90,41 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .route("/readyz", get(readyz))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            limits.max_body_bytes,
+            refuse_announced_oversize,
+        ))
         .with_state(state)
         .layer(
             tower::ServiceBuilder::new()
                 .layer(axum::error_handling::HandleErrorLayer::new(timeout_error))
                 .timeout(limits.request_timeout),
         )
+}
+
+/// A body whose Content-Length already exceeds the limit is refused before
+/// any of it is read: the client learns at once, and a client that announces
+/// 50 MiB and then stalls cannot hold the request until the timeout.
+async fn refuse_announced_oversize(
+    State(max): State<usize>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let announced = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match announced {
+        Some(n) if n > max as u64 => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the body is {n} bytes; tenantguard accepts at most {max} (--max-body-bytes)\n"
+            ),
+        )
+            .into_response(),
+        _ => next.run(req).await,
+    }
 }
 
 async fn timeout_error(_: tower::BoxError) -> Response {
@@ -149,18 +178,34 @@ async fn readyz(State(s): State<AppState>) -> Response {
 }
 
 async fn mutate(State(s): State<AppState>, body: Bytes) -> Response {
-    handle(&s, Endpoint::Mutate, &body)
+    handle(&s, Endpoint::Mutate, &body).await
 }
 
 async fn validate(State(s): State<AppState>, body: Bytes) -> Response {
-    handle(&s, Endpoint::Validate, &body)
+    handle(&s, Endpoint::Validate, &body).await
 }
 
-fn handle(s: &AppState, endpoint: Endpoint, body: &[u8]) -> Response {
+async fn handle(s: &AppState, endpoint: Endpoint, body: &[u8]) -> Response {
     let start = Instant::now();
     let engine = s.engine.load();
-    let inventory = s.tenancy.snapshot();
-    let result = admission::review(body, endpoint, &engine, &inventory);
+    let mut inventory = s.tenancy.snapshot();
+    let mut result = admission::review(body, endpoint, &engine, &inventory);
+    // A namespace the cluster cache has not seen yet (created a moment ago)
+    // is looked up once at the source and the request judged again; if that
+    // fails too, the engine's denial stands: a tenant is never guessed.
+    let unknown = match &result {
+        Ok(admission::Reviewed {
+            request: Some(q), ..
+        }) => match engine.standing(q, &inventory) {
+            crate::engine::Standing::Unknown(ns) => Some(ns),
+            _ => None,
+        },
+        _ => None,
+    };
+    if let Some(ns) = unknown {
+        inventory = s.tenancy.resolve(&ns).await;
+        result = admission::review(body, endpoint, &engine, &inventory);
+    }
     let elapsed = start.elapsed();
     s.metrics
         .duration
@@ -285,7 +330,16 @@ pub async fn serve_tls(
         };
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
-        let service = TowerToHyperService::new(router.clone());
+        // Set when the connection's first request head is in: see below.
+        let started = Arc::new(AtomicBool::new(false));
+        let seen = started.clone();
+        let service = TowerToHyperService::new(tower::ServiceExt::map_request(
+            router.clone(),
+            move |req: axum::http::Request<hyper::body::Incoming>| {
+                seen.store(true, Ordering::Relaxed);
+                req
+            },
+        ));
         let watcher = graceful.watcher();
         tokio::spawn(async move {
             let tls =
@@ -313,8 +367,24 @@ pub async fn serve_tls(
                 .max_header_list_size(limits.max_header_bytes as u32)
                 .keep_alive_interval(Some(Duration::from_secs(30)))
                 .keep_alive_timeout(Duration::from_secs(10));
-            let conn = builder.serve_connection(TokioIo::new(tls), service);
-            if let Err(e) = watcher.watch(conn).await {
+            let conn = watcher.watch(builder.serve_connection(TokioIo::new(tls), service));
+            tokio::pin!(conn);
+            // The first request head must arrive within the header read
+            // timeout whatever the protocol: hyper's HTTP/1 timer does not
+            // cover the protocol sniffing before it and HTTP/2 has none, so a
+            // client that finishes TLS and then sends nothing, or trickles
+            // the HTTP/2 preface, would otherwise hold its connection forever.
+            let result = tokio::select! {
+                r = conn.as_mut() => r,
+                _ = tokio::time::sleep(limits.header_read_timeout) => {
+                    if !started.load(Ordering::Relaxed) {
+                        tracing::debug!(%peer, "no request within the header read timeout; closing");
+                        return;
+                    }
+                    conn.as_mut().await
+                }
+            };
+            if let Err(e) = result {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
         });

@@ -120,6 +120,24 @@ impl Inventory {
         );
     }
 
+    /// Forgets a namespace (deleted, or gone from a re-list).
+    pub fn remove_namespace(&mut self, name: &str) {
+        self.namespaces.remove(name);
+    }
+
+    /// Forgets a declared tenant.
+    pub fn remove_tenant(&mut self, name: &str) {
+        self.tenants.remove(name);
+        self.dedicated.retain(|(t, _, _)| t != name);
+    }
+
+    /// Every known namespace with its tenant (None: a platform namespace).
+    pub fn namespaces(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
+        self.namespaces
+            .iter()
+            .map(|(n, t)| (n.as_str(), t.as_deref()))
+    }
+
     /// Adds everything `other` knows (its entries win).
     pub fn merge(&mut self, other: Inventory) {
         for (ns, t) in other.namespaces {
@@ -315,7 +333,18 @@ pub trait TenancySource: Send + Sync {
     fn snapshot(&self) -> Arc<Inventory>;
     /// Whether the source has synced (an inventory file is ready at once).
     fn ready(&self) -> bool;
+    /// The snapshot to judge with after looking `namespace`, which the
+    /// current snapshot does not know, up at the source once (a cluster
+    /// cache may not have seen a namespace created a moment ago). Sources
+    /// that hold the whole world (files) have nothing to look up.
+    fn resolve<'a>(&'a self, namespace: &'a str) -> BoxFuture<'a, Arc<Inventory>> {
+        let _ = namespace;
+        Box::pin(std::future::ready(self.snapshot()))
+    }
 }
+
+/// A boxed future, as [`TenancySource::resolve`] returns (the trait stays object safe).
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
 /// A fixed inventory (file, or built by `check`), replaceable on reload.
 #[derive(Debug, Default)]
@@ -356,8 +385,8 @@ pub enum InventoryError {
         path: String,
         source: std::io::Error,
     },
-    #[error("{0}")]
-    Manifest(#[from] crate::check::InputError),
+    #[error("--inventory: {0}")]
+    Manifest(crate::check::InputError),
     #[error("{origin}: Tenant {name:?}: {message}")]
     InvalidTenant {
         origin: String,
@@ -369,7 +398,8 @@ pub enum InventoryError {
 /// Loads Namespace and Tenant objects from a file or directory of YAML/JSON;
 /// other kinds are ignored.
 pub fn load_inventory(path: &Path) -> Result<Inventory, InventoryError> {
-    let objects = crate::check::read_inputs(&[path.to_path_buf()], None)?;
+    let objects =
+        crate::check::read_inputs(&[path.to_path_buf()], None).map_err(InventoryError::Manifest)?;
     let mut inv = Inventory::new(UnknownNamespaces::Platform);
     for o in &objects {
         absorb(&mut inv, &o.object, &o.source)?;

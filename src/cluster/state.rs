@@ -1,0 +1,345 @@
+//! What the watches fold into: the master [`Inventory`] (namespaces,
+//! Tenants from the cluster over those from the policies directory) and the
+//! record of every Tenant object, valid or not. Pure: no client, no clock;
+//! [`super::cache`] feeds it events and publishes snapshots of it.
+//!
+//! A re-list (`Init` … `InitDone`) is buffered and then replaces what was
+//! known at once, so a snapshot never shows half a list.
+
+use std::collections::HashMap;
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{DynamicObject, PartialObjectMeta};
+use kube::runtime::watcher::Event;
+use kube::ResourceExt;
+
+use crate::policy::{Tenant, TenantSpec, TenantStatus};
+use crate::tenancy::{Inventory, UnknownNamespaces};
+use crate::TENANT_LABEL;
+
+/// A Tenant object as the cluster holds it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TenantRecord {
+    /// Why the object is invalid, if it is.
+    pub error: Option<String>,
+    /// The last valid spec: what the webhook enforces.
+    pub spec: Option<TenantSpec>,
+    /// The status as last seen.
+    pub status: Option<TenantStatus>,
+}
+
+/// Parses a Tenant read as a dynamic object; the error names the field.
+pub fn parse_tenant(obj: &DynamicObject) -> Result<Tenant, String> {
+    let value = serde_json::to_value(obj).map_err(|e| e.to_string())?;
+    let spec = value
+        .get("spec")
+        .cloned()
+        .unwrap_or(serde_json::Value::Object(Default::default()));
+    // Parse the spec alone first so that the message points into it.
+    serde_json::from_value::<TenantSpec>(spec).map_err(|e| format!("spec: {e}"))?;
+    let tenant: Tenant = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    tenant.validate()?;
+    Ok(tenant)
+}
+
+fn status_of(obj: &DynamicObject) -> Option<TenantStatus> {
+    obj.data
+        .get("status")
+        .and_then(|s| serde_json::from_value(s.clone()).ok())
+}
+
+/// The master state the watchers edit.
+#[derive(Debug)]
+pub struct State {
+    pub inventory: Inventory,
+    files: HashMap<String, Tenant>,
+    cluster: HashMap<String, TenantRecord>,
+    ns_buffer: Option<HashMap<String, Option<String>>>,
+    tenant_buffer: Option<HashMap<String, DynamicObject>>,
+    /// Tenant objects deleted so far.
+    deletions: u64,
+}
+
+impl State {
+    pub fn new(files: Vec<Tenant>) -> Self {
+        let mut s = State {
+            inventory: Inventory::new(UnknownNamespaces::Deny),
+            files: HashMap::new(),
+            cluster: HashMap::new(),
+            ns_buffer: None,
+            tenant_buffer: None,
+            deletions: 0,
+        };
+        s.set_files(files);
+        s
+    }
+
+    pub fn namespace_event(&mut self, event: Event<PartialObjectMeta<Namespace>>) -> bool {
+        let entry = |m: &PartialObjectMeta<Namespace>| {
+            let tenant = m
+                .labels()
+                .get(TENANT_LABEL)
+                .filter(|t| !t.is_empty())
+                .cloned();
+            (m.name_any(), tenant)
+        };
+        match event {
+            Event::Init => {
+                self.ns_buffer = Some(HashMap::new());
+                false
+            }
+            Event::InitApply(m) => {
+                let (name, tenant) = entry(&m);
+                self.ns_buffer
+                    .get_or_insert_with(HashMap::new)
+                    .insert(name, tenant);
+                false
+            }
+            Event::InitDone => {
+                let listed = self.ns_buffer.take().unwrap_or_default();
+                let gone: Vec<String> = self
+                    .inventory
+                    .namespaces()
+                    .filter(|(n, _)| !listed.contains_key(*n))
+                    .map(|(n, _)| n.to_string())
+                    .collect();
+                for n in gone {
+                    self.inventory.remove_namespace(&n);
+                }
+                for (n, t) in listed {
+                    self.inventory.add_namespace(&n, t.as_deref());
+                }
+                true
+            }
+            Event::Apply(m) => {
+                let (name, tenant) = entry(&m);
+                self.inventory.add_namespace(&name, tenant.as_deref());
+                true
+            }
+            Event::Delete(m) => {
+                self.inventory.remove_namespace(&m.name_any());
+                true
+            }
+        }
+    }
+
+    pub fn tenant_event(&mut self, event: Event<DynamicObject>) -> bool {
+        match event {
+            Event::Init => {
+                self.tenant_buffer = Some(HashMap::new());
+                false
+            }
+            Event::InitApply(o) => {
+                self.tenant_buffer
+                    .get_or_insert_with(HashMap::new)
+                    .insert(o.name_any(), o);
+                false
+            }
+            Event::InitDone => {
+                let listed = self.tenant_buffer.take().unwrap_or_default();
+                let gone: Vec<String> = self
+                    .cluster
+                    .keys()
+                    .filter(|n| !listed.contains_key(*n))
+                    .cloned()
+                    .collect();
+                for n in gone {
+                    self.delete_tenant(&n);
+                }
+                for o in listed.values() {
+                    self.apply_tenant(o);
+                }
+                true
+            }
+            Event::Apply(o) => {
+                self.apply_tenant(&o);
+                true
+            }
+            Event::Delete(o) => {
+                self.delete_tenant(&o.name_any());
+                true
+            }
+        }
+    }
+
+    pub fn apply_tenant(&mut self, obj: &DynamicObject) {
+        let name = obj.name_any();
+        let record = self.cluster.entry(name.clone()).or_default();
+        record.status = status_of(obj);
+        match parse_tenant(obj) {
+            Ok(t) => {
+                record.error = None;
+                record.spec = Some(t.spec.clone());
+                self.inventory.add_tenant(&t);
+            }
+            Err(e) => {
+                tracing::warn!(tenant = %name, error = %e, "invalid Tenant: its last valid spec stays in force");
+                record.error = Some(e);
+            }
+        }
+    }
+
+    pub fn delete_tenant(&mut self, name: &str) {
+        if self.cluster.remove(name).is_some() {
+            self.deletions += 1;
+        }
+        match self.files.get(name) {
+            Some(t) => self.inventory.add_tenant(t),
+            None => self.inventory.remove_tenant(name),
+        }
+    }
+
+    /// How many Tenant objects were deleted so far.
+    pub fn deletions(&self) -> u64 {
+        self.deletions
+    }
+
+    /// The spec of a Tenant declared in the policies directory.
+    pub fn file_tenant(&self, name: &str) -> Option<TenantSpec> {
+        self.files.get(name).map(|t| t.spec.clone())
+    }
+
+    /// Every Tenant object in the cluster, sorted by name.
+    pub fn cluster_tenants(&self) -> Vec<(String, TenantRecord)> {
+        let mut v: Vec<_> = self
+            .cluster
+            .iter()
+            .map(|(n, r)| (n.clone(), r.clone()))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    /// Tenants from the policies directory; a Tenant object of the same name wins.
+    pub fn set_files(&mut self, files: Vec<Tenant>) {
+        let old: Vec<String> = self.files.keys().cloned().collect();
+        self.files = files
+            .into_iter()
+            .map(|t| (t.name().to_string(), t))
+            .collect();
+        for n in old {
+            if !self.files.contains_key(&n) && !self.cluster.contains_key(&n) {
+                self.inventory.remove_tenant(&n);
+            }
+        }
+        for (n, t) in &self.files {
+            match self.cluster.get(n).and_then(|r| r.spec.as_ref()) {
+                Some(spec) => self.inventory.add_tenant(&Tenant::new(n, spec.clone())),
+                None => self.inventory.add_tenant(t),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tenancy::NamespaceTenancy;
+    use serde_json::json;
+
+    fn ns(name: &str, tenant: Option<&str>) -> PartialObjectMeta<Namespace> {
+        let mut labels = serde_json::Map::new();
+        if let Some(t) = tenant {
+            labels.insert(TENANT_LABEL.into(), json!(t));
+        }
+        serde_json::from_value(
+            json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata",
+            "metadata": {"name": name, "labels": labels}}),
+        )
+        .unwrap()
+    }
+
+    fn tenant(name: &str, spec: serde_json::Value) -> DynamicObject {
+        serde_json::from_value(
+            json!({"apiVersion": "tenantguard.io/v1alpha1", "kind": "Tenant",
+            "metadata": {"name": name}, "spec": spec}),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn relist_replaces_namespaces_atomically() {
+        let mut s = State::new(vec![]);
+        for e in [
+            Event::Init,
+            Event::InitApply(ns("acme-prod", Some("acme"))),
+            Event::InitApply(ns("monitoring", None)),
+        ] {
+            assert!(!s.namespace_event(e), "nothing to publish before InitDone");
+        }
+        assert_eq!(s.inventory.namespace_count(), 0);
+        assert!(s.namespace_event(Event::InitDone));
+        assert_eq!(s.inventory.tenant_of("acme-prod"), Some("acme"));
+        // A re-list without acme-prod drops it; a watch event relabels.
+        s.namespace_event(Event::Init);
+        s.namespace_event(Event::InitApply(ns("monitoring", None)));
+        s.namespace_event(Event::InitDone);
+        assert_eq!(
+            s.inventory.namespace("acme-prod"),
+            NamespaceTenancy::Unknown
+        );
+        s.namespace_event(Event::Apply(ns("monitoring", Some("globex"))));
+        assert_eq!(s.inventory.tenant_of("monitoring"), Some("globex"));
+        s.namespace_event(Event::Delete(ns("monitoring", Some("globex"))));
+        assert_eq!(
+            s.inventory.namespace("monitoring"),
+            NamespaceTenancy::Unknown
+        );
+        assert_eq!(s.inventory.unknown, UnknownNamespaces::Deny);
+    }
+
+    #[test]
+    fn invalid_tenant_keeps_last_valid_spec() {
+        let mut s = State::new(vec![]);
+        s.tenant_event(Event::Apply(tenant(
+            "acme",
+            json!({"egress": {"allowedCIDRs": ["203.0.113.0/24"]}}),
+        )));
+        assert!(s.inventory.is_declared("acme"));
+        s.tenant_event(Event::Apply(tenant(
+            "acme",
+            json!({"egress": {"allowedCIDRs": ["not-a-cidr"]}}),
+        )));
+        let rec = &s.cluster["acme"];
+        assert!(
+            rec.error.as_deref().unwrap().contains("allowedCIDRs[0]"),
+            "{rec:?}"
+        );
+        let kept = s.inventory.tenant_entry("acme").unwrap();
+        assert_eq!(
+            kept.spec.egress.as_ref().unwrap().allowed_cidrs,
+            ["203.0.113.0/24"]
+        );
+        // Never valid: recorded, not declared.
+        s.tenant_event(Event::Apply(tenant("globex", json!({"quotas": {}}))));
+        assert!(s.cluster["globex"]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("unknown field `quotas`"));
+        assert!(!s.inventory.is_declared("globex"));
+    }
+
+    #[test]
+    fn file_tenants_stay_under_cluster_ones() {
+        let file = Tenant::new("acme", TenantSpec::default());
+        let mut s = State::new(vec![file]);
+        assert!(s.inventory.is_declared("acme"));
+        s.tenant_event(Event::Apply(tenant(
+            "acme",
+            json!({"nodeSelector": {"pool": "acme"}}),
+        )));
+        assert_eq!(s.inventory.foreign_node_pairs("x").count(), 1);
+        // Deleting the object falls back to the file's Tenant.
+        s.tenant_event(Event::Delete(tenant("acme", json!({}))));
+        assert!(s.inventory.is_declared("acme"));
+        assert_eq!(s.inventory.foreign_node_pairs("x").count(), 0);
+        s.set_files(vec![]);
+        assert!(!s.inventory.tenants_declared());
+        // A re-list without the object forgets it.
+        s.tenant_event(Event::Apply(tenant("globex", json!({}))));
+        s.tenant_event(Event::Init);
+        s.tenant_event(Event::InitDone);
+        assert!(!s.inventory.is_declared("globex"));
+    }
+}
