@@ -2,9 +2,14 @@
 //! or pod template sets `limits` for the configured resources (default cpu
 //! and memory), and no request is above its limit.
 //!
-//! CREATE and UPDATE; an UPDATE that leaves the pod spec as it was is not
-//! judged (see [`Ctx::changed`](super::Ctx::changed)): a pod admitted before
-//! this policy must still be able to lose a finalizer.
+//! CREATE and UPDATE (DESIGN: every rule judges both), with one exception:
+//! an UPDATE of a Pod that is already being deleted (`deletionTimestamp` in
+//! `oldObject`) whose spec it leaves as it was. That update can only be a
+//! finalizer or status-like change on the way out; denying it would leave a
+//! pod created before this policy stuck in Terminating. A pod's resources
+//! cannot grow through it, and a workload's template is always judged.
+//! Quantities that cannot be read or compared are violations too: nothing
+//! is admitted unjudged.
 //! Ephemeral containers are not judged: Kubernetes forbids resources on them.
 //! Reference: <https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/>.
 
@@ -62,11 +67,22 @@ fn quantity(v: &Value) -> Option<Quantity> {
     }
 }
 
+/// An UPDATE of a Pod already being deleted that leaves its spec alone.
+fn terminating_pod_untouched(ctx: &Ctx<'_>, spec_ptr: &str) -> bool {
+    ctx.kind == "Pod"
+        && ctx.group.is_empty()
+        && ctx
+            .old_object
+            .and_then(|o| o.pointer("/metadata/deletionTimestamp"))
+            .is_some_and(|t| !t.is_null())
+        && !ctx.changed(&[spec_ptr])
+}
+
 pub fn validate(ctx: &Ctx<'_>, params: &Params) -> Vec<Violation> {
     let Some(pod) = ctx.pod() else {
         return Vec::new();
     };
-    if !ctx.changed(&[pod.at.spec_ptr]) {
+    if terminating_pod_untouched(ctx, pod.at.spec_ptr) {
         return Vec::new();
     }
     let mut out = Vec::new();
@@ -94,10 +110,16 @@ pub fn validate(ctx: &Ctx<'_>, params: &Params) -> Vec<Violation> {
             .and_then(|r| r.get("requests"))
             .and_then(Value::as_object);
         for (name, req) in requests.into_iter().flatten() {
-            let (Some(rq), Some(lim)) = (
-                quantity(req),
-                resource(c.value, "limits", name).and_then(quantity),
-            ) else {
+            let Some(rq) = quantity(req) else {
+                out.push(Violation::new(
+                    format!("{path}.resources.requests.{name}"),
+                    format!(
+                        "{who}: resources.requests.{name} {req} is not a quantity tenantguard can compare (examples: 500m, 256Mi, 2)"
+                    ),
+                ));
+                continue;
+            };
+            let Some(lim) = resource(c.value, "limits", name).and_then(quantity) else {
                 continue;
             };
             if rq > lim {
@@ -189,6 +211,22 @@ mod tests {
                 vec!["spec.containers[0].resources.limits.cpu"],
             ),
             (
+                "bad request quantity",
+                "acme-prod",
+                pod(
+                    json!({"containers": [{"name": "app", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"memory": "2gi"}}}]}),
+                ),
+                vec!["spec.containers[0].resources.requests.memory"],
+            ),
+            (
+                "request too large to compare",
+                "acme-prod",
+                pod(
+                    json!({"containers": [{"name": "app", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "1e30"}}}]}),
+                ),
+                vec!["spec.containers[0].resources.requests.cpu"],
+            ),
+            (
                 "ephemeral containers are not judged",
                 "acme-prod",
                 pod(
@@ -243,26 +281,42 @@ mod tests {
     }
 
     #[test]
-    fn update_judges_only_a_changed_pod() {
+    fn update_is_judged_except_a_terminating_pods_finalizer_removal() {
+        use crate::policy::rules::Operation::Update;
         let w = World::new();
+        let run = |new: &Value, old: &Value| {
+            let mut ctx = w.ctx("acme-prod", new);
+            ctx.operation = Update;
+            ctx.old_object = Some(old);
+            validate(&ctx, &Params::default()).len()
+        };
         let old = pod(json!({"containers": [{"name": "app"}]}));
         let mut relabelled = old.clone();
         relabelled["metadata"]["labels"] = json!({"x": "y"});
-        let mut ctx = w.ctx("acme-prod", &relabelled);
-        ctx.operation = super::super::Operation::Update;
-        ctx.old_object = Some(&old);
-        assert!(
-            validate(&ctx, &Params::default()).is_empty(),
-            "unchanged spec: not judged"
-        );
-        let changed = pod(json!({"containers": [{"name": "app", "image": "new"}]}));
-        let mut ctx = w.ctx("acme-prod", &changed);
-        ctx.operation = super::super::Operation::Update;
-        ctx.old_object = Some(&old);
+        assert_eq!(run(&relabelled, &old), 2, "UPDATE is judged");
+        let mut dying = old.clone();
+        dying["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+        dying["metadata"]["finalizers"] = json!(["example.com/x"]);
+        let mut released = dying.clone();
+        released["metadata"]["finalizers"] = json!([]);
         assert_eq!(
-            validate(&ctx, &Params::default()).len(),
+            run(&released, &dying),
+            0,
+            "finalizer removal on the way out"
+        );
+        let mut dying_changed = released.clone();
+        dying_changed["spec"]["containers"][0]["image"] = json!("new");
+        assert_eq!(
+            run(&dying_changed, &dying),
             2,
-            "changed spec: judged"
+            "a spec change is judged even then"
+        );
+        let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"replicas": 5,
+            "template": {"spec": {"containers": [{"name": "web"}]}}}});
+        assert_eq!(
+            run(&deploy, &deploy),
+            2,
+            "a workload template is always judged"
         );
     }
 

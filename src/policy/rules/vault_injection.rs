@@ -109,7 +109,12 @@ pub fn mutate(ctx: &Ctx<'_>, obj: &mut Value, _params: &Params) {
     let Some(at) = podspec::locate(ctx.group, ctx.kind) else {
         return;
     };
-    if !ctx.changed(&[at.meta_ptr, at.spec_ptr]) {
+    // On UPDATE, only when the annotations or the spec changed: not the
+    // whole metadata, which `tenant-labels` may have just changed itself, so
+    // that mutating the mutated object again (the apiserver's reinvocation)
+    // adds nothing more.
+    let annotations_ptr = format!("{}/annotations", at.meta_ptr);
+    if !ctx.changed(&[&annotations_ptr, at.spec_ptr]) {
         return;
     }
     // Look before creating anything: a pod that does not ask for Vault is
