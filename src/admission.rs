@@ -267,6 +267,8 @@ pub fn encode(uid: &str, outcome: &Outcome) -> Vec<u8> {
 pub struct Reviewed {
     pub body: Vec<u8>,
     pub outcome: Outcome,
+    /// The request's uid (known even when the request could not be judged).
+    pub uid: String,
     pub request: Option<Box<Request>>,
 }
 
@@ -284,6 +286,7 @@ pub fn review(
             Ok(Reviewed {
                 body: encode(&uid, &outcome),
                 outcome,
+                uid,
                 request: None,
             })
         }
@@ -295,6 +298,7 @@ pub fn review(
             Ok(Reviewed {
                 body: encode(&req.uid, &outcome),
                 outcome,
+                uid: req.uid.clone(),
                 request: Some(req),
             })
         }

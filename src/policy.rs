@@ -16,8 +16,8 @@ use serde::Deserialize;
 
 pub use rules::{RuleId, RuleParams};
 pub use tenant::{
-    Condition, ContainerDefaults, Owner, OwnerKind, Quota, Tenant, TenantEgress, TenantSpec,
-    TenantStatus, TenantVault,
+    Condition, ContainerDefaults, Owner, OwnerKind, Quota, Tenant, TenantDocument, TenantEgress,
+    TenantSpec, TenantStatus, TenantVault,
 };
 
 use crate::manifest::{split_documents, YamlDocument};
@@ -446,7 +446,9 @@ fn load_document(
             *settings = Some((parsed.spec, format!("{file}:{}", doc.line)));
         }
         Some("Tenant") => {
-            let tenant: Tenant = serde_yaml_ng::from_str(doc.text).map_err(yaml_err)?;
+            let tenant: Tenant = serde_yaml_ng::from_str::<TenantDocument>(doc.text)
+                .map_err(yaml_err)?
+                .into();
             tenant
                 .validate()
                 .map_err(|m| invalid(file, doc.line, format!("Tenant {:?}: {m}", tenant.name())))?;
@@ -578,6 +580,21 @@ mod tests {
         );
         assert!(set.settings.is_admin("root", &[]));
         assert!(!set.settings.is_admin("bob", &["system:masters".into()]));
+    }
+
+    #[test]
+    fn tenant_without_spec_is_declared_with_defaults() {
+        let set =
+            load("apiVersion: tenantguard.io/v1alpha1\nkind: Tenant\nmetadata: {name: acme}\n")
+                .unwrap();
+        assert_eq!(set.tenants.len(), 1);
+        assert_eq!(set.tenants[0].name(), "acme");
+        let err = load(
+            "apiVersion: tenantguard.io/v1alpha1\nkind: Tenant\nmetadata: {name: a}\nspek: {}\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("p.yaml:4:"), "{err}");
     }
 
     #[test]

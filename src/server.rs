@@ -238,7 +238,7 @@ async fn handle(s: &AppState, endpoint: Endpoint, body: &[u8]) -> Response {
                     q.uid.as_str(),
                     q.namespace.as_str(),
                 ),
-                None => ("", "", false, "", ""),
+                None => ("", "", false, r.uid.as_str(), ""),
             };
             let decision = if !o.allowed {
                 "denied"

@@ -420,11 +420,13 @@ pub fn absorb(inv: &mut Inventory, obj: &Value, source: &str) -> Result<bool, In
                 .unwrap_or("")
                 .to_string();
             let tenant: Tenant =
-                serde_json::from_value(obj.clone()).map_err(|e| InventoryError::InvalidTenant {
-                    origin: source.to_string(),
-                    name: name.clone(),
-                    message: e.to_string(),
-                })?;
+                serde_json::from_value::<crate::policy::TenantDocument>(obj.clone())
+                    .map_err(|e| InventoryError::InvalidTenant {
+                        origin: source.to_string(),
+                        name: name.clone(),
+                        message: e.to_string(),
+                    })?
+                    .into();
             tenant
                 .validate()
                 .map_err(|message| InventoryError::InvalidTenant {

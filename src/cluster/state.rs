@@ -37,7 +37,9 @@ pub fn parse_tenant(obj: &DynamicObject) -> Result<Tenant, String> {
         .unwrap_or(serde_json::Value::Object(Default::default()));
     // Parse the spec alone first so that the message points into it.
     serde_json::from_value::<TenantSpec>(spec).map_err(|e| format!("spec: {e}"))?;
-    let tenant: Tenant = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    let tenant: Tenant = serde_json::from_value::<crate::policy::TenantDocument>(value)
+        .map_err(|e| e.to_string())?
+        .into();
     tenant.validate()?;
     Ok(tenant)
 }

@@ -160,6 +160,32 @@ pub struct Condition {
     pub last_transition_time: Option<String>,
 }
 
+/// A Tenant as written in YAML or JSON: every field optional, `spec` too
+/// (DESIGN: a Tenant with nothing set gets the Settings' defaults).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantDocument {
+    #[serde(rename = "apiVersion")]
+    _api_version: String,
+    #[serde(rename = "kind")]
+    _kind: String,
+    #[serde(default)]
+    metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    #[serde(default)]
+    spec: TenantSpec,
+    #[serde(default)]
+    status: Option<TenantStatus>,
+}
+
+impl From<TenantDocument> for Tenant {
+    fn from(d: TenantDocument) -> Tenant {
+        let mut t = Tenant::new(d.metadata.name.as_deref().unwrap_or(""), d.spec);
+        t.metadata = d.metadata;
+        t.status = d.status;
+        t
+    }
+}
+
 impl Tenant {
     pub fn name(&self) -> &str {
         self.metadata.name.as_deref().unwrap_or("")
