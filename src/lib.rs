@@ -20,6 +20,7 @@ pub mod policy;
 pub mod quantity;
 pub mod selector;
 pub mod server;
+pub mod swap;
 pub mod tenancy;
 
 /// The namespace label that names a namespace's tenant: the single source of truth.

@@ -9,7 +9,7 @@ pub mod tls;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -31,21 +31,7 @@ use crate::metrics::Metrics;
 use crate::policy::{self, Action};
 use crate::tenancy::TenancySource;
 
-/// A value that readers load and a reloader replaces.
-#[derive(Debug)]
-pub struct Swap<T>(RwLock<Arc<T>>);
-
-impl<T> Swap<T> {
-    pub fn new(v: T) -> Self {
-        Swap(RwLock::new(Arc::new(v)))
-    }
-    pub fn load(&self) -> Arc<T> {
-        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-    pub fn store(&self, v: T) {
-        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(v);
-    }
-}
+pub use crate::swap::Swap;
 
 /// What every handler shares.
 #[derive(Clone)]

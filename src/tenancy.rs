@@ -8,7 +8,9 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+
+use crate::swap::Swap;
 
 use ipnet::IpNet;
 use serde_json::Value;
@@ -349,28 +351,24 @@ pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T
 /// A fixed inventory (file, or built by `check`), replaceable on reload.
 #[derive(Debug, Default)]
 pub struct StaticTenancy {
-    current: RwLock<Arc<Inventory>>,
+    current: Swap<Inventory>,
 }
 
 impl StaticTenancy {
     pub fn new(inventory: Inventory) -> Self {
         StaticTenancy {
-            current: RwLock::new(Arc::new(inventory)),
+            current: Swap::new(inventory),
         }
     }
 
     pub fn replace(&self, inventory: Inventory) {
-        let mut guard = self.current.write().unwrap_or_else(|e| e.into_inner());
-        *guard = Arc::new(inventory);
+        self.current.store(inventory);
     }
 }
 
 impl TenancySource for StaticTenancy {
     fn snapshot(&self) -> Arc<Inventory> {
-        self.current
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.current.load()
     }
 
     fn ready(&self) -> bool {

@@ -279,11 +279,18 @@ async fn bad_input_gets_clear_answers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_body_is_413() {
+    // Over HTTP/2 the server can answer 413 while the body is still coming
+    // (it resets the stream with NO_ERROR), and the client reads the answer.
+    // (Over HTTP/1.1 an early answer races the client's write; the hostile
+    // corpus covers that case with an announced Content-Length.)
     let (s, _d) = server();
-    let mut c = Client::connect(&s, Proto::H1).await.unwrap();
+    let mut c = Client::connect(&s, Proto::H2).await.unwrap();
     let big = vec![b' '; 9 * 1024 * 1024];
     let r = c.request("POST", "/validate", big).await.unwrap();
-    assert_eq!(r.status, 413);
+    assert_eq!(r.status, 413, "{}", r.text());
+    // The server keeps serving on the same connection.
+    let again = c.request("GET", "/healthz", vec![]).await.unwrap();
+    assert_eq!(again.status, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -23,7 +23,7 @@
 //! Reference: <https://kubernetes.io/docs/reference/using-api/api-concepts/#efficient-detection-of-changes>.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::{FutureExt, Stream, StreamExt};
@@ -38,6 +38,7 @@ use super::state::State;
 pub use super::state::{parse_tenant, TenantRecord};
 use crate::metrics::Metrics;
 use crate::policy::{Tenant, TenantSpec};
+use crate::swap::Swap;
 use crate::tenancy::{BoxFuture, Inventory, TenancySource};
 
 /// Backoff between restarts of a failed watch.
@@ -68,7 +69,7 @@ pub struct ClusterTenancy {
     lookup_timeout: Duration,
     lookups: Semaphore,
     state: Mutex<State>,
-    current: RwLock<Arc<Inventory>>,
+    current: Swap<Inventory>,
     synced: [AtomicBool; 2],
     /// When each watch broke, while it is broken.
     broken: Mutex<[Option<Instant>; 2]>,
@@ -86,7 +87,7 @@ impl ClusterTenancy {
         metrics: Arc<Metrics>,
     ) -> Arc<Self> {
         let state = State::new(file_tenants);
-        let current = RwLock::new(Arc::new(state.inventory.clone()));
+        let current = Swap::new(state.inventory.clone());
         for r in [Resource::Namespaces, Resource::Tenants] {
             metrics.cache_synced.with_label_values(&[r.label()]).set(0);
         }
@@ -250,7 +251,7 @@ impl ClusterTenancy {
         self.metrics
             .inventory_tenants
             .set(inv.tenant_names().count() as i64);
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = inv;
+        self.current.store_arc(inv);
         self.changed.notify_one();
     }
 
@@ -328,10 +329,7 @@ impl ClusterTenancy {
 
 impl TenancySource for ClusterTenancy {
     fn snapshot(&self) -> Arc<Inventory> {
-        self.current
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.current.load()
     }
 
     fn ready(&self) -> bool {

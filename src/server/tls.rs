@@ -7,7 +7,7 @@
 //! pair when a new one does not load.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
@@ -18,29 +18,27 @@ use rustls_pki_types::CertificateDer;
 
 use crate::certs::{self, CertError};
 use crate::metrics::Metrics;
+use crate::swap::Swap;
 
 /// The certificate being served, swappable at any time.
 #[derive(Debug)]
 pub struct CertStore {
-    current: RwLock<Arc<CertifiedKey>>,
+    current: Swap<CertifiedKey>,
 }
 
 impl CertStore {
     pub fn new(key: Arc<CertifiedKey>) -> Self {
         CertStore {
-            current: RwLock::new(key),
+            current: Swap::from_arc(key),
         }
     }
 
     pub fn set(&self, key: Arc<CertifiedKey>) {
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = key;
+        self.current.store_arc(key);
     }
 
     pub fn get(&self) -> Arc<CertifiedKey> {
-        self.current
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.current.load()
     }
 }
 
