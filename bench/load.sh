@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The load benchmark in one command: installs h2load when it is missing
+# (bench/setup.sh), then builds release and runs examples/loadbench, which
+# prints the tenantguard/floor table and writes it to target/loadbench-last.md.
+#
+#   bench/load.sh            # full run, a few minutes
+#   bench/load.sh --quick    # about a minute
+#   bench/load.sh --help     # every option (repetitions, requests, rate, soak)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v h2load >/dev/null 2>&1; then
+  bench/setup.sh
+fi
+exec cargo run --quiet --release --example loadbench -- "$@"
