@@ -52,13 +52,13 @@ pub enum DecodeError {
 }
 
 #[derive(Deserialize)]
-struct ReviewIn<'a> {
+struct ReviewIn<'a, O> {
     #[serde(rename = "apiVersion", borrow, default)]
     api_version: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     kind: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    request: Option<RequestIn<'a>>,
+    #[serde(borrow, default = "none")]
+    request: Option<RequestIn<'a, O>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -81,7 +81,7 @@ struct UserInfoIn<'a> {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RequestIn<'a> {
+struct RequestIn<'a, O> {
     #[serde(borrow, default)]
     uid: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
@@ -94,10 +94,10 @@ struct RequestIn<'a> {
     operation: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     user_info: Option<UserInfoIn<'a>>,
-    #[serde(borrow, default)]
-    object: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    old_object: Option<&'a RawValue>,
+    #[serde(default = "none")]
+    object: Option<O>,
+    #[serde(default = "none")]
+    old_object: Option<O>,
     #[serde(default)]
     dry_run: Option<bool>,
 }
@@ -110,20 +110,52 @@ pub enum Decoded {
     Deny { uid: String, reason: String },
 }
 
-fn raw_object(raw: Option<&RawValue>) -> Result<Option<Value>, String> {
-    match raw {
-        None => Ok(None),
-        Some(r) if r.get() == "null" => Ok(None),
-        Some(r) => serde_json::from_str(r.get())
-            .map(Some)
-            .map_err(|e| e.to_string()),
+fn none<T>() -> Option<T> {
+    None
+}
+
+/// How `object`/`oldObject` were read: straight into a `Value` (one pass,
+/// the common case), or skipped as raw JSON first so that a body whose
+/// object cannot be read still yields its uid for a proper denial.
+trait ObjectField {
+    fn into_value(self) -> Result<Option<Value>, String>;
+}
+
+impl ObjectField for Value {
+    fn into_value(self) -> Result<Option<Value>, String> {
+        Ok((!self.is_null()).then_some(self))
     }
+}
+
+impl ObjectField for &RawValue {
+    fn into_value(self) -> Result<Option<Value>, String> {
+        if self.get() == "null" {
+            return Ok(None);
+        }
+        serde_json::from_str(self.get())
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
+}
+
+fn raw_object<O: ObjectField>(o: Option<O>) -> Result<Option<Value>, String> {
+    o.map_or(Ok(None), ObjectField::into_value)
 }
 
 /// Decodes an AdmissionReview body.
 pub fn decode(body: &[u8]) -> Result<Decoded, DecodeError> {
-    let review: ReviewIn<'_> =
+    // One pass in the common case; a body that fails it is read again with
+    // the objects as raw JSON, which tells a bad envelope (400) from a bad
+    // object (a denial with the uid).
+    if let Ok(review) = serde_json::from_slice::<ReviewIn<'_, Value>>(body) {
+        return finish(review);
+    }
+    let review: ReviewIn<'_, &RawValue> =
         serde_json::from_slice(body).map_err(|e| DecodeError::Json(e.to_string()))?;
+    finish(review)
+}
+
+fn finish<O: ObjectField>(review: ReviewIn<'_, O>) -> Result<Decoded, DecodeError> {
     match review.api_version.as_deref() {
         Some(ADMISSION_API_VERSION) => {}
         other => {

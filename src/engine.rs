@@ -197,6 +197,10 @@ impl Engine {
             // DELETE and CONNECT carry nothing to mutate.
             return Outcome::allow(tenant);
         };
+        if !mutable_kind(&req.group, &req.kind) {
+            // No mutating rule touches this kind: skip the copy and the diff.
+            return Outcome::allow(tenant);
+        }
         let mut working = original.clone();
         for policy in &self.policies.policies {
             if !policy.rule.is_mutating() || !self.applies(policy, scope, req, &scope_ns) {
@@ -357,6 +361,13 @@ impl Engine {
             identity: &self.identity,
         }
     }
+}
+
+/// Kinds some mutating rule may change: Pods and workloads (every rule),
+/// Services (`tenant-labels`) and Namespaces (`namespace-labels`).
+fn mutable_kind(group: &str, kind: &str) -> bool {
+    crate::podspec::locate(group, kind).is_some()
+        || (group.is_empty() && matches!(kind, "Service" | "Namespace"))
 }
 
 fn meta_str<'a>(obj: Option<&'a Value>, field: &str) -> Option<&'a str> {

@@ -254,6 +254,20 @@ async fn handle(s: &AppState, endpoint: Endpoint, body: &[u8]) -> Response {
                     .with_label_values(&[tenant, f.rule.as_str(), f.action.as_str()])
                     .inc();
             }
+            // The span costs more than judging a small object: make it only
+            // when something is logged (denials and findings at info,
+            // everything at debug).
+            let quiet = o.allowed
+                && o.findings.iter().all(|f| f.action == Action::Deny)
+                && !tracing::enabled!(tracing::Level::DEBUG);
+            if quiet {
+                return (
+                    StatusCode::OK,
+                    [(header::CONTENT_TYPE, "application/json")],
+                    r.body,
+                )
+                    .into_response();
+            }
             let span = tracing::info_span!(
                 "admission",
                 uid,

@@ -22,12 +22,20 @@ fn walk(from: &Value, to: &Value, path: &mut PointerBuf, out: &mut Vec<PatchOper
     match (from, to) {
         (Value::Object(a), Value::Object(b)) => {
             for (k, va) in a {
-                path.push_back(k.as_str());
                 match b.get(k) {
-                    Some(vb) => walk(va, vb, path, out),
-                    None => out.push(PatchOperation::Remove(RemoveOperation {
-                        path: path.clone(),
-                    })),
+                    // Most of an object is untouched: compare before paying
+                    // for a path segment.
+                    Some(vb) if va == vb => continue,
+                    Some(vb) => {
+                        path.push_back(k.as_str());
+                        walk(va, vb, path, out);
+                    }
+                    None => {
+                        path.push_back(k.as_str());
+                        out.push(PatchOperation::Remove(RemoveOperation {
+                            path: path.clone(),
+                        }));
+                    }
                 }
                 path.pop_back();
             }
@@ -44,6 +52,9 @@ fn walk(from: &Value, to: &Value, path: &mut PointerBuf, out: &mut Vec<PatchOper
         }
         (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
             for (i, (va, vb)) in a.iter().zip(b).enumerate() {
+                if va == vb {
+                    continue;
+                }
                 path.push_back(i);
                 walk(va, vb, path, out);
                 path.pop_back();
