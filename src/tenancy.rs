@@ -396,13 +396,125 @@ pub enum InventoryError {
 /// Loads Namespace and Tenant objects from a file or directory of YAML/JSON;
 /// other kinds are ignored.
 pub fn load_inventory(path: &Path) -> Result<Inventory, InventoryError> {
-    let objects =
-        crate::check::read_inputs(&[path.to_path_buf()], None).map_err(InventoryError::Manifest)?;
     let mut inv = Inventory::new(UnknownNamespaces::Platform);
-    for o in &objects {
-        absorb(&mut inv, &o.object, &o.source)?;
+    let mut files = Vec::new();
+    inventory_files(path, &mut files)?;
+    for file in files {
+        let text = std::fs::read_to_string(&file).map_err(|source| InventoryError::Read {
+            path: file.display().to_string(),
+            source,
+        })?;
+        let name = file.display().to_string();
+        if !absorb_streaming(&mut inv, &name, &text) {
+            // JSON, Lists and anything unusual: the general manifest reader.
+            let objects = crate::check::read_inputs(std::slice::from_ref(&file), None)
+                .map_err(InventoryError::Manifest)?;
+            for o in &objects {
+                absorb(&mut inv, &o.object, &o.source)?;
+            }
+        }
     }
     Ok(inv)
+}
+
+fn inventory_files(path: &Path, out: &mut Vec<std::path::PathBuf>) -> Result<(), InventoryError> {
+    if !path.is_dir() {
+        out.push(path.to_path_buf());
+        return Ok(());
+    }
+    let read_err = |source| InventoryError::Read {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut entries: Vec<_> = std::fs::read_dir(path)
+        .map_err(read_err)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    for p in entries {
+        let manifest = matches!(
+            p.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml" | "json")
+        );
+        if p.is_dir() {
+            inventory_files(&p, out)?;
+        } else if manifest {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// Just what the inventory needs of a document.
+#[derive(serde::Deserialize)]
+struct DocHead {
+    #[serde(rename = "apiVersion", default)]
+    api_version: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    metadata: Option<DocMeta>,
+}
+
+#[derive(serde::Deserialize)]
+struct DocMeta {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    labels: Option<BTreeMap<String, serde_yaml_ng::Value>>,
+}
+
+/// Reads a YAML inventory one document at a time into small typed heads,
+/// never holding every document as a JSON tree (10,000 namespaces would
+/// otherwise peak at tens of MiB). Returns false, having added nothing,
+/// when the file needs the general reader (JSON, Lists, invalid YAML,
+/// invalid Tenants: its errors are the precise ones).
+fn absorb_streaming(inv: &mut Inventory, name: &str, text: &str) -> bool {
+    if name.ends_with(".json") {
+        return false;
+    }
+    let mut staged = Inventory::new(UnknownNamespaces::Platform);
+    for doc in crate::manifest::split_documents(text) {
+        if doc.is_blank() {
+            continue;
+        }
+        let Ok(head) = serde_yaml_ng::from_str::<DocHead>(doc.text) else {
+            return false;
+        };
+        match (head.api_version.as_str(), head.kind.as_str()) {
+            ("v1", "Namespace") => {
+                let Some(meta) = head.metadata else {
+                    return false;
+                };
+                let Some(ns) = meta.name else {
+                    return false;
+                };
+                let tenant = meta
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(TENANT_LABEL))
+                    .and_then(serde_yaml_ng::Value::as_str)
+                    .filter(|t| !t.is_empty());
+                staged.add_namespace(&ns, tenant);
+            }
+            (crate::API_VERSION, "Tenant") => {
+                let Ok(t) = serde_yaml_ng::from_str::<crate::policy::TenantDocument>(doc.text)
+                else {
+                    return false;
+                };
+                let t: Tenant = t.into();
+                if t.validate().is_err() {
+                    return false;
+                }
+                staged.add_tenant(&t);
+            }
+            (_, k) if k.ends_with("List") => return false,
+            _ => {}
+        }
+    }
+    inv.merge(staged);
+    true
 }
 
 /// Adds a Namespace or Tenant object to the inventory; other kinds are ignored.
@@ -452,6 +564,30 @@ mod tests {
 
     fn tenant(name: &str, spec: TenantSpec) -> Tenant {
         Tenant::new(name, spec)
+    }
+
+    #[test]
+    fn streaming_inventory_reads_what_the_general_reader_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let yaml = "apiVersion: v1\nkind: Namespace\nmetadata: {name: a, labels: {tenantguard.io/tenant: acme}}\n---\n# c\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: m}\n---\napiVersion: tenantguard.io/v1alpha1\nkind: Tenant\nmetadata: {name: acme}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n";
+        std::fs::write(dir.path().join("inv.yaml"), yaml).unwrap();
+        let list = "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Namespace, metadata: {name: g, labels: {tenantguard.io/tenant: globex}}}\n";
+        std::fs::write(dir.path().join("list.yaml"), list).unwrap();
+        let inv = load_inventory(dir.path()).unwrap();
+        assert_eq!(inv.namespace("a"), NamespaceTenancy::Tenant("acme"));
+        assert_eq!(inv.namespace("m"), NamespaceTenancy::Platform);
+        assert_eq!(
+            inv.namespace("g"),
+            NamespaceTenancy::Tenant("globex"),
+            "a List goes through the general reader"
+        );
+        assert!(inv.is_declared("acme"));
+        std::fs::write(dir.path().join("bad.yaml"), "apiVersion: tenantguard.io/v1alpha1\nkind: Tenant\nmetadata: {name: b}\nspec: {quota: {hard: {cpu: lots}}}\n").unwrap();
+        let err = load_inventory(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("lots"),
+            "an invalid Tenant is reported precisely: {err}"
+        );
     }
 
     #[test]
