@@ -261,6 +261,23 @@ pub struct CertsArgs {
     pub extra_names: Vec<String>,
 }
 
+/// `serve` flags parsed as from the command line, for tests elsewhere.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    pub fn serve(args: &[&str]) -> ServeArgs {
+        let mut all = vec!["tenantguard", "serve"];
+        all.extend_from_slice(args);
+        match Cli::try_parse_from(all) {
+            Ok(Cli {
+                command: Command::Serve(s),
+            }) => s,
+            other => panic!("not serve flags: {other:?}"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -263,17 +263,8 @@ impl Cluster {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{Cli, Command};
-    use clap::Parser;
 
-    fn serve(args: &[&str]) -> ServeArgs {
-        let mut all = vec!["tenantguard", "serve"];
-        all.extend_from_slice(args);
-        match Cli::try_parse_from(all).unwrap().command {
-            Command::Serve(s) => s,
-            _ => unreachable!(),
-        }
-    }
+    use crate::cli::testing::serve;
 
     #[test]
     fn cluster_mode_when_asked_or_in_a_pod_without_inventory() {
