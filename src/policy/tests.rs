@@ -75,9 +75,11 @@ fn cluster_cidrs_load_and_bad_ones_name_their_line() {
     // Host bits are dropped: the range is what counts.
     assert_eq!(got, ["10.42.0.0/16", "10.43.0.0/16", "fd00:42::/56"]);
     assert!(load(head).unwrap().settings.cluster_cidrs.is_empty());
-    let err = load(&format!("{head}  clusterCIDRs: [10.42.0.0/16, 10.43.0.0]\n"))
-        .unwrap_err()
-        .to_string();
+    let err = load(&format!(
+        "{head}  clusterCIDRs: [10.42.0.0/16, 10.43.0.0]\n"
+    ))
+    .unwrap_err()
+    .to_string();
     assert!(err.starts_with("p.yaml:4:"), "{err}");
     assert!(
         err.contains("clusterCIDRs[1]: \"10.43.0.0\" is not a CIDR"),

@@ -161,7 +161,9 @@ pub(crate) fn endpoint_slice(ctx: &Ctx<'_>, own: &str, obj: &Value, out: &mut Ve
     if !matches!(address_type, Some("IPv4" | "IPv6" | "FQDN")) {
         let what = obj
             .get("addressType")
-            .map_or("is missing".to_string(), |v| format!("{v} is not IPv4, IPv6 or FQDN"));
+            .map_or("is missing".to_string(), |v| {
+                format!("{v} is not IPv4, IPv6 or FQDN")
+            });
         out.push(Violation::new(
             "addressType",
             format!("addressType: {what}, so the addresses cannot be judged; set IPv4 or IPv6"),
@@ -297,7 +299,11 @@ mod tests {
         let obj = ready(&["10.42.3.4"]);
         let v = validate(&w.ctx("acme-prod", &obj), &Params::default());
         assert!(v[0].message.starts_with("subsets[0].addresses[0].ip: 10.42.3.4 is inside the cluster's range 10.42.0.0/16 (clusterCIDRs): Endpoints written by hand may not point at pods or Services"), "{}", v[0].message);
-        assert!(v[0].message.contains("give the Service a selector"), "{}", v[0].message);
+        assert!(
+            v[0].message.contains("give the Service a selector"),
+            "{}",
+            v[0].message
+        );
     }
 
     #[test]
@@ -312,7 +318,11 @@ mod tests {
             ("0010.1.1.1", None),
             ("", None),
         ] {
-            assert_eq!(parse_ip(s).map(|ip| ip.to_string()).as_deref(), want, "{s:?}");
+            assert_eq!(
+                parse_ip(s).map(|ip| ip.to_string()).as_deref(),
+                want,
+                "{s:?}"
+            );
         }
     }
 }

@@ -363,12 +363,25 @@ mod tests {
         assert!(m.contains("this required term cannot place the pod on tenant acme's dedicated nodes (pool=acme): it rules out \"acme\""), "{m}");
         assert!(m.ends_with("require pool In [acme] or drop the requirement (node-pool adds nodeSelector pool: acme)"), "{m}");
         let m = msg(exprs(json!([e("pool", "NotIn", &["general"])])));
-        assert!(m.contains("admits nodes with other values of tenant acme's pool key pool"), "{m}");
+        assert!(
+            m.contains("admits nodes with other values of tenant acme's pool key pool"),
+            "{m}"
+        );
     }
 
     #[test]
     fn go_integers() {
-        for (s, want) in [("3", Some(3)), ("03", Some(3)), ("+3", Some(3)), ("-3", Some(-3)), ("", None), ("+", None), ("3a", None), (" 3", None), ("99999999999999999999", None)] {
+        for (s, want) in [
+            ("3", Some(3)),
+            ("03", Some(3)),
+            ("+3", Some(3)),
+            ("-3", Some(-3)),
+            ("", None),
+            ("+", None),
+            ("3a", None),
+            (" 3", None),
+            ("99999999999999999999", None),
+        ] {
             assert_eq!(super::go_int(s), want, "{s:?}");
         }
     }

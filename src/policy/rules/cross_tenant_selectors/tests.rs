@@ -171,13 +171,26 @@ fn selector_messages_say_why_and_how() {
     // Hole 6: the own tenant's name alone says what to add.
     let m = msg(ingress_from(names(&["acme-dev"])));
     assert_eq!(m, format!("{IN0}: names namespace \"acme-dev\" of tenant acme by kubernetes.io/metadata.name alone: a name outlives its namespace, and re-created by another tenant's owner it would select theirs; add matchLabels {{tenantguard.io/tenant: acme}} to this selector"));
-    let m = msg(ingress_from(names(&["kube-system", "acme-dev", "acme-prod"])));
-    assert!(m.contains("names namespaces \"acme-dev\", \"acme-prod\" of tenant acme"), "{m}");
+    let m = msg(ingress_from(names(&[
+        "kube-system",
+        "acme-dev",
+        "acme-prod",
+    ])));
+    assert!(
+        m.contains("names namespaces \"acme-dev\", \"acme-prod\" of tenant acme"),
+        "{m}"
+    );
     assert!(m.ends_with("add matchLabels {tenantguard.io/tenant: acme} to this selector (the pin would drop kube-system, so name those in a peer of their own)"), "{m}");
     // A foreign name is the worse news and is the one reported.
     let m = msg(ingress_from(names(&["acme-dev", "globex-prod"])));
-    assert!(m.contains("selects namespace \"globex-prod\" belongs to tenant globex"), "{m}");
-    assert!(m.contains("namespaces of tenant acme by name only together with that pin"), "{m}");
+    assert!(
+        m.contains("selects namespace \"globex-prod\" belongs to tenant globex"),
+        "{m}"
+    );
+    assert!(
+        m.contains("namespaces of tenant acme by name only together with that pin"),
+        "{m}"
+    );
 }
 
 #[test]
