@@ -138,6 +138,9 @@ workloads = [("", "pods"), ("", "services"), ("", "replicationcontrollers"), ("a
 for g, r in workloads + [("", "namespaces")]:
     expect(covered(mut, g, r, ["CREATE", "UPDATE"]), f"mutating rules miss {g}/{r}")
     expect(covered(val, g, r, ["CREATE", "UPDATE"]), f"validating rules miss {g}/{r}")
+# Judged (cross-tenant-selectors: clusterCIDRs) but never mutated.
+for g, r in [("", "endpoints"), ("discovery.k8s.io", "endpointslices")]:
+    expect(covered(val, g, r, ["CREATE", "UPDATE"]), f"validating rules miss {g}/{r}")
 for g, r in [("", "namespaces"), ("networking.k8s.io", "networkpolicies"), ("", "resourcequotas"),
              ("", "limitranges"), ("", "serviceaccounts"), ("rbac.authorization.k8s.io", "roles"),
              ("rbac.authorization.k8s.io", "rolebindings")]:

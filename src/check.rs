@@ -228,7 +228,9 @@ fn has_specific_rules(group: &str, kind: &str) -> bool {
     crate::podspec::locate(group, kind).is_some()
         || matches!(
             (group, kind),
-            ("", "Service" | "Namespace") | ("networking.k8s.io", "NetworkPolicy")
+            ("", "Service" | "Namespace" | "Endpoints")
+                | ("networking.k8s.io", "NetworkPolicy")
+                | ("discovery.k8s.io", "EndpointSlice")
         )
 }
 

@@ -18,9 +18,11 @@ pub const DURATION_BUCKETS: [f64; 16] = [
     2.5, 5.0,
 ];
 
-const KINDS: [&str; 17] = [
+const KINDS: [&str; 19] = [
     "Pod",
     "Service",
+    "Endpoints",
+    "EndpointSlice",
     "Namespace",
     "NetworkPolicy",
     "Deployment",

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use ipnet::IpNet;
 use serde::Deserialize;
 
 pub use rules::{RuleId, RuleParams};
@@ -174,6 +175,28 @@ pub struct Settings {
     pub vault: VaultSettings,
     #[serde(default)]
     pub tenant_defaults: TenantDefaults,
+    /// The cluster's pod and Service ranges. Endpoints and EndpointSlices
+    /// in tenant namespaces written by anyone but the endpoint controllers
+    /// may not point into them (CVE-2021-25740). Empty: nothing is known to
+    /// be cluster-internal, so no address is refused.
+    #[serde(default, rename = "clusterCIDRs", deserialize_with = "cidr_list")]
+    pub cluster_cidrs: Vec<IpNet>,
+}
+
+/// A list of CIDRs, each read when the Settings load so that a typo is an
+/// error at start (or a kept-last-good reload), never a silently open range.
+fn cidr_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
+    let raw = Vec::<String>::deserialize(d)?;
+    raw.iter()
+        .enumerate()
+        .map(|(i, c)| {
+            c.trim().parse::<IpNet>().map(|n| n.trunc()).map_err(|_| {
+                serde::de::Error::custom(format!(
+                    "clusterCIDRs[{i}]: {c:?} is not a CIDR such as 10.42.0.0/16 or fd00:42::/56"
+                ))
+            })
+        })
+        .collect()
 }
 
 fn default_exempt() -> Vec<String> {
@@ -194,6 +217,7 @@ impl Default for Settings {
             shared_namespaces: default_shared(),
             vault: VaultSettings::default(),
             tenant_defaults: TenantDefaults::default(),
+            cluster_cidrs: Vec::new(),
         }
     }
 }

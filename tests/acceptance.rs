@@ -524,6 +524,7 @@ fn review_request(doc: &Doc) -> Value {
     let gvk = json!({"group": group, "version": version, "kind": kind});
     let plural = match kind.as_str() {
         "NetworkPolicy" => "networkpolicies".to_string(),
+        "Endpoints" => "endpoints".to_string(),
         k => format!("{}s", k.to_lowercase()),
     };
     let gvr = json!({"group": group, "version": version, "resource": plural});
@@ -669,6 +670,7 @@ check_cases! {
     cross_tenant_dedicated_nodes => "check/cross-tenant-nodes.yaml",
     cross_tenant_services => "check/cross-tenant-services.yaml",
     cross_tenant_labels => "check/cross-tenant-labels.yaml",
+    cross_tenant_endpoints => "check/cross-tenant-endpoints.yaml",
     restrict_egress => "check/restrict-egress.yaml",
     require_limits => "check/require-limits.yaml",
     require_limits_every_workload_kind => "check/require-limits-workloads.yaml",
@@ -697,6 +699,7 @@ review_cases! {
     review_managed_objects => "review/managed-objects.yaml",
     review_operations => "review/operations.yaml",
     review_mutate_endpoint => "review/mutate.yaml",
+    review_endpoints_by_user => "review/endpoints.yaml",
 }
 
 /// Cases where DESIGN.md is ambiguous: run, never asserted; what tenantguard

@@ -60,6 +60,39 @@ fn settings_fields_load() {
 }
 
 #[test]
+fn cluster_cidrs_load_and_bad_ones_name_their_line() {
+    let head = "apiVersion: tenantguard.io/v1alpha1\nkind: Settings\nspec:\n";
+    let set = load(&format!(
+        "{head}  clusterCIDRs: [10.42.0.0/16, \"10.43.7.1/16\", \"fd00:42::/56\"]\n"
+    ))
+    .unwrap();
+    let got: Vec<String> = set
+        .settings
+        .cluster_cidrs
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    // Host bits are dropped: the range is what counts.
+    assert_eq!(got, ["10.42.0.0/16", "10.43.0.0/16", "fd00:42::/56"]);
+    assert!(load(head).unwrap().settings.cluster_cidrs.is_empty());
+    let err = load(&format!(
+        "{head}  clusterCIDRs: [10.42.0.0/16, 10.43.0.0]\n"
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(err.starts_with("p.yaml:4:"), "{err}");
+    assert!(
+        err.contains("clusterCIDRs[1]: \"10.43.0.0\" is not a CIDR"),
+        "{err}"
+    );
+    // The field is spelled as DESIGN names it; anything else is unknown.
+    let err = load(&format!("{head}  clusterCidrs: [10.42.0.0/16]\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("clusterCidrs"), "{err}");
+}
+
+#[test]
 fn tenant_without_spec_is_declared_with_defaults() {
     let set = load("apiVersion: tenantguard.io/v1alpha1\nkind: Tenant\nmetadata: {name: acme}\n")
         .unwrap();

@@ -4,13 +4,18 @@
 //! It owns:
 //! - NetworkPolicy peers (`spec.ingress[].from[]`, `spec.egress[].to[]`): a
 //!   `namespaceSelector` is safe only when it is pinned to the own tenant's
-//!   label, or names by `kubernetes.io/metadata.name` only namespaces of the
-//!   own tenant and shared ones (see [`namespace_selector_problem`]);
-//! - pod (anti-)affinity terms of Pods and pod templates (`namespaces` and
-//!   `namespaceSelector`);
+//!   label, or names by `kubernetes.io/metadata.name` only shared namespaces
+//!   (and, in egress, the Tenant's allowed ones). The own tenant's namespaces
+//!   by name need the pin too: a name outlives its namespace (see
+//!   [`namespace_selector_problem`]);
+//! - pod (anti-)affinity terms of Pods and pod templates (`namespaces`, and
+//!   `namespaceSelector` judged as NetworkPolicy selectors are);
 //! - node selectors, node affinity and tolerations aimed at another tenant's
 //!   dedicated nodes, and keyless `operator: Exists` tolerations
-//!   ([`nodes`]);
+//!   ([`nodes`]); a tenant's pods selecting another value of its own pool
+//!   key ([`own_pool`]);
+//! - Endpoints and EndpointSlices pointing at cluster-internal addresses,
+//!   unless the endpoint controllers wrote them ([`endpoints`]);
 //! - labels: a `tenantguard.io/tenant` label (on any object, its pod
 //!   template, a CronJob's job template, a StatefulSet's claim templates) or a
 //!   Service selector naming another tenant;
@@ -26,9 +31,12 @@
 //! <https://kubernetes.io/docs/concepts/scheduling-eviction/assign-pod-node/>,
 //! <https://kubernetes.io/docs/concepts/scheduling-eviction/taint-and-toleration/>,
 //! <https://kubernetes.io/docs/concepts/services-networking/service/#externalname>,
-//! <https://github.com/kubernetes/kubernetes/issues/97076> (CVE-2020-8554).
+//! <https://github.com/kubernetes/kubernetes/issues/97076> (CVE-2020-8554),
+//! <https://github.com/kubernetes/kubernetes/issues/103675> (CVE-2021-25740).
 
+pub(crate) mod endpoints;
 pub(crate) mod nodes;
+pub(crate) mod own_pool;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -55,37 +63,66 @@ pub(crate) enum Reach {
     Affinity,
 }
 
+/// How a namespace named by `kubernetes.io/metadata.name` stands for a
+/// tenant's selector.
+enum NameStanding {
+    /// Shared, or allowed to the tenant for egress: any selector may name it.
+    Open,
+    /// The own tenant's: reachable, but by name only together with the
+    /// tenant pin (see [`namespace_selector_problem`]).
+    Own,
+    /// Not reachable, and why.
+    Closed(String),
+}
+
+fn name_standing(ctx: &Ctx<'_>, own: &TenantRef<'_>, name: &str, reach: Reach) -> NameStanding {
+    if is_shared(ctx.settings, name)
+        || (reach == Reach::Egress && own.allowed_egress_namespaces().iter().any(|n| n == name))
+    {
+        return NameStanding::Open;
+    }
+    match ctx.inventory.namespace(name) {
+        NamespaceTenancy::Tenant(t) if t == own.name => NameStanding::Own,
+        NamespaceTenancy::Tenant(t) => {
+            NameStanding::Closed(format!("namespace {name:?} belongs to tenant {t}"))
+        }
+        NamespaceTenancy::Platform => NameStanding::Closed(format!(
+            "namespace {name:?} is a platform namespace that is not shared"
+        )),
+        NamespaceTenancy::Unknown => NameStanding::Closed(format!(
+            "namespace {name:?} is not one tenantguard can place in a tenant"
+        )),
+    }
+}
+
 /// Why the namespace `name` may not be reached by `own` for `reach`, or None
-/// when it may (shared, allowed for egress, or the own tenant's).
+/// when it may (shared, allowed for egress, or the own tenant's). For a name
+/// in a list that cannot carry a tenant pin (a pod affinity term's
+/// `namespaces`); selectors go through [`namespace_selector_problem`].
 pub(crate) fn namespace_problem(
     ctx: &Ctx<'_>,
     own: &TenantRef<'_>,
     name: &str,
     reach: Reach,
 ) -> Option<String> {
-    if is_shared(ctx.settings, name)
-        || (reach == Reach::Egress && own.allowed_egress_namespaces().iter().any(|n| n == name))
-    {
-        return None;
-    }
-    match ctx.inventory.namespace(name) {
-        NamespaceTenancy::Tenant(t) if t == own.name => None,
-        NamespaceTenancy::Tenant(t) => Some(format!("namespace {name:?} belongs to tenant {t}")),
-        NamespaceTenancy::Platform => Some(format!(
-            "namespace {name:?} is a platform namespace that is not shared"
-        )),
-        NamespaceTenancy::Unknown => Some(format!(
-            "namespace {name:?} is not one tenantguard can place in a tenant"
-        )),
+    match name_standing(ctx, own, name, reach) {
+        NameStanding::Closed(why) => Some(why),
+        NameStanding::Open | NameStanding::Own => None,
     }
 }
 
-/// Why a `namespaceSelector` can select namespaces `own` may not reach, or
-/// None when it cannot. Safe means either (a) the tenant label is pinned to
-/// the own tenant (an empty set of values matches nothing: safe too), or
-/// (b) `kubernetes.io/metadata.name` is pinned to namespaces that are shared
-/// or the own tenant's. Anything else (`{}`, another tenant's label, NotIn,
-/// Exists, DoesNotExist, a malformed selector) is a problem.
+/// Why a `namespaceSelector` can select namespaces `own` may not reach, with
+/// the fix, or None when it cannot. Safe means either
+/// - (a) the tenant label is pinned to the own tenant (matchLabels or `In
+///   [<own>]`; an empty set of values matches nothing: safe too), or
+/// - (b) `kubernetes.io/metadata.name` is pinned to namespaces that are
+///   shared (or, for egress, allowed by the Tenant).
+///
+/// The own tenant's namespaces by name alone are not safe: a name outlives
+/// its namespace, and once that namespace is deleted and re-created by
+/// another tenant's owner, the selector picks theirs. So they count only
+/// under (a). Anything else (`{}`, another tenant's label, NotIn, Exists,
+/// DoesNotExist, a malformed selector) is a problem.
 pub(crate) fn namespace_selector_problem(
     ctx: &Ctx<'_>,
     own: &TenantRef<'_>,
@@ -94,10 +131,14 @@ pub(crate) fn namespace_selector_problem(
 ) -> Option<String> {
     let sel = match LabelSelector::from_value(selector) {
         Ok(s) => s,
-        Err(e) => return Some(format!("cannot be judged ({e})")),
+        Err(e) => return Some(format!("cannot be judged ({e}); fix the selector")),
     };
+    let fix = || selector_fix(ctx, own, reach);
     if sel.is_empty() {
-        return Some("{} selects every namespace, other tenants' included".to_string());
+        return Some(format!(
+            "{{}} selects every namespace, other tenants' included; {}",
+            fix()
+        ));
     }
     let tenants = sel.allowed_values(TENANT_LABEL);
     if tenants
@@ -106,13 +147,20 @@ pub(crate) fn namespace_selector_problem(
     {
         return None;
     }
-    let names = sel.allowed_values(NAME_LABEL);
-    let bad_name = names.as_ref().map(|set| {
-        set.iter()
-            .find_map(|n| namespace_problem(ctx, own, n, reach))
-    });
-    if let Some(None) = bad_name {
-        return None;
+    let (mut open, mut own_names, mut closed) = (Vec::new(), Vec::new(), None);
+    if let Some(set) = sel.allowed_values(NAME_LABEL) {
+        for n in set {
+            match name_standing(ctx, own, n, reach) {
+                NameStanding::Open => open.push(n),
+                NameStanding::Own => own_names.push(n),
+                NameStanding::Closed(why) => {
+                    closed.get_or_insert(why);
+                }
+            }
+        }
+        if own_names.is_empty() && closed.is_none() {
+            return None;
+        }
     }
     if let Some(set) = tenants {
         let others: Vec<&str> = set.into_iter().filter(|t| *t != own.name).collect();
@@ -120,14 +168,34 @@ pub(crate) fn namespace_selector_problem(
             [one] => ("tenant", one.to_string()),
             many => ("tenants", many.join(", ")),
         };
-        return Some(format!("selects namespaces of {noun} {list}"));
+        return Some(format!("selects namespaces of {noun} {list}; {}", fix()));
     }
-    if let Some(Some(why)) = bad_name {
-        return Some(format!("selects {why}"));
+    if let Some(why) = closed {
+        return Some(format!("selects {why}; {}", fix()));
+    }
+    if !own_names.is_empty() {
+        let quoted: Vec<String> = own_names.iter().map(|n| format!("{n:?}")).collect();
+        let (noun, list) = match quoted.as_slice() {
+            [one] => ("namespace", one.clone()),
+            many => ("namespaces", many.join(", ")),
+        };
+        let apart = if open.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (the pin would drop {}, so name those in a peer of their own)",
+                open.join(", ")
+            )
+        };
+        return Some(format!(
+            "names {noun} {list} of tenant {t} by {NAME_LABEL} alone: a name outlives its namespace, and re-created by another tenant's owner it would select theirs; add matchLabels {{{TENANT_LABEL}: {t}}} to this selector{apart}",
+            t = own.name
+        ));
     }
     Some(format!(
-        "is not pinned to tenant {}: it can select namespaces of other tenants",
-        own.name
+        "is not pinned to tenant {}: it can select namespaces of other tenants; {}",
+        own.name,
+        fix()
     ))
 }
 
@@ -146,14 +214,13 @@ fn selector_fix(ctx: &Ctx<'_>, own: &TenantRef<'_>, reach: Reach) -> String {
         String::new()
     } else {
         format!(
-            ", or name namespaces of tenant {} or shared ones ({}) by {NAME_LABEL}",
-            own.name,
+            ", or name only shared ones ({}) by {NAME_LABEL}",
             shared.join(", ")
         )
     };
     format!(
-        "pin it with matchLabels {{{TENANT_LABEL}: {}}}{shared}",
-        own.name
+        "pin it with matchLabels {{{TENANT_LABEL}: {}}} (namespaces of tenant {} by name only together with that pin){shared}",
+        own.name, own.name
     )
 }
 
@@ -202,11 +269,7 @@ fn network_policy(ctx: &Ctx<'_>, own: &TenantRef<'_>, obj: &Value, out: &mut Vec
                 };
                 if let Some(why) = namespace_selector_problem(ctx, own, sel, reach) {
                     let path = format!("{peers_path}[{j}].namespaceSelector");
-                    let fix = selector_fix(ctx, own, reach);
-                    out.push(Violation::new(
-                        path.clone(),
-                        format!("{path}: {why}; {fix}"),
-                    ));
+                    out.push(Violation::new(path.clone(), format!("{path}: {why}")));
                 }
             }
         }
@@ -220,6 +283,10 @@ fn affinity_term(
     path: &str,
     out: &mut Vec<Violation>,
 ) {
+    // A `namespaces` list cannot carry a tenant pin, so the own tenant's
+    // names stay admitted there: a re-created namespace would only steer
+    // where the pod is scheduled. The term's namespaceSelector is judged
+    // exactly as a NetworkPolicy's, own names needing the pin.
     let ns_path = format!("{path}.namespaces");
     for (k, n) in list_at(term.get("namespaces"), &ns_path, out)
         .iter()
@@ -244,11 +311,7 @@ fn affinity_term(
     if let Some(sel) = not_null(term.get("namespaceSelector")) {
         if let Some(why) = namespace_selector_problem(ctx, own, sel, Reach::Affinity) {
             let path = format!("{path}.namespaceSelector");
-            let fix = selector_fix(ctx, own, Reach::Affinity);
-            out.push(Violation::new(
-                path.clone(),
-                format!("{path}: {why}; {fix}"),
-            ));
+            out.push(Violation::new(path.clone(), format!("{path}: {why}")));
         }
     }
 }
@@ -383,7 +446,7 @@ fn labels(ctx: &Ctx<'_>, own: &str, obj: &Value, out: &mut Vec<Violation>) {
 /// `<svc>.<ns>.svc[.<domain>]`, `<pod>.<svc>.<ns>.svc[...]`,
 /// `<a-b-c-d>.<ns>.pod[...]`, and the short `<svc>.<ns>` that resolvers
 /// complete through the search path.
-fn dns_namespace(name: &str) -> Option<String> {
+pub(crate) fn dns_namespace(name: &str) -> Option<String> {
     let name = name.trim().trim_end_matches('.').to_ascii_lowercase();
     let labels: Vec<&str> = name.split('.').collect();
     let at = labels
@@ -436,10 +499,15 @@ pub fn validate(ctx: &Ctx<'_>, _params: &Params) -> Vec<Violation> {
     match (ctx.group, ctx.kind) {
         ("networking.k8s.io", "NetworkPolicy") => network_policy(ctx, &own, obj, &mut out),
         ("", "Service") => service(ctx, own.name, obj, &mut out),
+        ("", "Endpoints") => endpoints::endpoints(ctx, own.name, obj, &mut out),
+        ("discovery.k8s.io", "EndpointSlice") => {
+            endpoints::endpoint_slice(ctx, own.name, obj, &mut out)
+        }
         _ => {}
     }
     pod_affinity(ctx, &own, &mut out);
     nodes::dedicated_nodes(ctx, &own, &mut out);
+    own_pool::stays_on_own_nodes(ctx, &own, &mut out);
     out
 }
 

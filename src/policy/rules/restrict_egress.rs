@@ -33,7 +33,7 @@ use super::cross_tenant_selectors::list_at;
 use super::{Ctx, Violation};
 use crate::selector::{LabelSelector, Operator};
 use crate::tenancy::TenantRef;
-use crate::NAME_LABEL;
+use crate::{NAME_LABEL, TENANT_LABEL};
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -132,7 +132,10 @@ fn peer(own: &TenantRef<'_>, peer: &Value, path: &str, out: &mut Vec<Violation>)
         match LabelSelector::from_value(sel) {
             Ok(s) if selects_every_namespace(&s) => out.push(Violation::new(
                 sel_path.clone(),
-                format!("{sel_path}: {{}} opens egress to every namespace, other tenants' included; select the namespaces it needs (matchLabels {{{NAME_LABEL}: <namespace>}})"),
+                // The same fix cross-tenant-selectors asks for: the own
+                // tenant's namespaces only with the tenant pin (a name alone
+                // outlives its namespace), shared ones by name.
+                format!("{sel_path}: {{}} opens egress to every namespace, other tenants' included; select the namespaces it needs (the tenant's own with matchLabels {{{TENANT_LABEL}: {t}}}, shared ones by matchLabels {{{NAME_LABEL}: <namespace>}})", t = own.name),
             )),
             Ok(_) => {}
             Err(e) => out.push(Violation::new(
@@ -357,6 +360,11 @@ mod tests {
         let m = msg("acme-prod", to(json!([])));
         assert!(
             m.starts_with("spec.egress[0]: has no `to`, so it allows egress to every destination"),
+            "{m}"
+        );
+        let m = msg("acme-prod", to(json!([{"namespaceSelector": {}}])));
+        assert!(
+            m.contains("the tenant's own with matchLabels {tenantguard.io/tenant: acme}, shared ones by matchLabels {kubernetes.io/metadata.name: <namespace>}"),
             "{m}"
         );
         let m = msg("acme-prod", pod(json!({"hostNetwork": true})));

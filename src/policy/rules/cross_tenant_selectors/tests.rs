@@ -89,13 +89,29 @@ fn network_policy_cases() {
         ("pinned to own tenant by matchLabels", "acme-prod", ingress_from(json!({"matchLabels": {TENANT_LABEL: "acme"}})), vec![]),
         ("pinned to own tenant by In", "acme-prod", egress_to(expr(TENANT_LABEL, "In", &["acme"])), vec![]),
         ("pinned to own tenant with podSelector", "acme-prod", np(json!({"ingress": [{"from": [{"namespaceSelector": {"matchLabels": {TENANT_LABEL: "acme", "env": "dev"}}, "podSelector": {"matchLabels": {"app": "x"}}}]}]})), vec![]),
-        ("own namespaces by name", "acme-prod", ingress_from(names(&["acme-dev", "acme-prod"])), vec![]),
+        ("own namespace by name with the tenant pin", "acme-prod", ingress_from(json!({"matchLabels": {TENANT_LABEL: "acme", NAME_LABEL: "acme-dev"}})), vec![]),
+        ("own namespaces In by name with the pin as In", "acme-prod", egress_to(json!({"matchExpressions": [
+            {"key": TENANT_LABEL, "operator": "In", "values": ["acme"]}, {"key": NAME_LABEL, "operator": "In", "values": ["acme-dev", "acme-prod"]}]})), vec![]),
+        ("own names and shared ones in separate peers", "acme-prod", np(json!({"ingress": [{"from": [
+            {"namespaceSelector": {"matchLabels": {TENANT_LABEL: "acme", NAME_LABEL: "acme-dev"}}},
+            {"namespaceSelector": {"matchLabels": {NAME_LABEL: "kube-system"}}}]}]})), vec![]),
+        ("hole 6: own namespace by name alone (matchLabels)", "acme-prod", ingress_from(json!({"matchLabels": {NAME_LABEL: "acme-dev"}})), vec![IN0]),
+        ("hole 6: own namespaces by name alone (In)", "acme-prod", ingress_from(names(&["acme-dev", "acme-prod"])), vec![IN0]),
+        ("hole 6: the policy's own namespace by name alone", "acme-prod", egress_to(json!({"matchLabels": {NAME_LABEL: "acme-prod"}})), vec![EG0]),
+        ("hole 6: own and shared names in one In", "acme-prod", ingress_from(names(&["kube-system", "acme-dev"])), vec![IN0]),
+        ("hole 6: own, allowed and shared names in one egress In", "acme-prod", egress_to(names(&["partner-gw", "kube-system", "acme-dev"])), vec![EG0]),
+        ("hole 6: own name by matchLabels and In together", "acme-prod", egress_to(json!({"matchLabels": {NAME_LABEL: "acme-dev"}, "matchExpressions": [{"key": NAME_LABEL, "operator": "In", "values": ["acme-dev", "kube-system"]}]})), vec![EG0]),
+        ("hole 6: own name with a tenant Exists is no pin", "acme-prod", ingress_from(json!({"matchLabels": {NAME_LABEL: "acme-dev"}, "matchExpressions": [{"key": TENANT_LABEL, "operator": "Exists"}]})), vec![IN0]),
+        ("hole 6: own name with a tenant NotIn is no pin", "acme-prod", ingress_from(json!({"matchLabels": {NAME_LABEL: "acme-dev"}, "matchExpressions": [{"key": TENANT_LABEL, "operator": "NotIn", "values": ["globex"]}]})), vec![IN0]),
+        ("hole 6: own name with a tenant DoesNotExist is no pin", "acme-prod", ingress_from(json!({"matchLabels": {NAME_LABEL: "acme-dev"}, "matchExpressions": [{"key": TENANT_LABEL, "operator": "DoesNotExist"}]})), vec![IN0]),
+        ("hole 6: own name pinned to own and another tenant", "acme-prod", ingress_from(json!({"matchLabels": {NAME_LABEL: "acme-dev"}, "matchExpressions": [{"key": TENANT_LABEL, "operator": "In", "values": ["acme", "globex"]}]})), vec![IN0]),
+        ("hole 6: another tenant's label narrowed to own names", "acme-prod", ingress_from(json!({"matchLabels": {TENANT_LABEL: "globex", NAME_LABEL: "acme-dev"}})), vec![IN0]),
+        ("shared namespace narrowed by a NotIn on the tenant", "acme-prod", ingress_from(json!({"matchLabels": {NAME_LABEL: "kube-system"}, "matchExpressions": [{"key": TENANT_LABEL, "operator": "NotIn", "values": ["acme"]}]})), vec![]),
         ("shared namespace by name", "acme-prod", ingress_from(json!({"matchLabels": {NAME_LABEL: "kube-system"}})), vec![]),
         ("egress to a tenant-allowed namespace", "acme-prod", egress_to(names(&["partner-gw"])), vec![]),
         ("In [] on the name matches nothing", "acme-prod", ingress_from(names(&[])), vec![]),
         ("In and NotIn of own tenant match nothing", "acme-prod", ingress_from(json!({"matchExpressions": [
             {"key": TENANT_LABEL, "operator": "In", "values": ["acme"]}, {"key": TENANT_LABEL, "operator": "NotIn", "values": ["acme"]}]})), vec![]),
-        ("another tenant's label narrowed to own names", "acme-prod", ingress_from(json!({"matchLabels": {TENANT_LABEL: "globex", NAME_LABEL: "acme-dev"}})), vec![]),
         ("{} in ingress", "acme-prod", ingress_from(json!({})), vec![IN0]),
         ("{} in egress", "acme-prod", egress_to(json!({})), vec![EG0]),
         ("empty matchLabels is {}", "acme-prod", ingress_from(json!({"matchLabels": {}})), vec![IN0]),
@@ -152,6 +168,29 @@ fn selector_messages_say_why_and_how() {
     assert!(m.contains("shared ones (kube-system, partner-gw)"), "{m}");
     let m = msg(ingress_from(expr(TENANT_LABEL, "NotIn", &["globex"])));
     assert!(m.contains("is not pinned to tenant acme"), "{m}");
+    // Hole 6: the own tenant's name alone says what to add.
+    let m = msg(ingress_from(names(&["acme-dev"])));
+    assert_eq!(m, format!("{IN0}: names namespace \"acme-dev\" of tenant acme by kubernetes.io/metadata.name alone: a name outlives its namespace, and re-created by another tenant's owner it would select theirs; add matchLabels {{tenantguard.io/tenant: acme}} to this selector"));
+    let m = msg(ingress_from(names(&[
+        "kube-system",
+        "acme-dev",
+        "acme-prod",
+    ])));
+    assert!(
+        m.contains("names namespaces \"acme-dev\", \"acme-prod\" of tenant acme"),
+        "{m}"
+    );
+    assert!(m.ends_with("add matchLabels {tenantguard.io/tenant: acme} to this selector (the pin would drop kube-system, so name those in a peer of their own)"), "{m}");
+    // A foreign name is the worse news and is the one reported.
+    let m = msg(ingress_from(names(&["acme-dev", "globex-prod"])));
+    assert!(
+        m.contains("selects namespace \"globex-prod\" belongs to tenant globex"),
+        "{m}"
+    );
+    assert!(
+        m.contains("namespaces of tenant acme by name only together with that pin"),
+        "{m}"
+    );
 }
 
 #[test]
@@ -177,6 +216,10 @@ fn pod_affinity_cases() {
         ("own namespace implicitly", "acme-prod", pod(affinity("podAffinity", json!({"labelSelector": lbl, "topologyKey": "zone"}))), vec![]),
         ("own tenant's and shared namespaces", "acme-prod", pod(affinity("podAffinity", json!({"labelSelector": lbl, "namespaces": ["acme-dev", "acme-prod", "kube-system"], "topologyKey": "zone"}))), vec![]),
         ("namespaceSelector pinned to own tenant", "acme-prod", pod(affinity("podAntiAffinity", json!({"namespaceSelector": {"matchLabels": {TENANT_LABEL: "acme"}}, "topologyKey": "zone"}))), vec![]),
+        ("namespaceSelector: own name with the pin", "acme-prod", pod(affinity("podAffinity", json!({"namespaceSelector": {"matchLabels": {TENANT_LABEL: "acme", NAME_LABEL: "acme-dev"}}, "topologyKey": "zone"}))), vec![]),
+        ("namespaceSelector: shared name alone", "acme-prod", pod(affinity("podAffinity", json!({"namespaceSelector": {"matchLabels": {NAME_LABEL: "kube-system"}}, "topologyKey": "zone"}))), vec![]),
+        ("hole 6: namespaceSelector with an own name alone", "acme-prod", pod(affinity("podAntiAffinity", json!({"namespaceSelector": names(&["acme-dev"]), "topologyKey": "zone"}))),
+            vec!["spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].namespaceSelector"]),
         ("another tenant's namespace", "acme-prod", pod(affinity("podAffinity", json!({"namespaces": ["acme-dev", "globex-prod"], "topologyKey": "zone"}))),
             vec!["spec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].namespaces[1]"]),
         ("platform namespace", "acme-prod", pod(affinity("podAntiAffinity", json!({"namespaces": ["monitoring"], "topologyKey": "zone"}))),
@@ -220,7 +263,8 @@ fn dedicated_node_cases() {
         ("own pool", "acme-prod", pod(json!({"nodeSelector": {"pool": "acme"},
             "tolerations": [{"key": "pool", "operator": "Equal", "value": "acme", "effect": "NoSchedule"}]})), vec![]),
         ("a pool both tenants declare", "acme-prod", pod(json!({"nodeSelector": {"zone": "shared"}, "tolerations": [{"key": "zone", "value": "shared", "effect": "NoSchedule"}]})), vec![]),
-        ("unrelated labels", "acme-prod", pod(json!({"nodeSelector": {"pool": "general", "disktype": "ssd"}})), vec![]),
+        ("unrelated labels", "acme-prod", pod(json!({"nodeSelector": {"pool": "acme", "disktype": "ssd"}})), vec![]),
+        ("another value of the own pool key (own_pool)", "acme-prod", pod(json!({"nodeSelector": {"pool": "general", "disktype": "ssd"}})), vec!["spec.nodeSelector.pool"]),
         ("default not-ready tolerations", "acme-prod", pod(json!({"tolerations": not_ready})), vec![]),
         ("nodeSelector on another tenant's pool", "acme-prod", pod(json!({"nodeSelector": {"disktype": "ssd", "pool": "globex"}})), vec!["spec.nodeSelector.pool"]),
         ("required In another tenant's value", "acme-prod", pod(node_terms(json!([{"key": "pool", "operator": "In", "values": ["acme", "globex"]}]))),
@@ -232,7 +276,9 @@ fn dedicated_node_cases() {
         ("Gt reaching a numeric pool", "acme-prod", pod(node_terms(json!([{"key": "gpu-tier", "operator": "Gt", "values": ["2"]}]))),
             vec!["spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0]"]),
         ("Gt above the numeric pool", "acme-prod", pod(node_terms(json!([{"key": "gpu-tier", "operator": "Gt", "values": ["5"]}]))), vec![]),
-        ("NotIn does not aim at a pool", "acme-prod", pod(node_terms(json!([{"key": "pool", "operator": "NotIn", "values": ["acme"]}]))), vec![]),
+        ("NotIn does not aim at a foreign pool", "acme-prod", pod(node_terms(json!([{"key": "dedicated", "operator": "NotIn", "values": ["globex"]}]))), vec![]),
+        ("NotIn the own value leaves the own pool (own_pool)", "acme-prod", pod(node_terms(json!([{"key": "pool", "operator": "NotIn", "values": ["acme"]}]))),
+            vec!["spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0]"]),
         ("In own value", "acme-prod", pod(node_terms(json!([{"key": "pool", "operator": "In", "values": ["acme"]}]))), vec![]),
         ("second term", "acme-prod", pod(json!({"affinity": {"nodeAffinity": {REQ: {"nodeSelectorTerms": [
             {"matchExpressions": [{"key": "pool", "operator": "In", "values": ["acme"]}]},
