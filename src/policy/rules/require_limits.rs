@@ -8,13 +8,19 @@
 //! finalizer or status-like change on the way out; denying it would leave a
 //! pod created before this policy stuck in Terminating. A pod's resources
 //! cannot grow through it, and a workload's template is always judged.
-//! Quantities that cannot be read or compared are violations too: nothing
-//! is admitted unjudged.
+//!
+//! A limit of zero (`0`, `0Gi`, `0m`, `0.0`, `0e5`) is no limit: the kubelet
+//! sets no CPU quota and no memory cap for it, and it counts nothing against a
+//! `limits.*` quota, so a required limit of zero is denied like a missing
+//! one. A zero *request* is fine. Every quantity in `limits` and `requests`
+//! is read (through [`Quantity::from_json`], the one reader) and compared
+//! exactly; one that cannot be read, or is negative, is a violation at its
+//! own path, never skipped: nothing is admitted unjudged.
 //! Ephemeral containers are not judged: Kubernetes forbids resources on them.
 //! Reference: <https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/>.
 
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::{Ctx, Violation};
 use crate::podspec::ContainerList;
@@ -55,15 +61,65 @@ impl Params {
 
 const JUDGED: [ContainerList; 2] = [ContainerList::Containers, ContainerList::InitContainers];
 
-fn resource<'a>(c: &'a Value, section: &str, name: &str) -> Option<&'a Value> {
-    c.get("resources")?.get(section)?.get(name)
+/// `resources.limits` or `resources.requests` of a container.
+enum Section<'a> {
+    Absent,
+    Map(&'a Map<String, Value>),
+    NotAMap(&'a Value),
 }
 
-fn quantity(v: &Value) -> Option<Quantity> {
-    match v {
-        Value::String(s) => s.parse().ok(),
-        Value::Number(n) => n.to_string().parse().ok(),
-        _ => None,
+fn section<'a>(c: &'a Value, name: &str) -> Section<'a> {
+    match c.get("resources").and_then(|r| r.get(name)) {
+        None | Some(Value::Null) => Section::Absent,
+        Some(Value::Object(m)) => Section::Map(m),
+        Some(v) => Section::NotAMap(v),
+    }
+}
+
+/// A value as the user wrote it, shortened: it is echoed into the denial.
+fn show(v: &Value) -> String {
+    const MAX: usize = 40;
+    let text = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+    if text.chars().count() <= MAX {
+        return text;
+    }
+    let mut short: String = text.chars().take(MAX).collect();
+    short.push('…');
+    short
+}
+
+/// One quantity of a container, read. None for a null value (not set) and
+/// for one that cannot be judged, which adds its violation: unreadable, or
+/// negative (the apiserver accepts no negative resource quantity).
+fn read(
+    v: &Value,
+    field: &str,
+    path: &str,
+    who: &str,
+    out: &mut Vec<Violation>,
+) -> Option<Quantity> {
+    if v.is_null() {
+        return None;
+    }
+    match Quantity::from_json(v) {
+        Err(e) => {
+            out.push(Violation::new(
+                format!("{path}.{field}"),
+                format!("{who}: {field}: {e}; tenantguard judges only what it can read, so fix the value"),
+            ));
+            None
+        }
+        Ok(q) if q.is_negative() => {
+            out.push(Violation::new(
+                format!("{path}.{field}"),
+                format!(
+                    "{who}: {field} is {}, a negative quantity; Kubernetes resources are zero or more",
+                    show(v)
+                ),
+            ));
+            None
+        }
+        Ok(q) => Some(q),
     }
 }
 
@@ -89,53 +145,100 @@ pub fn validate(ctx: &Ctx<'_>, params: &Params) -> Vec<Violation> {
     for c in pod.containers(&JUDGED) {
         let path = c.path(pod.at.spec_path);
         let who = c.label(pod.at.spec_path);
+        judge_container(c.value, &path, &who, params, &mut out);
+    }
+    out
+}
+
+fn not_a_map(path: &str, who: &str, field: &str, v: &Value) -> Violation {
+    Violation::new(
+        format!("{path}.{field}"),
+        format!(
+            "{who}: {field} is {}, not a map of quantities such as {{cpu: 500m, memory: 256Mi}}",
+            show(v)
+        ),
+    )
+}
+
+fn judge_container(c: &Value, path: &str, who: &str, params: &Params, out: &mut Vec<Violation>) {
+    // The positive limits, which the requests are compared with.
+    let mut limits: Vec<(&str, Quantity)> = Vec::new();
+    let none = Map::new();
+    let limit_map = match section(c, "limits") {
+        // One violation says it all; the required ones are not listed again.
+        Section::NotAMap(v) => {
+            out.push(not_a_map(path, who, "resources.limits", v));
+            None
+        }
+        Section::Absent => Some(&none),
+        Section::Map(m) => Some(m),
+    };
+    if let Some(map) = limit_map {
         for r in &params.resources {
-            match resource(c.value, "limits", r) {
-                None | Some(Value::Null) => out.push(Violation::new(
-                    format!("{path}.resources.limits.{r}"),
+            let field = format!("resources.limits.{r}");
+            let Some(v) = map.get(r).filter(|v| !v.is_null()) else {
+                out.push(Violation::new(
+                    format!("{path}.{field}"),
                     format!(
-                        "{who}: resources.limits.{r} is not set; set it (or declare containerDefaults for the tenant so it is filled in)"
+                        "{who}: {field} is not set; set it (or declare containerDefaults for the tenant so it is filled in)"
+                    ),
+                ));
+                continue;
+            };
+            match read(v, &field, path, who, out) {
+                Some(q) if q.is_zero() => out.push(Violation::new(
+                    format!("{path}.{field}"),
+                    format!(
+                        "{who}: {field} is {}, and a zero limit is no limit (no CPU quota, no memory cap, nothing counted against a limits quota); set a positive limit",
+                        show(v)
                     ),
                 )),
-                Some(v) if quantity(v).is_none() => out.push(Violation::new(
-                    format!("{path}.resources.limits.{r}"),
-                    format!("{who}: resources.limits.{r} {v} is not a quantity such as 500m or 256Mi"),
-                )),
-                Some(_) => {}
+                Some(q) => limits.push((r.as_str(), q)),
+                None => {}
             }
         }
-        let requests = c
-            .value
-            .get("resources")
-            .and_then(|r| r.get("requests"))
-            .and_then(Value::as_object);
-        for (name, req) in requests.into_iter().flatten() {
-            let Some(rq) = quantity(req) else {
-                out.push(Violation::new(
-                    format!("{path}.resources.requests.{name}"),
-                    format!(
-                        "{who}: resources.requests.{name} {req} is not a quantity tenantguard can compare (examples: 500m, 256Mi, 2)"
-                    ),
-                ));
+        // Limits nobody requires are still read: what cannot be read is not
+        // admitted. A zero one is no limit, which is allowed for them.
+        for (name, v) in map {
+            if params.resources.iter().any(|r| r == name) {
                 continue;
-            };
-            let Some(lim) = resource(c.value, "limits", name).and_then(quantity) else {
-                continue;
-            };
-            if rq > lim {
-                let show = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
-                out.push(Violation::new(
-                    format!("{path}.resources.requests.{name}"),
-                    format!(
-                        "{who}: resources.requests.{name} ({}) is above resources.limits.{name} ({}); lower the request or raise the limit",
-                        show(req),
-                        resource(c.value, "limits", name).map_or_else(String::new, show),
-                    ),
-                ));
+            }
+            let field = format!("resources.limits.{name}");
+            if let Some(q) = read(v, &field, path, who, out).filter(|q| !q.is_zero()) {
+                limits.push((name.as_str(), q));
             }
         }
     }
-    out
+    let requests = match section(c, "requests") {
+        Section::Absent => return,
+        Section::NotAMap(v) => {
+            out.push(not_a_map(path, who, "resources.requests", v));
+            return;
+        }
+        Section::Map(m) => m,
+    };
+    for (name, req) in requests {
+        let field = format!("resources.requests.{name}");
+        let Some(rq) = read(req, &field, path, who, out) else {
+            continue;
+        };
+        let Some((_, lim)) = limits.iter().find(|(n, _)| *n == name.as_str()) else {
+            continue;
+        };
+        if rq > *lim {
+            let limit = c
+                .pointer("/resources/limits")
+                .and_then(|l| l.get(name))
+                .map_or_else(String::new, show);
+            out.push(Violation::new(
+                format!("{path}.{field}"),
+                format!(
+                    "{who}: {field} ({}) is above resources.limits.{name} ({limit}); lower the request or raise the limit",
+                    show(req),
+                ),
+            ));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -219,7 +322,7 @@ mod tests {
                 vec!["spec.containers[0].resources.requests.memory"],
             ),
             (
-                "request too large to compare",
+                "huge request above the limit",
                 "acme-prod",
                 pod(
                     json!({"containers": [{"name": "app", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "1e30"}}}]}),
@@ -265,6 +368,210 @@ mod tests {
         for (name, ns, obj, want) in cases {
             assert_eq!(paths(ns, obj, &p), want, "{name}");
         }
+    }
+
+    /// A container with `limits` and `requests` as given.
+    fn with(limits: Value, requests: Value) -> Value {
+        pod(json!({"containers": [{"name": "app", "resources": {"limits": limits, "requests": requests}}]}))
+    }
+
+    const CPU_LIMIT: &str = "spec.containers[0].resources.limits.cpu";
+    const MEM_LIMIT: &str = "spec.containers[0].resources.limits.memory";
+    const CPU_REQ: &str = "spec.containers[0].resources.requests.cpu";
+    const MEM_REQ: &str = "spec.containers[0].resources.requests.memory";
+
+    /// Zero limits in every spelling, quantities that overflow fixed-width
+    /// arithmetic, unreadable and negative quantities (attacks), and the
+    /// neighbours that must stay admitted.
+    #[test]
+    fn zero_limits_and_exact_quantities() {
+        let p = Params::default();
+        let mut cases: Vec<(String, Value, Vec<&str>)> = Vec::new();
+        for zero in [
+            json!("0"),
+            json!("0Gi"),
+            json!("0m"),
+            json!("0.0"),
+            json!("-0"),
+            json!("0e5"),
+            json!("+0Ki"),
+            json!(".0"),
+            json!(" 0 "),
+            json!(0),
+            json!(0.0),
+        ] {
+            cases.push((
+                format!("zero cpu limit {zero}"),
+                with(json!({"cpu": zero, "memory": "1Gi"}), json!({})),
+                vec![CPU_LIMIT],
+            ));
+            cases.push((
+                format!("zero memory limit {zero}, request zero too"),
+                with(json!({"cpu": "1", "memory": zero}), json!({"memory": zero})),
+                vec![MEM_LIMIT],
+            ));
+            cases.push((
+                format!("zero request {zero} under a real limit"),
+                with(json!({"cpu": "1", "memory": "1Gi"}), json!({"cpu": zero, "memory": zero})),
+                vec![],
+            ));
+        }
+        let named: Vec<(&str, Value, Vec<&str>)> = vec![
+            (
+                "both limits zero",
+                with(json!({"cpu": "0", "memory": "0"}), json!({})),
+                vec![CPU_LIMIT, MEM_LIMIT],
+            ),
+            (
+                "request that wraps an i128 of nano-units, above 512Mi",
+                with(
+                    json!({"cpu": "1", "memory": "512Mi"}),
+                    json!({"memory": "170141183460469231731687303715884105727e-29"}),
+                ),
+                vec![MEM_REQ],
+            ),
+            (
+                "the same digits below 2Gi",
+                with(
+                    json!({"cpu": "1", "memory": "2Gi"}),
+                    json!({"memory": "170141183460469231731687303715884105727e-29"}),
+                ),
+                vec![],
+            ),
+            (
+                "huge exponent request",
+                with(json!({"cpu": "1", "memory": "1Gi"}), json!({"cpu": "1e1000000"})),
+                vec![CPU_REQ],
+            ),
+            (
+                "huge exponent limit over a huger request",
+                with(json!({"cpu": "1e1000000", "memory": "1Gi"}), json!({"cpu": "1e1000001"})),
+                vec![CPU_REQ],
+            ),
+            (
+                "long digit string one byte over 1Gi",
+                with(json!({"cpu": "1", "memory": "1Gi"}), json!({"memory": "1073741824.000000000000000000000000000001"})),
+                vec![MEM_REQ],
+            ),
+            (
+                "Ei beyond any integer, above the limit",
+                with(json!({"cpu": "1", "memory": "8Ei"}), json!({"memory": "99999999999999999999999Ei"})),
+                vec![MEM_REQ],
+            ),
+            (
+                "unreadable request",
+                with(json!({"cpu": "1", "memory": "1Gi"}), json!({"memory": "1.5.Gi"})),
+                vec![MEM_REQ],
+            ),
+            (
+                "unreadable request without a limit to compare with",
+                with(json!({"cpu": "1", "memory": "1Gi"}), json!({"ephemeral-storage": "lots"})),
+                vec!["spec.containers[0].resources.requests.ephemeral-storage"],
+            ),
+            (
+                "request exponent Kubernetes truncates",
+                with(json!({"cpu": "1", "memory": "1Gi"}), json!({"cpu": "1e4294967296"})),
+                vec![CPU_REQ],
+            ),
+            (
+                "request that is not a string or number",
+                with(json!({"cpu": "1", "memory": "1Gi"}), json!({"cpu": {"value": 1}})),
+                vec![CPU_REQ],
+            ),
+            (
+                "unreadable limit",
+                with(json!({"cpu": ".", "memory": "1Gi"}), json!({})),
+                vec![CPU_LIMIT],
+            ),
+            (
+                "unreadable limit of a resource nobody requires",
+                with(json!({"cpu": "1", "memory": "1Gi", "nvidia.com/gpu": "one"}), json!({})),
+                vec!["spec.containers[0].resources.limits.nvidia.com/gpu"],
+            ),
+            (
+                "negative limit",
+                with(json!({"cpu": "-1", "memory": "1Gi"}), json!({})),
+                vec![CPU_LIMIT],
+            ),
+            (
+                "negative request",
+                with(json!({"cpu": "1", "memory": "1Gi"}), json!({"cpu": "-500m"})),
+                vec![CPU_REQ],
+            ),
+            (
+                "limits not a map",
+                with(json!(["cpu", "memory"]), json!({})),
+                vec!["spec.containers[0].resources.limits"],
+            ),
+            (
+                "requests not a map",
+                with(json!({"cpu": "1", "memory": "1Gi"}), json!("all")),
+                vec!["spec.containers[0].resources.requests"],
+            ),
+            (
+                "a null request is not set",
+                with(json!({"cpu": "1", "memory": "1Gi"}), json!({"cpu": null})),
+                vec![],
+            ),
+            (
+                "1e3 equals 1k",
+                with(json!({"cpu": "1k", "memory": "1Gi"}), json!({"cpu": "1e3"})),
+                vec![],
+            ),
+            (
+                "0.5 equals 500m",
+                with(json!({"cpu": "500m", "memory": "1Gi"}), json!({"cpu": 0.5})),
+                vec![],
+            ),
+            (
+                "0.5Gi equals 512Mi",
+                with(json!({"cpu": "1", "memory": "512Mi"}), json!({"memory": "0.5Gi"})),
+                vec![],
+            ),
+            (
+                "a tiny limit is still a limit",
+                with(json!({"cpu": "1n", "memory": "1"}), json!({})),
+                vec![],
+            ),
+            (
+                "a zero limit of a resource nobody requires is no limit, and allowed",
+                with(json!({"cpu": "1", "memory": "1Gi", "ephemeral-storage": "0"}), json!({"ephemeral-storage": "1Gi"})),
+                vec![],
+            ),
+        ];
+        cases.extend(named.into_iter().map(|(n, o, w)| (n.to_string(), o, w)));
+        for (name, obj, want) in cases {
+            assert_eq!(paths("acme-prod", obj, &p), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn messages_say_why() {
+        let w = World::new();
+        let msgs = |obj: Value| -> Vec<String> {
+            validate(&w.ctx("acme-prod", &obj), &Params::default())
+                .into_iter()
+                .map(|v| v.message)
+                .collect()
+        };
+        let m = msgs(with(json!({"cpu": "0", "memory": "1Gi"}), json!({})));
+        assert_eq!(m.len(), 1);
+        assert!(
+            m[0].starts_with("spec.containers[0] \"app\": resources.limits.cpu is 0, and a zero limit is no limit"),
+            "{}",
+            m[0]
+        );
+        let m = msgs(with(json!({"cpu": "1", "memory": "1Gi"}), json!({"memory": "2gi"})));
+        assert!(
+            m[0].contains("resources.requests.memory: \"2gi\" is not a Kubernetes quantity"),
+            "{}",
+            m[0]
+        );
+        let m = msgs(with(json!({"cpu": "-1", "memory": "1Gi"}), json!({})));
+        assert!(m[0].contains("resources.limits.cpu is -1, a negative quantity"), "{}", m[0]);
+        let long = format!("1{}", "0".repeat(100_000));
+        let m = msgs(with(json!({"cpu": "1", "memory": "1Gi"}), json!({"cpu": long})));
+        assert!(m[0].len() < 300, "the echoed request is shortened: {} bytes", m[0].len());
     }
 
     #[test]
