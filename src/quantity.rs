@@ -228,9 +228,7 @@ fn parse(s: &[u8]) -> Result<Quantity, Unreadable> {
     Ok(Quantity {
         negative,
         digits: digits.into_boxed_slice(),
-        exp: exp
-            .checked_add(trailing)
-            .ok_or(Unreadable::ExponentRange)?,
+        exp: exp.checked_add(trailing).ok_or(Unreadable::ExponentRange)?,
     })
 }
 

@@ -39,7 +39,10 @@ fn equal_values_in_different_notations() {
         ("001.500", "1.5"),
         ("1E", "1e18"),
         ("0.5e-9", "0.5n"),
-        ("12345678901234567890123456789012345678901234567890", "1.2345678901234567890123456789012345678901234567890e49"),
+        (
+            "12345678901234567890123456789012345678901234567890",
+            "1.2345678901234567890123456789012345678901234567890e49",
+        ),
         // Surrounding whitespace, which the apiserver's JSON decoding trims.
         (" 1Gi\t", "1Gi"),
     ];
@@ -52,8 +55,21 @@ fn equal_values_in_different_notations() {
 #[test]
 fn zero_in_every_spelling() {
     for s in [
-        "0", "0Gi", "0m", "0.0", "-0", "+0", "0e5", "0E-7", "00", ".0", "0.", "-0.000Ki", "0n",
-        "0Ei", "0e2147483647",
+        "0",
+        "0Gi",
+        "0m",
+        "0.0",
+        "-0",
+        "+0",
+        "0e5",
+        "0E-7",
+        "00",
+        ".0",
+        "0.",
+        "-0.000Ki",
+        "0n",
+        "0Ei",
+        "0e2147483647",
     ] {
         let v = q(s);
         assert!(v.is_zero(), "{s}");
@@ -170,7 +186,10 @@ fn from_json_reads_strings_and_numbers() {
     assert_eq!(Quantity::from_json(&json!(0.5)), Ok(q("500m")));
     assert_eq!(Quantity::from_json(&json!(1e30)), Ok(q("1e30")));
     assert_eq!(Quantity::from_json(&json!(1000.0)), Ok(q("1k")));
-    assert_eq!(Quantity::from_json(&json!(u64::MAX)), Ok(q("18446744073709551615")));
+    assert_eq!(
+        Quantity::from_json(&json!(u64::MAX)),
+        Ok(q("18446744073709551615"))
+    );
     for v in [json!(null), json!(true), json!([]), json!({"cpu": 1})] {
         assert_eq!(
             Quantity::from_json(&v).map_err(|e| e.reason),
@@ -183,7 +202,10 @@ fn from_json_reads_strings_and_numbers() {
 #[test]
 fn error_message_names_the_input_shortened() {
     let e = "2gi".parse::<Quantity>().unwrap_err().to_string();
-    assert!(e.starts_with("\"2gi\" is not a Kubernetes quantity: its suffix"), "{e}");
+    assert!(
+        e.starts_with("\"2gi\" is not a Kubernetes quantity: its suffix"),
+        "{e}"
+    );
     assert!(e.contains("examples: 500m"), "{e}");
     let long = format!("1{}x", "0".repeat(10_000));
     let e = long.parse::<Quantity>().unwrap_err().to_string();

@@ -256,14 +256,18 @@ mod tests {
             (
                 "zero limits in other spellings are kept too",
                 &w,
-                pod(json!({"name": "app", "resources": {"limits": {"cpu": "0m", "memory": "0Gi"}}})),
+                pod(
+                    json!({"name": "app", "resources": {"limits": {"cpu": "0m", "memory": "0Gi"}}}),
+                ),
                 c0,
                 json!({"limits": {"cpu": "0m", "memory": "0Gi"}, "requests": {"cpu": "0m", "memory": "0Gi"}}),
             ),
             (
                 "a numeric zero limit is kept",
                 &w,
-                pod(json!({"name": "app", "resources": {"limits": {"memory": 0}, "requests": {"memory": "64Mi"}}})),
+                pod(
+                    json!({"name": "app", "resources": {"limits": {"memory": 0}, "requests": {"memory": "64Mi"}}}),
+                ),
                 c0,
                 json!({"limits": {"cpu": "500m", "memory": 0}, "requests": {"cpu": "100m", "memory": "64Mi"}}),
             ),
