@@ -1,155 +1,306 @@
-//! Kubernetes resource quantities (`500m`, `1.5Gi`, `2e3`), compared exactly.
+//! Kubernetes resource quantities (`500m`, `1.5Gi`, `2e3`), read the way the
+//! apiserver reads them and compared exactly, whatever their size.
 //!
-//! Reference: <https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/quantity/>.
-//! Values are held in nano-units as `i128`, which covers every suffix up to
-//! `Ei` without rounding, so `1Gi` equals `1073741824` and `0.5` equals `500m`.
+//! Reference: apimachinery `resource.Quantity`
+//! (<https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/quantity/>):
+//!
+//! ```text
+//! <quantity>        ::= <signedNumber><suffix>
+//! <signedNumber>    ::= <number> | <sign><number>
+//! <number>          ::= <digits> | <digits>.<digits> | <digits>. | .<digits>
+//! <suffix>          ::= <binarySI> | <decimalExponent> | <decimalSI>
+//! <binarySI>        ::= Ki | Mi | Gi | Ti | Pi | Ei
+//! <decimalSI>       ::= n | u | m | "" | k | M | G | T | P | E
+//! <decimalExponent> ::= "e" <signedNumber> | "E" <signedNumber>
+//! ```
+//!
+//! The exponent's `<signedNumber>` is an integer (apimachinery parses it with
+//! `strconv.ParseInt`). Two places where apimachinery's scanner is laxer than
+//! its grammar are refused here, because a value Kubernetes misreads cannot be
+//! judged: a number without any digit (`.`, `-`, `+`, which the scanner reads
+//! as zero), and an exponent outside 32 bits (apimachinery truncates it to
+//! `int32`, so `1e4294967296` would become `1`).
+//!
+//! A value is held as its significant decimal digits and a power of ten, a
+//! binary suffix multiplied into the digits, so two quantities compare exactly
+//! with no arithmetic that can overflow: `1e1000000`, forty-digit mantissas and
+//! fractions below a nano-unit included. Nothing is rounded. The apiserver
+//! rounds a value up to the next nano-unit; that never reverses the order of
+//! two values and never makes a non-zero value zero, so an exact comparison
+//! decides as Kubernetes does, or more strictly.
 
+use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
 
-/// A parsed quantity in nano-units (1 = 10⁻⁹ of the base unit).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Quantity(i128);
+use serde_json::Value;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QuantityError(String);
+/// A quantity: `digits × 10^exp`, negative when `negative`.
+///
+/// Canonical, so the derived equality is numeric equality: `digits` holds
+/// decimal digit values (0–9) with no leading and no trailing zero, is empty
+/// for zero, and zero is never negative and has `exp` 0.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Quantity {
+    negative: bool,
+    digits: Box<[u8]>,
+    exp: i64,
+}
 
-impl fmt::Display for QuantityError {
+/// Why a quantity cannot be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unreadable {
+    /// Nothing but whitespace.
+    Empty,
+    /// No digit before the suffix (`.`, `-`, `Gi`, `abc`).
+    NoDigits,
+    /// Not one of the suffixes Kubernetes knows (`2gi`, `1K`, `1.2.3`, `1 Gi`).
+    Suffix,
+    /// An `e` exponent that is not an integer (`1e`, `1e1.5`).
+    Exponent,
+    /// An exponent outside 32 bits, which Kubernetes truncates.
+    ExponentRange,
+    /// A JSON value that is neither a string nor a number.
+    NotAStringOrNumber,
+}
+
+impl fmt::Display for Unreadable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{:?} is not a Kubernetes quantity (examples: 500m, 2, 128Mi, 1.5Gi)",
-            self.0
-        )
+        f.write_str(match self {
+            Unreadable::Empty => "it is empty",
+            Unreadable::NoDigits => "it has no digits before the suffix",
+            Unreadable::Suffix => {
+                "its suffix is not one of n u m k M G T P E Ki Mi Gi Ti Pi Ei or an e exponent"
+            }
+            Unreadable::Exponent => "its e exponent is not a whole number",
+            Unreadable::ExponentRange => {
+                "its exponent is beyond what Kubernetes reads (at most 2147483647)"
+            }
+            Unreadable::NotAStringOrNumber => "a quantity is a string or a number",
+        })
     }
 }
 
-impl std::error::Error for QuantityError {}
+/// A quantity that cannot be read, with the input shown (shortened) and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{shown} is not a Kubernetes quantity: {reason} (examples: 500m, 2, 128Mi, 1.5Gi, 1e3)")]
+pub struct QuantityError {
+    shown: String,
+    pub reason: Unreadable,
+}
+
+/// Inputs are echoed into denial messages: keep them short.
+const SHOWN_CHARS: usize = 40;
+
+impl QuantityError {
+    fn new(input: &str, reason: Unreadable) -> Self {
+        let mut shown: String = input.chars().take(SHOWN_CHARS).collect();
+        if shown.len() < input.len() {
+            shown.push('…');
+        }
+        QuantityError {
+            shown: format!("{shown:?}"),
+            reason,
+        }
+    }
+}
 
 impl Quantity {
-    pub fn nanos(self) -> i128 {
-        self.0
+    fn zero() -> Quantity {
+        Quantity {
+            negative: false,
+            digits: Box::default(),
+            exp: 0,
+        }
+    }
+
+    /// Reads a quantity from a JSON value the way the apiserver decodes one
+    /// (`Quantity.UnmarshalJSON`): a string, surrounding whitespace ignored,
+    /// or a number read from its text. serde_json keeps integers exact and
+    /// writes a float as its shortest round-trip decimal, which is also what
+    /// kubectl sends for a YAML float. Callers decide what `null` means.
+    pub fn from_json(v: &Value) -> Result<Quantity, QuantityError> {
+        match v {
+            Value::String(s) => s.parse(),
+            Value::Number(n) => n.to_string().parse(),
+            other => Err(QuantityError::new(
+                &other.to_string(),
+                Unreadable::NotAStringOrNumber,
+            )),
+        }
+    }
+
+    pub fn is_zero(&self) -> bool {
+        self.digits.is_empty()
+    }
+
+    pub fn is_negative(&self) -> bool {
+        self.negative
+    }
+
+    /// -1, 0 or 1.
+    fn signum(&self) -> i8 {
+        match (self.is_zero(), self.negative) {
+            (true, _) => 0,
+            (false, true) => -1,
+            (false, false) => 1,
+        }
+    }
+
+    /// Compares absolute values of two non-zero quantities.
+    fn cmp_magnitude(&self, other: &Quantity) -> Ordering {
+        // The power of ten just above the leading digit decides first; i128
+        // because a length plus an exponent must not wrap.
+        let order = |q: &Quantity| q.digits.len() as i128 + i128::from(q.exp);
+        // Then the digits: with no trailing zeros, a shorter list that is a
+        // prefix of a longer one is the smaller value.
+        order(self)
+            .cmp(&order(other))
+            .then_with(|| self.digits.cmp(&other.digits))
+    }
+}
+
+impl Ord for Quantity {
+    fn cmp(&self, other: &Self) -> Ordering {
+        match self.signum().cmp(&other.signum()) {
+            Ordering::Equal if self.is_zero() => Ordering::Equal,
+            Ordering::Equal if self.negative => other.cmp_magnitude(self),
+            Ordering::Equal => self.cmp_magnitude(other),
+            by_sign => by_sign,
+        }
+    }
+}
+
+impl PartialOrd for Quantity {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
     }
 }
 
 impl FromStr for Quantity {
     type Err = QuantityError;
 
+    /// Surrounding whitespace is ignored, as the apiserver ignores it when it
+    /// decodes a quantity from JSON (and Tenant fields end up in JSON).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        parse(s).ok_or_else(|| QuantityError(s.to_string()))
+        parse(s.trim().as_bytes()).map_err(|reason| QuantityError::new(s, reason))
     }
 }
 
-fn parse(s: &str) -> Option<Quantity> {
-    let s = s.trim();
-    if s.is_empty() || s.len() > 64 {
-        return None;
-    }
-    let (negative, rest) = match s.as_bytes()[0] {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
+fn digit_count(s: &[u8]) -> usize {
+    s.iter().take_while(|c| c.is_ascii_digit()).count()
+}
+
+fn parse(s: &[u8]) -> Result<Quantity, Unreadable> {
+    let (negative, rest) = match s {
+        [] => return Err(Unreadable::Empty),
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        rest => (false, rest),
     };
-    let num_end = rest
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(rest.len());
-    let (number, suffix) = rest.split_at(num_end);
-    let (int_part, frac_part) = number.split_once('.').unwrap_or((number, ""));
-    if int_part.is_empty() && frac_part.is_empty() || frac_part.contains('.') {
-        return None;
+    let (int, rest) = rest.split_at(digit_count(rest));
+    let (frac, rest) = match rest {
+        [b'.', after @ ..] => after.split_at(digit_count(after)),
+        _ => (&rest[..0], rest),
+    };
+    if int.is_empty() && frac.is_empty() {
+        return Err(Unreadable::NoDigits);
     }
-    // mantissa * 10^exp10 * 2^exp2 nano-units
-    let digits = format!("{int_part}{frac_part}");
-    let mantissa: i128 = digits.parse().ok()?;
-    let mut exp10: i32 = 9 - frac_part.len() as i32;
-    let mut exp2: u32 = 0;
-    match suffix {
-        "" => {}
-        "n" => exp10 -= 9,
-        "u" => exp10 -= 6,
-        "m" => exp10 -= 3,
-        "k" => exp10 += 3,
-        "M" => exp10 += 6,
-        "G" => exp10 += 9,
-        "T" => exp10 += 12,
-        "P" => exp10 += 15,
-        "E" => exp10 += 18,
-        "Ki" => exp2 = 10,
-        "Mi" => exp2 = 20,
-        "Gi" => exp2 = 30,
-        "Ti" => exp2 = 40,
-        "Pi" => exp2 = 50,
-        "Ei" => exp2 = 60,
-        _ => {
-            let exp = suffix.strip_prefix(['e', 'E'])?;
-            let e: i32 = exp.parse().ok()?;
-            if !(-40..=40).contains(&e) {
-                return None;
-            }
-            exp10 += e;
-        }
+    let (exp10, bits) = suffix(rest)?;
+    let frac_len = i64::try_from(frac.len()).map_err(|_| Unreadable::ExponentRange)?;
+    // Moving the decimal point behind the last fraction digit.
+    let exp = exp10
+        .checked_sub(frac_len)
+        .ok_or(Unreadable::ExponentRange)?;
+    let significant: Vec<u8> = int
+        .iter()
+        .chain(frac)
+        .map(|c| c - b'0')
+        .skip_while(|&d| d == 0)
+        .collect();
+    if significant.is_empty() {
+        return Ok(Quantity::zero());
     }
-    let mut value = mantissa.checked_mul(1i128.checked_shl(exp2)?)?;
-    if exp10 >= 0 {
-        value = value.checked_mul(10i128.checked_pow(exp10 as u32)?)?;
-    } else {
-        // Below a nano-unit: Kubernetes rounds up, so do we.
-        let div = 10i128.checked_pow(exp10.unsigned_abs())?;
-        value = (value + div - 1) / div;
+    let mut digits = times_pow2(significant, bits);
+    let trailing = digits.iter().rev().take_while(|&&d| d == 0).count();
+    digits.truncate(digits.len() - trailing);
+    let trailing = i64::try_from(trailing).map_err(|_| Unreadable::ExponentRange)?;
+    Ok(Quantity {
+        negative,
+        digits: digits.into_boxed_slice(),
+        exp: exp.checked_add(trailing).ok_or(Unreadable::ExponentRange)?,
+    })
+}
+
+/// The suffix as (power of ten, power of two).
+fn suffix(s: &[u8]) -> Result<(i64, u32), Unreadable> {
+    Ok(match s {
+        b"" => (0, 0),
+        b"n" => (-9, 0),
+        b"u" => (-6, 0),
+        b"m" => (-3, 0),
+        b"k" => (3, 0),
+        b"M" => (6, 0),
+        b"G" => (9, 0),
+        b"T" => (12, 0),
+        b"P" => (15, 0),
+        // `E` alone is exa; `E` followed by a number is an exponent.
+        b"E" => (18, 0),
+        b"Ki" => (0, 10),
+        b"Mi" => (0, 20),
+        b"Gi" => (0, 30),
+        b"Ti" => (0, 40),
+        b"Pi" => (0, 50),
+        b"Ei" => (0, 60),
+        [b'e' | b'E', exp @ ..] => (exponent(exp)?, 0),
+        _ => return Err(Unreadable::Suffix),
+    })
+}
+
+fn exponent(s: &[u8]) -> Result<i64, Unreadable> {
+    let (negative, digits) = match s {
+        [b'-', d @ ..] => (true, d),
+        [b'+', d @ ..] => (false, d),
+        d => (false, d),
+    };
+    if digits.is_empty() || digit_count(digits) != digits.len() {
+        return Err(Unreadable::Exponent);
     }
-    Some(Quantity(if negative { -value } else { value }))
+    let mut value: i64 = 0;
+    for &c in digits {
+        value = value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(i64::from(c - b'0')))
+            .ok_or(Unreadable::ExponentRange)?;
+    }
+    let value = if negative { -value } else { value };
+    if i32::try_from(value).is_err() {
+        return Err(Unreadable::ExponentRange);
+    }
+    Ok(value)
+}
+
+/// `digits × 2^bits` in decimal digits, most significant first; `bits` ≤ 60,
+/// so a digit times the factor plus the carry stays far below `u128::MAX`.
+fn times_pow2(digits: Vec<u8>, bits: u32) -> Vec<u8> {
+    if bits == 0 {
+        return digits;
+    }
+    let factor = 1u128 << bits;
+    let mut out = Vec::with_capacity(digits.len() + 19);
+    let mut carry = 0u128;
+    for &d in digits.iter().rev() {
+        let v = u128::from(d) * factor + carry;
+        out.push((v % 10) as u8);
+        carry = v / 10;
+    }
+    while carry > 0 {
+        out.push((carry % 10) as u8);
+        carry /= 10;
+    }
+    out.reverse();
+    out
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn q(s: &str) -> i128 {
-        s.parse::<Quantity>().unwrap().nanos()
-    }
-
-    #[test]
-    fn equal_values_in_different_notations() {
-        let cases = [
-            ("500m", "0.5"),
-            ("1Gi", "1073741824"),
-            ("1k", "1000"),
-            ("1e3", "1k"),
-            ("1E3", "1000"),
-            ("2", "2000m"),
-            ("128Mi", "134217728"),
-            ("1.5Gi", "1536Mi"),
-            ("100n", "0.0000001"),
-            ("+1", "1"),
-        ];
-        for (a, b) in cases {
-            assert_eq!(q(a), q(b), "{a} vs {b}");
-        }
-    }
-
-    #[test]
-    fn ordering() {
-        assert!(q("500m") < q("1"));
-        assert!(q("512Mi") < q("1Gi"));
-        assert!(q("1G") < q("1Gi"));
-        assert!(q("-1") < q("0"));
-        assert!(q("1E") < q("1Ei"));
-    }
-
-    #[test]
-    fn rejects_garbage() {
-        for s in [
-            "",
-            "abc",
-            "1.2.3",
-            "1Xi",
-            ".",
-            "1e999",
-            "m",
-            "1 Gi",
-            "99999999999999999999999999999999999999Ei",
-        ] {
-            assert!(s.parse::<Quantity>().is_err(), "{s:?} parsed");
-        }
-    }
-}
+mod tests;

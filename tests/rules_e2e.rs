@@ -183,6 +183,61 @@ async fn every_rule_over_https() {
     );
     denied_by(&c.post_json("/validate", &r).await.json(), "require-limits");
 
+    // require-limits, issue 11 holes 4 and 5: a zero limit is no limit and is
+    // kept by /mutate; quantities compare exactly; unreadable ones are denied
+    // at their path; a zero request under real limits is admitted.
+    let limits_case = |resources: Value| {
+        review(
+            "CREATE",
+            "",
+            "Pod",
+            "acme-prod",
+            &user,
+            Some(pod(
+                json!({}),
+                json!([{"name": "app", "resources": resources}]),
+            )),
+            None,
+        )
+    };
+    let r = limits_case(json!({"limits": {"cpu": "0", "memory": "0Gi"}}));
+    let v = c.post_json("/mutate", &r).await.json();
+    let res = &patched(&r, &v)["spec"]["containers"][0]["resources"];
+    assert_eq!(
+        res["limits"],
+        json!({"cpu": "0", "memory": "0Gi"}),
+        "kept: {v}"
+    );
+    assert_eq!(res["requests"], json!({"cpu": "0", "memory": "0Gi"}), "{v}");
+    let v = c.post_json("/validate", &r).await.json();
+    denied_by(&v, "require-limits");
+    let msg = v["response"]["status"]["message"].as_str().unwrap_or("");
+    assert!(msg.contains("a zero limit is no limit"), "{msg}");
+    assert!(
+        msg.contains("resources.limits.cpu") && msg.contains("resources.limits.memory"),
+        "{msg}"
+    );
+    for (requests, path) in [
+        (
+            json!({"memory": "170141183460469231731687303715884105727e-29"}),
+            "resources.requests.memory",
+        ),
+        (json!({"cpu": "1e1000000"}), "resources.requests.cpu"),
+        (json!({"memory": "1.5.Gi"}), "resources.requests.memory"),
+    ] {
+        let r =
+            limits_case(json!({"limits": {"cpu": "1", "memory": "512Mi"}, "requests": requests}));
+        let v = c.post_json("/validate", &r).await.json();
+        denied_by(&v, "require-limits");
+        let msg = v["response"]["status"]["message"].as_str().unwrap_or("");
+        assert!(msg.contains(path), "{requests}: {msg}");
+    }
+    let r = limits_case(
+        json!({"limits": {"cpu": "1k", "memory": "512Mi"}, "requests": {"cpu": "1e3", "memory": "0"}}),
+    );
+    let v = c.post_json("/validate", &r).await.json();
+    assert_eq!(v["response"]["allowed"], true, "{v}");
+
     // cross-tenant-selectors: ingress from every namespace.
     let np = |spec: Value| json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "x"}, "spec": spec});
     let r = review(

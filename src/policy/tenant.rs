@@ -214,11 +214,11 @@ impl TenantSpec {
             }
         }
         if let Some(d) = &self.container_defaults {
-            check_quantities("spec.containerDefaults.requests", &d.requests)?;
-            check_quantities("spec.containerDefaults.limits", &d.limits)?;
+            check_quantities("spec.containerDefaults.requests", &d.requests, false)?;
+            check_quantities("spec.containerDefaults.limits", &d.limits, true)?;
         }
         if let Some(q) = &self.quota {
-            check_quantities("spec.quota.hard", &q.hard)?;
+            check_quantities("spec.quota.hard", &q.hard, false)?;
         }
         if let Some(e) = &self.egress {
             for (i, c) in e.allowed_cidrs.iter().enumerate() {
@@ -233,10 +233,26 @@ impl TenantSpec {
     }
 }
 
-fn check_quantities(path: &str, map: &BTreeMap<String, String>) -> Result<(), String> {
+/// Every value a quantity of zero or more; above zero with `positive`, for
+/// default limits: a zero limit is no limit, and `require-limits` would deny
+/// every container it was filled into.
+fn check_quantities(
+    path: &str,
+    map: &BTreeMap<String, String>,
+    positive: bool,
+) -> Result<(), String> {
     for (k, v) in map {
-        v.parse::<Quantity>()
+        let q = v
+            .parse::<Quantity>()
             .map_err(|e| format!("{path}.{k}: {e}"))?;
+        if q.is_negative() {
+            return Err(format!("{path}.{k}: {v:?} is negative; use zero or more"));
+        }
+        if positive && q.is_zero() {
+            return Err(format!(
+                "{path}.{k}: {v:?} is zero, and a zero limit is no limit; set a positive default limit or leave it out"
+            ));
+        }
     }
     Ok(())
 }

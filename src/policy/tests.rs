@@ -124,3 +124,48 @@ fn bad_yaml_is_an_error_with_line() {
         .to_string();
     assert!(err.starts_with("p.yaml:"), "{err}");
 }
+
+#[test]
+fn tenant_quantities_are_read_and_default_limits_are_positive() {
+    let tenant = |spec: &str| {
+        load(&format!(
+            "apiVersion: tenantguard.io/v1alpha1\nkind: Tenant\nmetadata: {{name: acme}}\nspec: {spec}\n"
+        ))
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+    };
+    let cases = [
+        (
+            "{containerDefaults: {limits: {cpu: 500m, memory: 1Gi}, requests: {cpu: '0'}}}",
+            None,
+        ),
+        ("{quota: {hard: {pods: '0', limits.cpu: '4'}}}", None),
+        (
+            "{containerDefaults: {limits: {cpu: '0'}}}",
+            Some("spec.containerDefaults.limits.cpu: \"0\" is zero, and a zero limit is no limit"),
+        ),
+        (
+            "{containerDefaults: {limits: {memory: 0Gi}}}",
+            Some("spec.containerDefaults.limits.memory: \"0Gi\" is zero"),
+        ),
+        (
+            "{containerDefaults: {requests: {cpu: -100m}}}",
+            Some("spec.containerDefaults.requests.cpu: \"-100m\" is negative"),
+        ),
+        (
+            "{quota: {hard: {limits.memory: -1Gi}}}",
+            Some("spec.quota.hard.limits.memory: \"-1Gi\" is negative"),
+        ),
+        (
+            "{containerDefaults: {limits: {cpu: 2gi}}}",
+            Some("spec.containerDefaults.limits.cpu: \"2gi\" is not a Kubernetes quantity"),
+        ),
+    ];
+    for (spec, want) in cases {
+        match (tenant(spec), want) {
+            (Ok(()), None) => {}
+            (Err(e), Some(w)) => assert!(e.contains(w), "{spec}: {e}"),
+            (got, _) => panic!("{spec}: {got:?}, expected {want:?}"),
+        }
+    }
+}

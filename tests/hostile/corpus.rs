@@ -98,8 +98,13 @@ pub fn corpus() -> Vec<Case> {
         .into_bytes();
     let mut dup_request = br#"{"request":{"uid":"x"},"#.to_vec();
     dup_request.extend_from_slice(&bytes(&review("dup-5", "Pod", "acme-prod", pod(false)))[1..]);
+    // Beyond any integer type, yet exact: one unit more is above the limit.
     let huge_limit = json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "app",
-        "resources": {"limits": {"cpu": "99999999999999999999999999Ei", "memory": "1Gi"}}}]}});
+        "resources": {"limits": {"cpu": "99999999999999999999999999Ei", "memory": "1Gi"},
+            "requests": {"cpu": "100000000000000000000000000Ei"}}}]}});
+    // An exponent Kubernetes would truncate to 32 bits (and read as 1).
+    let misread_limit = json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "app",
+        "resources": {"limits": {"cpu": "1e4294967296", "memory": "1Gi"}}}]}});
     let huge_request = json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "app",
         "resources": {"limits": {"cpu": "1", "memory": "1Gi"},
             "requests": {"cpu": "99999999999999999999999999999999999999999", "memory": "1e400"}}}]}});
@@ -217,14 +222,19 @@ pub fn corpus() -> Vec<Case> {
             json_error,
         ),
         case(
-            "limit beyond any quantity",
+            "limit beyond any integer, a request one unit above it",
             bytes(&review("num-2", "Pod", "acme-prod", huge_limit)),
-            Denied("is not a quantity"),
+            Denied("resources.requests.cpu (100000000000000000000000000Ei) is above"),
         ),
         case(
             "requests beyond any quantity",
             bytes(&review("num-3", "Pod", "acme-prod", huge_request)),
-            Denied("is not a quantity"),
+            Denied("is above resources.limits.memory"),
+        ),
+        case(
+            "limit Kubernetes would misread",
+            bytes(&review("num-4", "Pod", "acme-prod", misread_limit)),
+            Denied("is not a Kubernetes quantity: its exponent is beyond"),
         ),
         case(
             "object in kube-system, request in acme-prod",

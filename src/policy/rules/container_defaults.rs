@@ -7,7 +7,9 @@
 //!   else the default limit; never more than the container's limit.
 //!
 //! A value already set is never overwritten (`require-limits` rejects a bad
-//! one, so the user sees why), and applying twice changes nothing.
+//! one, so the user sees why), and applying twice changes nothing. A limit
+//! of zero is set: it is kept (and its request follows it), and
+//! `require-limits` rejects it, since a zero limit is no limit.
 //! Ephemeral containers are left alone: Kubernetes forbids resources there.
 //!
 //! Operations: CREATE, and UPDATE only when the update changes the pod spec
@@ -51,14 +53,6 @@ fn map_at<'a>(parent: &'a mut Map<String, Value>, key: &str) -> Option<&'a mut M
 
 fn is_set(map: &Map<String, Value>, key: &str) -> bool {
     map.get(key).is_some_and(|v| !v.is_null())
-}
-
-fn quantity(v: &Value) -> Option<Quantity> {
-    match v {
-        Value::String(s) => s.parse().ok(),
-        Value::Number(n) => n.to_string().parse().ok(),
-        _ => None,
-    }
 }
 
 /// Fills one container's `resources` from `defaults`.
@@ -134,10 +128,11 @@ fn fill(container: &mut Value, defaults: &ContainerDefaults) {
     }
 }
 
-/// Whether quantity `request` is above `limit` (false when either does not parse).
+/// Whether quantity `request` is above `limit` (false when either cannot be
+/// read: `require-limits` then denies the container and says why).
 fn above(request: &str, limit: &Value) -> bool {
-    match (request.parse::<Quantity>(), quantity(limit)) {
-        (Ok(r), Some(l)) => r > l,
+    match (request.parse::<Quantity>(), Quantity::from_json(limit)) {
+        (Ok(r), Ok(l)) => r > l,
         _ => false,
     }
 }
@@ -250,6 +245,45 @@ mod tests {
                 pod(json!({"name": "app", "resources": {"limits": {"cpu": 1}}})),
                 c0,
                 json!({"limits": {"cpu": 1, "memory": "512Mi"}, "requests": {"cpu": 1, "memory": "128Mi"}}),
+            ),
+            (
+                "a zero cpu limit is set: kept, and its request follows it",
+                &w,
+                pod(json!({"name": "app", "resources": {"limits": {"cpu": "0"}}})),
+                c0,
+                json!({"limits": {"cpu": "0", "memory": "512Mi"}, "requests": {"cpu": "0", "memory": "128Mi"}}),
+            ),
+            (
+                "zero limits in other spellings are kept too",
+                &w,
+                pod(
+                    json!({"name": "app", "resources": {"limits": {"cpu": "0m", "memory": "0Gi"}}}),
+                ),
+                c0,
+                json!({"limits": {"cpu": "0m", "memory": "0Gi"}, "requests": {"cpu": "0m", "memory": "0Gi"}}),
+            ),
+            (
+                "a numeric zero limit is kept",
+                &w,
+                pod(
+                    json!({"name": "app", "resources": {"limits": {"memory": 0}, "requests": {"memory": "64Mi"}}}),
+                ),
+                c0,
+                json!({"limits": {"cpu": "500m", "memory": 0}, "requests": {"cpu": "100m", "memory": "64Mi"}}),
+            ),
+            (
+                "a zero request is set: kept",
+                &w,
+                pod(json!({"name": "app", "resources": {"requests": {"cpu": "0"}}})),
+                c0,
+                json!({"limits": {"cpu": "500m", "memory": "512Mi"}, "requests": {"cpu": "0", "memory": "128Mi"}}),
+            ),
+            (
+                "an unreadable limit is kept for validation to reject",
+                &w,
+                pod(json!({"name": "app", "resources": {"limits": {"memory": "lots"}}})),
+                c0,
+                json!({"limits": {"cpu": "500m", "memory": "lots"}, "requests": {"cpu": "100m", "memory": "lots"}}),
             ),
             (
                 "user request kept, limit filled",

@@ -8,13 +8,19 @@
 //! finalizer or status-like change on the way out; denying it would leave a
 //! pod created before this policy stuck in Terminating. A pod's resources
 //! cannot grow through it, and a workload's template is always judged.
-//! Quantities that cannot be read or compared are violations too: nothing
-//! is admitted unjudged.
+//!
+//! A limit of zero (`0`, `0Gi`, `0m`, `0.0`, `0e5`) is no limit: the kubelet
+//! sets no CPU quota and no memory cap for it, and it counts nothing against a
+//! `limits.*` quota, so a required limit of zero is denied like a missing
+//! one. A zero *request* is fine. Every quantity in `limits` and `requests`
+//! is read (through [`Quantity::from_json`], the one reader) and compared
+//! exactly; one that cannot be read, or is negative, is a violation at its
+//! own path, never skipped: nothing is admitted unjudged.
 //! Ephemeral containers are not judged: Kubernetes forbids resources on them.
 //! Reference: <https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/>.
 
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::{Ctx, Violation};
 use crate::podspec::ContainerList;
@@ -55,15 +61,70 @@ impl Params {
 
 const JUDGED: [ContainerList; 2] = [ContainerList::Containers, ContainerList::InitContainers];
 
-fn resource<'a>(c: &'a Value, section: &str, name: &str) -> Option<&'a Value> {
-    c.get("resources")?.get(section)?.get(name)
+/// `resources.limits` or `resources.requests` of a container.
+enum Section<'a> {
+    Absent,
+    Map(&'a Map<String, Value>),
+    NotAMap(&'a Value),
 }
 
-fn quantity(v: &Value) -> Option<Quantity> {
-    match v {
-        Value::String(s) => s.parse().ok(),
-        Value::Number(n) => n.to_string().parse().ok(),
-        _ => None,
+fn section<'a>(c: &'a Value, name: &str) -> Section<'a> {
+    match c.get("resources").and_then(|r| r.get(name)) {
+        None | Some(Value::Null) => Section::Absent,
+        Some(Value::Object(m)) => Section::Map(m),
+        Some(v) => Section::NotAMap(v),
+    }
+}
+
+/// A value as the user wrote it, shortened: it is echoed into the denial.
+fn show(v: &Value) -> String {
+    const MAX: usize = 40;
+    let text = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+    if text.chars().count() <= MAX {
+        return text;
+    }
+    let mut short: String = text.chars().take(MAX).collect();
+    short.push('…');
+    short
+}
+
+/// One quantity of a container, read. None for a null value (not set) and
+/// for one that cannot be judged, which adds its violation: unreadable, or
+/// negative (the apiserver accepts no negative resource quantity).
+/// `field` is `limits.cpu` and the like, formatted only for a violation.
+fn read(
+    v: &Value,
+    field: (&str, &str),
+    path: &str,
+    who: &str,
+    out: &mut Vec<Violation>,
+) -> Option<Quantity> {
+    if v.is_null() {
+        return None;
+    }
+    let (section, name) = field;
+    let field = || format!("resources.{section}.{name}");
+    match Quantity::from_json(v) {
+        Err(e) => {
+            let field = field();
+            out.push(Violation::new(
+                format!("{path}.{field}"),
+                format!("{who}: {field}: {e}; tenantguard judges only what it can read, so fix the value"),
+            ));
+            None
+        }
+        Ok(q) if q.is_negative() => {
+            let field = field();
+            out.push(Violation::new(
+                format!("{path}.{field}"),
+                format!(
+                    "{who}: {field} is {}, a negative quantity; Kubernetes resources are zero or more",
+                    show(v)
+                ),
+            ));
+            None
+        }
+        Ok(q) => Some(q),
     }
 }
 
@@ -89,250 +150,101 @@ pub fn validate(ctx: &Ctx<'_>, params: &Params) -> Vec<Violation> {
     for c in pod.containers(&JUDGED) {
         let path = c.path(pod.at.spec_path);
         let who = c.label(pod.at.spec_path);
-        for r in &params.resources {
-            match resource(c.value, "limits", r) {
-                None | Some(Value::Null) => out.push(Violation::new(
-                    format!("{path}.resources.limits.{r}"),
-                    format!(
-                        "{who}: resources.limits.{r} is not set; set it (or declare containerDefaults for the tenant so it is filled in)"
-                    ),
-                )),
-                Some(v) if quantity(v).is_none() => out.push(Violation::new(
-                    format!("{path}.resources.limits.{r}"),
-                    format!("{who}: resources.limits.{r} {v} is not a quantity such as 500m or 256Mi"),
-                )),
-                Some(_) => {}
-            }
-        }
-        let requests = c
-            .value
-            .get("resources")
-            .and_then(|r| r.get("requests"))
-            .and_then(Value::as_object);
-        for (name, req) in requests.into_iter().flatten() {
-            let Some(rq) = quantity(req) else {
-                out.push(Violation::new(
-                    format!("{path}.resources.requests.{name}"),
-                    format!(
-                        "{who}: resources.requests.{name} {req} is not a quantity tenantguard can compare (examples: 500m, 256Mi, 2)"
-                    ),
-                ));
-                continue;
-            };
-            let Some(lim) = resource(c.value, "limits", name).and_then(quantity) else {
-                continue;
-            };
-            if rq > lim {
-                let show = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
-                out.push(Violation::new(
-                    format!("{path}.resources.requests.{name}"),
-                    format!(
-                        "{who}: resources.requests.{name} ({}) is above resources.limits.{name} ({}); lower the request or raise the limit",
-                        show(req),
-                        resource(c.value, "limits", name).map_or_else(String::new, show),
-                    ),
-                ));
-            }
-        }
+        judge_container(c.value, &path, &who, params, &mut out);
     }
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::policy::rules::testing::World;
-    use serde_json::json;
+fn not_a_map(path: &str, who: &str, field: &str, v: &Value) -> Violation {
+    Violation::new(
+        format!("{path}.{field}"),
+        format!(
+            "{who}: {field} is {}, not a map of quantities such as {{cpu: 500m, memory: 256Mi}}",
+            show(v)
+        ),
+    )
+}
 
-    fn paths(ns: &str, obj: Value, params: &Params) -> Vec<String> {
-        let w = World::new();
-        validate(&w.ctx(ns, &obj), params)
-            .into_iter()
-            .map(|v| v.path)
-            .collect()
-    }
-
-    fn pod(containers: Value) -> Value {
-        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": containers})
-    }
-
-    const FULL: &str = r#"{"limits": {"cpu": "500m", "memory": "256Mi"}, "requests": {"cpu": "100m", "memory": "128Mi"}}"#;
-
-    #[test]
-    fn cases() {
-        let full: Value = serde_json::from_str(FULL).unwrap();
-        let p = Params::default();
-        let cases: Vec<(&str, &str, Value, Vec<&str>)> = vec![
-            (
-                "clean pod",
-                "acme-prod",
-                pod(json!({"containers": [{"name": "app", "resources": full}]})),
-                vec![],
-            ),
-            (
-                "no resources",
-                "acme-prod",
-                pod(json!({"containers": [{"name": "app"}]})),
-                vec![
-                    "spec.containers[0].resources.limits.cpu",
-                    "spec.containers[0].resources.limits.memory",
-                ],
-            ),
-            (
-                "memory only",
-                "acme-prod",
-                pod(
-                    json!({"containers": [{"name": "app", "resources": {"limits": {"memory": "1Gi"}}}]}),
-                ),
-                vec!["spec.containers[0].resources.limits.cpu"],
-            ),
-            (
-                "second container and init container",
-                "acme-prod",
-                pod(json!({
-                "initContainers": [{"name": "init", "resources": {"limits": {"cpu": "1"}}}],
-                "containers": [{"name": "a", "resources": full}, {"name": "b", "resources": {"limits": {"cpu": 1, "memory": "1Gi"}}}]})),
-                vec!["spec.initContainers[0].resources.limits.memory"],
-            ),
-            (
-                "request above limit",
-                "acme-prod",
-                pod(
-                    json!({"containers": [{"name": "app", "resources": {"limits": {"cpu": "500m", "memory": "1Gi"}, "requests": {"cpu": "2", "memory": "1024Mi"}}}]}),
-                ),
-                vec!["spec.containers[0].resources.requests.cpu"],
-            ),
-            (
-                "bad quantity",
-                "acme-prod",
-                pod(
-                    json!({"containers": [{"name": "app", "resources": {"limits": {"cpu": "lots", "memory": "1Gi"}}}]}),
-                ),
-                vec!["spec.containers[0].resources.limits.cpu"],
-            ),
-            (
-                "bad request quantity",
-                "acme-prod",
-                pod(
-                    json!({"containers": [{"name": "app", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"memory": "2gi"}}}]}),
-                ),
-                vec!["spec.containers[0].resources.requests.memory"],
-            ),
-            (
-                "request too large to compare",
-                "acme-prod",
-                pod(
-                    json!({"containers": [{"name": "app", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "1e30"}}}]}),
-                ),
-                vec!["spec.containers[0].resources.requests.cpu"],
-            ),
-            (
-                "ephemeral containers are not judged",
-                "acme-prod",
-                pod(
-                    json!({"containers": [{"name": "app", "resources": full}], "ephemeralContainers": [{"name": "debug"}]}),
-                ),
-                vec![],
-            ),
-            (
-                "deployment template",
-                "acme-prod",
-                json!({"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"template": {"spec": {"containers": [{"name": "web"}]}}}}),
-                vec![
-                    "spec.template.spec.containers[0].resources.limits.cpu",
-                    "spec.template.spec.containers[0].resources.limits.memory",
-                ],
-            ),
-            (
-                "cronjob template",
-                "acme-prod",
-                json!({"apiVersion": "batch/v1", "kind": "CronJob", "spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [{"name": "job", "resources": {"limits": {"cpu": "1"}}}]}}}}}}),
-                vec!["spec.jobTemplate.spec.template.spec.containers[0].resources.limits.memory"],
-            ),
-            (
-                "kind out of scope",
-                "acme-prod",
-                json!({"apiVersion": "v1", "kind": "Service", "spec": {}}),
-                vec![],
-            ),
-            (
-                "no spec at all",
-                "acme-prod",
-                json!({"apiVersion": "v1", "kind": "Pod"}),
-                vec![],
-            ),
-        ];
-        for (name, ns, obj, want) in cases {
-            assert_eq!(paths(ns, obj, &p), want, "{name}");
+fn judge_container(c: &Value, path: &str, who: &str, params: &Params, out: &mut Vec<Violation>) {
+    // The positive limits, which the requests are compared with.
+    let mut limits: Vec<(&str, Quantity)> = Vec::new();
+    let none = Map::new();
+    let limit_map = match section(c, "limits") {
+        // One violation says it all; the required ones are not listed again.
+        Section::NotAMap(v) => {
+            out.push(not_a_map(path, who, "resources.limits", v));
+            None
+        }
+        Section::Absent => Some(&none),
+        Section::Map(m) => Some(m),
+    };
+    if let Some(map) = limit_map {
+        for r in &params.resources {
+            let field = || format!("resources.limits.{r}");
+            let Some(v) = map.get(r).filter(|v| !v.is_null()) else {
+                let field = field();
+                out.push(Violation::new(
+                    format!("{path}.{field}"),
+                    format!(
+                        "{who}: {field} is not set; set it (or declare containerDefaults for the tenant so it is filled in)"
+                    ),
+                ));
+                continue;
+            };
+            match read(v, ("limits", r), path, who, out) {
+                Some(q) if q.is_zero() => out.push(Violation::new(
+                    format!("{path}.{}", field()),
+                    format!(
+                        "{who}: {} is {}, and a zero limit is no limit (no CPU quota, no memory cap, nothing counted against a limits quota); set a positive limit",
+                        field(),
+                        show(v)
+                    ),
+                )),
+                Some(q) => limits.push((r.as_str(), q)),
+                None => {}
+            }
+        }
+        // Limits nobody requires are still read: what cannot be read is not
+        // admitted. A zero one is no limit, which is allowed for them.
+        for (name, v) in map {
+            if params.resources.iter().any(|r| r == name) {
+                continue;
+            }
+            if let Some(q) = read(v, ("limits", name), path, who, out).filter(|q| !q.is_zero()) {
+                limits.push((name.as_str(), q));
+            }
         }
     }
-
-    #[test]
-    fn message_names_container_and_fix() {
-        let w = World::new();
-        let obj = pod(json!({"containers": [{"name": "app"}]}));
-        let v = validate(&w.ctx("acme-prod", &obj), &Params::default());
-        assert!(
-            v[1].message
-                .starts_with("spec.containers[0] \"app\": resources.limits.memory is not set"),
-            "{}",
-            v[1].message
-        );
-    }
-
-    #[test]
-    fn update_is_judged_except_a_terminating_pods_finalizer_removal() {
-        use crate::policy::rules::Operation::Update;
-        let w = World::new();
-        let run = |new: &Value, old: &Value| {
-            let mut ctx = w.ctx("acme-prod", new);
-            ctx.operation = Update;
-            ctx.old_object = Some(old);
-            validate(&ctx, &Params::default()).len()
-        };
-        let old = pod(json!({"containers": [{"name": "app"}]}));
-        let mut relabelled = old.clone();
-        relabelled["metadata"]["labels"] = json!({"x": "y"});
-        assert_eq!(run(&relabelled, &old), 2, "UPDATE is judged");
-        let mut dying = old.clone();
-        dying["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
-        dying["metadata"]["finalizers"] = json!(["example.com/x"]);
-        let mut released = dying.clone();
-        released["metadata"]["finalizers"] = json!([]);
-        assert_eq!(
-            run(&released, &dying),
-            0,
-            "finalizer removal on the way out"
-        );
-        let mut dying_changed = released.clone();
-        dying_changed["spec"]["containers"][0]["image"] = json!("new");
-        assert_eq!(
-            run(&dying_changed, &dying),
-            2,
-            "a spec change is judged even then"
-        );
-        let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"replicas": 5,
-            "template": {"spec": {"containers": [{"name": "web"}]}}}});
-        assert_eq!(
-            run(&deploy, &deploy),
-            2,
-            "a workload template is always judged"
-        );
-    }
-
-    #[test]
-    fn resources_parameter() {
-        let p = Params {
-            resources: vec!["memory".into()],
-        };
-        let obj = pod(
-            json!({"containers": [{"name": "app", "resources": {"limits": {"memory": "1Gi"}}}]}),
-        );
-        assert!(paths("acme-prod", obj, &p).is_empty());
-        assert!(Params {
-            resources: vec!["".into()]
+    let requests = match section(c, "requests") {
+        Section::Absent => return,
+        Section::NotAMap(v) => {
+            out.push(not_a_map(path, who, "resources.requests", v));
+            return;
         }
-        .check()
-        .is_err());
+        Section::Map(m) => m,
+    };
+    for (name, req) in requests {
+        let Some(rq) = read(req, ("requests", name), path, who, out) else {
+            continue;
+        };
+        let Some((_, lim)) = limits.iter().find(|(n, _)| *n == name.as_str()) else {
+            continue;
+        };
+        if rq > *lim {
+            let limit = c
+                .pointer("/resources/limits")
+                .and_then(|l| l.get(name))
+                .map_or_else(String::new, show);
+            out.push(Violation::new(
+                format!("{path}.resources.requests.{name}"),
+                format!(
+                    "{who}: resources.requests.{name} ({}) is above resources.limits.{name} ({limit}); lower the request or raise the limit",
+                    show(req),
+                ),
+            ));
+        }
     }
 }
+
+#[cfg(test)]
+mod tests;
