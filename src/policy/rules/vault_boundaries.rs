@@ -219,7 +219,7 @@ fn template_paths(
                 } => match paths::judge(&path, base, decoding) {
                     Ok(()) => continue,
                     Err(e) => format!(
-                        "the template reads Vault path {path:?} ({function}), which {}; read only paths under {base}/",
+                        "the template reads Vault path {path:?} ({function}): it {}; read only paths under {base}/",
                         reason(&e, tenant, base)
                     ),
                 },
@@ -446,7 +446,7 @@ mod tests {
             "metadata.annotations.vault.hashicorp.com/agent-inject-secret-a: Vault path \"secret/data/customers/acme-evil/db\" is outside tenant \"acme\"'s secrets path \"secret/data/customers/acme\"; use a path under secret/data/customers/acme/",
             "metadata.annotations.vault.hashicorp.com/agent-inject-secret-b: Vault path \"secret/data/customers/acme/%2E%2e/globex\" is outside tenant \"acme\"'s secrets path",
             "metadata.annotations.vault.hashicorp.com/agent-inject-secret-c: Vault path \"secret/data/customers/acme/%4\" has an invalid %-escape \"%4\" (a % must be followed by two hex digits, e.g. %2F); use a path under secret/data/customers/acme/",
-            "metadata.annotations.vault.hashicorp.com/agent-inject-template-d: the template reads Vault path \"secret/data/customers/acme/db#x\" (secret), which contains '#', which the Vault Agent reads as the start of a URL fragment",
+            "metadata.annotations.vault.hashicorp.com/agent-inject-template-d: the template reads Vault path \"secret/data/customers/acme/db#x\" (secret): it contains '#', which the Vault Agent reads as the start of a URL fragment",
             "metadata.annotations.vault.hashicorp.com/auth-config-role: this annotation sets parameters of the agent's Vault login: auth-config-role is used whenever role is empty",
         ];
         assert_eq!(msgs.len(), want_prefixes.len(), "{msgs:#?}");
