@@ -334,7 +334,10 @@ async fn vault_paths_delimiters_and_annotations_over_https() {
         json!({"vault.hashicorp.com/agent-inject-command-db": "sh -c id"}),
     ];
     for annotations in denied {
-        let v = c.post_json("/validate", &validate(annotations.clone())).await.json();
+        let v = c
+            .post_json("/validate", &validate(annotations.clone()))
+            .await
+            .json();
         denied_by(&v, "vault-boundaries");
         let msg = v["response"]["status"]["message"].as_str().unwrap_or("");
         let key = annotations
