@@ -4,18 +4,20 @@
 //! It owns the Vault annotations of the pod (for a workload: of its pod
 //! template, which is what the Injector sees):
 //! - `vault.hashicorp.com/role`, `namespace` and `auth-path` must be the
-//!   tenant's: see [`identity`];
+//!   tenant's: see `identity`;
 //! - every `agent-inject-secret-<name>` path must lie inside the tenant's
 //!   `secretsPath`, judged as the Agent reads it (a URL: `%`-escapes decoded,
 //!   `?`/`#` refused): see [`paths`];
 //! - every path an `agent-inject-template-<name>` template reads (`secret`,
 //!   `secrets`, `pkiCert`) must lie inside it too and be a plain string
 //!   literal, the template being read with the delimiters the pod sets for
-//!   it: see [`templates`];
+//!   it (and with the default `{{ }}` as well, which an Injector older than
+//!   the delimiter annotations uses whatever the pod sets): see
+//!   `templates`; `plugin` and `file` calls are refused;
 //! - every name in `tenantguard.io/vault-secrets` must form a valid
 //!   annotation key (`vault-injection` skips the others);
 //! - any other `vault.hashicorp.com/` annotation must be on the allow-list of
-//!   those that only shape the agent: see [`annotations`].
+//!   those that only shape the agent: see `annotations`.
 //!
 //! Older Injectors matched secret keys by substring (`strings.Contains`), so
 //! a key such as `x.vault.hashicorp.com/agent-inject-secret-db` is judged

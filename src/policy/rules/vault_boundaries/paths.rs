@@ -8,9 +8,10 @@
 //!   `pkiCert` with Go's `url.Parse`, so `%`-escapes of any character, in
 //!   either case, are decoded once and a `?…` or `#…` suffix is split off as
 //!   query or fragment. The Injector's template for an `agent-inject-secret-*`
-//!   annotation is such a read. Every Agent with templating (Vault 1.3 and
-//!   later) embeds a consul-template that does this (it came with the
-//!   `?version=` support for KV v2 in 2019).
+//!   annotation is such a read. tenantguard assumes an Agent whose
+//!   consul-template does this (it came with KV v2 `?version=` support; an
+//!   older one would send an escaped path literally, a name Vault does not
+//!   decode).
 //! - **Passed on as written** ([`Decoding::Never`]): the `secrets` list and
 //!   the write form `secret "<path>" "k=v"` hand the text to the Vault client
 //!   unparsed.
