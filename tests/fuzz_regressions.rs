@@ -58,3 +58,8 @@ fn policy_load_corpus_and_reproducers() {
 fn engine_corpus_and_reproducers() {
     replay("engine", checks::engine);
 }
+
+#[test]
+fn vault_path_corpus_and_reproducers() {
+    replay("vault_path", checks::vault_path);
+}

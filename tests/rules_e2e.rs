@@ -526,3 +526,86 @@ async fn issue_11_holes_over_https() {
         "cross-tenant-selectors",
     );
 }
+
+/// Issue 11, holes 2 and 3, over HTTPS: Vault paths are judged as the Agent
+/// reads them (URLs), templates with the delimiters the pod sets, and only
+/// the Injector annotations tenantguard can judge are admitted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vault_paths_delimiters_and_annotations_over_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let inv = common::write_file(
+        dir.path(),
+        "inv.yaml",
+        &format!("{}---\n{TENANTS}", common::INVENTORY),
+    );
+    let s = start(Opts {
+        inventory: Some(&inv),
+        ..Default::default()
+    });
+    let mut c = Client::connect(&s, Proto::H2).await.unwrap();
+    let user = ["acme-admins", "system:authenticated"];
+    let validate = |annotations: Value| {
+        review(
+            "CREATE",
+            "",
+            "Pod",
+            "acme-prod",
+            &user,
+            Some(pod(annotations, limited())),
+            None,
+        )
+    };
+    let denied = [
+        // %-escapes decoded, then ".." resolved: globex's secret.
+        json!({"vault.hashicorp.com/agent-inject-secret-db":
+            "secret/data/tenants/acme/%2e%2E/%2e%2e/tenants/globex/db"}),
+        // A query hides the real path.
+        json!({"vault.hashicorp.com/agent-inject-secret-db":
+            "secret/data/tenants/globex/db?x=/../../acme/db"}),
+        // Custom delimiters hide a foreign read.
+        json!({
+            "vault.hashicorp.com/agent-template-left-delim-db": "[[",
+            "vault.hashicorp.com/agent-template-right-delim-db": "]]",
+            "vault.hashicorp.com/agent-inject-template-db":
+                "[[ with secret \"secret/data/tenants/globex/db\" ]][[ .Data.data.password ]][[ end ]]",
+        }),
+        // Annotations off the allow-list.
+        json!({"vault.hashicorp.com/auth-config-role": "globex"}),
+        json!({"vault.hashicorp.com/agent-inject-command-db": "sh -c id"}),
+    ];
+    for annotations in denied {
+        let v = c
+            .post_json("/validate", &validate(annotations.clone()))
+            .await
+            .json();
+        denied_by(&v, "vault-boundaries");
+        let msg = v["response"]["status"]["message"].as_str().unwrap_or("");
+        let key = annotations
+            .as_object()
+            .and_then(|m| m.keys().find(|k| !k.contains("delim")))
+            .cloned()
+            .unwrap_or_default();
+        assert!(msg.contains(&key), "{key} not named in {msg}");
+    }
+    // The clean neighbours: the own path with empty segments and escapes, read
+    // with custom delimiters, and annotations that only shape the agent.
+    let v = c
+        .post_json(
+            "/validate",
+            &validate(json!({
+                "vault.hashicorp.com/agent-inject": "true",
+                "vault.hashicorp.com/role": "acme",
+                "vault.hashicorp.com/agent-inject-secret-db": "secret/data/tenants//%61cme//db",
+                "vault.hashicorp.com/agent-template-left-delim-db": "[[",
+                "vault.hashicorp.com/agent-template-right-delim-db": "]]",
+                "vault.hashicorp.com/agent-inject-template-db":
+                    "[[ with secret \"secret/data/tenants/acme/db\" ]][[ .Data.data.password ]][[ end ]]",
+                "vault.hashicorp.com/agent-requests-cpu": "50m",
+                "vault.hashicorp.com/agent-limits-mem": "128Mi",
+                "vault.hashicorp.com/agent-inject-status": "injected",
+            })),
+        )
+        .await
+        .json();
+    assert_eq!(v["response"]["allowed"], true, "{v}");
+}

@@ -13,6 +13,10 @@
 //!   namespaces. The mutation patch applies, applying it twice changes
 //!   nothing more, mutating the result adds nothing (the apiserver's
 //!   reinvocation), and mutate-then-validate equals `admit`.
+//! - `vault_path`: a Vault path → the `vault-boundaries` path judge. What it
+//!   admits holds no query, fragment or leftover `%` once decoded and lies
+//!   inside the secrets path; percent-encoding characters never changes the
+//!   verdict; a path passed on undecoded is admitted only without `%`.
 
 use std::sync::LazyLock;
 
@@ -287,6 +291,73 @@ pub fn engine(data: &[u8]) {
         assert_eq!(admitted.allowed, v2.allowed, "admit = mutate then validate");
         assert_eq!(admitted.findings, v2.findings);
         assert_eq!(admitted.patch, m.patch);
+    }
+}
+
+/// The secrets path `vault_path` judges against.
+const VAULT_BASE: &str = "secret/data/customers/acme";
+
+/// Percent-encodes the characters of `raw` picked by the bits of `mask`
+/// (cycled), every byte of a character, upper case when `upper`.
+fn percent_encode(raw: &str, mask: u8, upper: bool) -> String {
+    let mut out = String::new();
+    for (i, c) in raw.chars().enumerate() {
+        if mask.rotate_right(i as u32 % 8) & 1 == 0 {
+            out.push(c);
+            continue;
+        }
+        let mut buf = [0u8; 4];
+        for b in c.encode_utf8(&mut buf).bytes() {
+            out.push_str(&if upper {
+                format!("%{b:02X}")
+            } else {
+                format!("%{b:02x}")
+            });
+        }
+    }
+    out
+}
+
+/// Target `vault_path`: a mask byte, then the path (UTF-8).
+pub fn vault_path(data: &[u8]) {
+    use tenantguard::policy::rules::vault_boundaries::paths::{
+        judge, segments, Decoding, PathError,
+    };
+    let [mask, rest @ ..] = data else {
+        return;
+    };
+    let Ok(raw) = std::str::from_utf8(rest) else {
+        return;
+    };
+    let verdict = judge(raw, VAULT_BASE, Decoding::Once);
+    if verdict.is_ok() {
+        let segs = segments(raw, Decoding::Once).expect("admitted paths have segments");
+        assert!(
+            segs.starts_with(&["secret", "data", "customers", "acme"].map(String::from)),
+            "{raw:?} admitted outside: {segs:?}"
+        );
+        assert!(
+            !segs
+                .iter()
+                .any(|s| s.contains(['?', '#', '%']) || s == "." || s == ".."),
+            "{raw:?} admitted with {segs:?}"
+        );
+    }
+    if judge(raw, VAULT_BASE, Decoding::Never).is_ok() {
+        assert!(!raw.contains('%'), "{raw:?} admitted undecoded with a %");
+    }
+    // Encoding characters of a path without escapes of its own never changes
+    // the verdict (an encoded '?' or '#' is refused all the same).
+    if !raw.contains('%') {
+        let encoded = percent_encode(raw, *mask, mask & 0x80 != 0);
+        let again = judge(&encoded, VAULT_BASE, Decoding::Once);
+        match (&verdict, &again) {
+            (
+                Err(PathError::QueryOrFragment { c, .. }),
+                Err(PathError::QueryOrFragment { c: c2, .. }),
+            ) => assert_eq!(c, c2, "{raw:?} vs {encoded:?}"),
+            _ => assert_eq!(verdict, again, "{raw:?} vs {encoded:?}"),
+        }
     }
 }
 

@@ -35,6 +35,8 @@ use crate::podspec;
 #[serde(deny_unknown_fields)]
 pub struct Params {}
 
+/// The prefix of every Vault Agent Injector annotation.
+pub(crate) const VAULT_PREFIX: &str = "vault.hashicorp.com/";
 /// Turns the Vault Agent Injector on for a pod.
 pub(crate) const INJECT: &str = "vault.hashicorp.com/agent-inject";
 pub(crate) const ROLE: &str = "vault.hashicorp.com/role";
@@ -53,6 +55,11 @@ const MAX_NAME_PART: usize = 63;
 /// Whether `s` is a boolean the Injector reads as true (Go's `strconv.ParseBool`).
 pub(crate) fn is_true(s: &str) -> bool {
     matches!(s, "1" | "t" | "T" | "true" | "TRUE" | "True")
+}
+
+/// Whether `s` is a boolean the Injector reads as false (Go's `strconv.ParseBool`).
+pub(crate) fn is_false(s: &str) -> bool {
+    matches!(s, "0" | "f" | "F" | "false" | "FALSE" | "False")
 }
 
 /// The names listed in `tenantguard.io/vault-secrets`: comma separated,
