@@ -121,6 +121,8 @@ pub fn create_request(obj: &Value, default_namespace: &str, user: &User) -> Requ
         group: group.to_string(),
         version: version.to_string(),
         kind: kind.to_string(),
+        // Unknown offline: the object alone says what it is.
+        resource: Default::default(),
         namespace: namespace_of(obj, kind, default_namespace),
         name: meta(obj, "name").unwrap_or("").to_string(),
         operation: Operation::Create,
@@ -234,18 +236,15 @@ fn has_specific_rules(group: &str, kind: &str) -> bool {
 
 /// What a person should know about how far the object was judged.
 fn note(engine: &Engine, req: &Request, standing: &Standing) -> Option<String> {
-    let settings = &engine.policies.settings;
-    let exempt = |ns: &str| {
-        ns == engine.identity.namespace || settings.exempt_namespaces.iter().any(|e| e == ns)
-    };
     match standing {
-        Standing::OutOfScope if req.kind == "Namespace" && req.group.is_empty() => {
-            Some(format!("not judged: namespace {:?} is exempt", req.name))
-        }
+        Standing::Namespace(_) if engine.is_exempt(&req.name) => Some(format!(
+            "namespace {:?} is exempt: only its tenant label (and its deletion) is judged",
+            req.name
+        )),
         Standing::OutOfScope if req.namespace.is_empty() => {
             Some("not judged: cluster-scoped, no rule applies".into())
         }
-        Standing::OutOfScope if exempt(&req.namespace) => Some(format!(
+        Standing::OutOfScope if engine.is_exempt(&req.namespace) => Some(format!(
             "not judged: namespace {:?} is exempt",
             req.namespace
         )),
@@ -284,7 +283,7 @@ fn violations(outcome: &Outcome) -> Vec<ViolationOut> {
             rule: CANNOT_JUDGE.to_string(),
             action: "Deny".to_string(),
             path: String::new(),
-            message: e.clone(),
+            message: e.to_string(),
         });
     }
     out
@@ -448,6 +447,7 @@ mod tests {
             json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "r"}}),
             json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w", "namespace": "acme-prod"}}),
             json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "namespace": "acme-prod"}}),
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "tenantguard-system"}}),
         ]);
         let report = run(&engine, &inv, &input, "default", &User::default());
         let notes: Vec<_> = report.results.iter().map(|r| r.note.as_deref()).collect();
@@ -459,6 +459,7 @@ mod tests {
                 Some("not judged: cluster-scoped, no rule applies"),
                 Some("no rule is specific to example.com/Widget: only its labels were judged"),
                 None,
+                Some("namespace \"tenantguard-system\" is exempt: only its tenant label (and its deletion) is judged"),
             ]
         );
         assert!(report.results.iter().all(|r| r.allowed));

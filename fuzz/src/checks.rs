@@ -256,6 +256,7 @@ pub fn engine(data: &[u8]) {
         group: group.into(),
         version: "v1".into(),
         kind: kind.into(),
+        resource: Default::default(),
         namespace: if kind == "Namespace" {
             String::new()
         } else {
@@ -351,6 +352,7 @@ fn sample_requests() -> Vec<Request> {
         group: String::new(),
         version: "v1".into(),
         kind: kind.into(),
+        resource: Default::default(),
         namespace: namespace.into(),
         name: "p".into(),
         operation: Operation::Create,

@@ -12,8 +12,22 @@
 //!   is for admins only, and only to a declared tenant.
 //! - DELETE: a tenant namespace may be deleted by its tenant's owners and by
 //!   admins; a platform namespace is not this rule's concern.
+//! - Exempt namespaces (the Settings' list and tenantguard's own): exemption
+//!   covers the objects *in* them, never their own tenant label. Only admins
+//!   put a tenant label on one, change or remove it, or delete one; every
+//!   other label (and creating one without a tenant label) stays free. A
+//!   tenant owner who labelled `tenantguard-system` would otherwise get
+//!   `edit` there from the onboarding controller, and the isolation policy
+//!   would cut the webhook off from the apiserver.
+//! - `tenantguard.io/onboarded` (the onboarding gate's mark): only
+//!   tenantguard's own service account and admins add, change or remove it,
+//!   on any namespace this rule judges (a mark put on a platform namespace
+//!   in advance would open the gate the moment it is handed to a tenant).
+//!   `namespace-metadata` will own this once it lands.
 //!
-//! Exempt namespaces never reach this rule (the engine skips them).
+//! Owners count as [`crate::tenancy::Inventory::honours`] says: a
+//! ServiceAccount owner only while its namespace is one of the tenant's, so
+//! ownership can never be gained by creating or being handed that namespace.
 //! Reference: <https://kubernetes.io/docs/concepts/overview/working-with-objects/namespaces/>
 //! and the admission request's `userInfo`:
 //! <https://kubernetes.io/docs/reference/access-authn-authz/extensible-admission-controllers/#request>.
@@ -23,7 +37,8 @@ use serde_json::Value;
 
 use super::{Ctx, Operation, Violation};
 use crate::tenancy::{NamespaceTenancy, UnknownNamespaces};
-use crate::TENANT_LABEL;
+use crate::tenant_label::{of_object as tenant_label, TenantLabel};
+use crate::{ONBOARDED_ANNOTATION, TENANT_LABEL};
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,43 +46,16 @@ pub struct Params {}
 
 /// Where violations about the tenant label point.
 const LABEL_PATH: &str = "metadata.labels.tenantguard.io/tenant";
+/// Where violations about the onboarding mark point.
+const ONBOARDED_PATH: &str = "metadata.annotations.tenantguard.io/onboarded";
 
 /// At most this many tenant names in one message (clusters hold thousands).
 const MAX_NAMES: usize = 10;
 
-/// The tenant label of a Namespace object, as tenantguard reads it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TenantLabel<'a> {
-    /// Absent, null or empty: a platform namespace.
-    Platform,
-    Tenant(&'a str),
-    /// Not a string (only offline input can carry this: the apiserver
-    /// rejects it before admission).
-    Malformed(&'a Value),
-}
-
-/// Reads the tenant label of a Namespace object.
-pub(crate) fn tenant_label(obj: Option<&Value>) -> TenantLabel<'_> {
-    let value = obj
-        .and_then(|o| o.get("metadata"))
-        .and_then(|m| m.get("labels"))
-        .and_then(|l| l.get(TENANT_LABEL));
-    match value {
-        None | Some(Value::Null) => TenantLabel::Platform,
-        Some(Value::String(s)) if s.is_empty() => TenantLabel::Platform,
-        Some(Value::String(s)) => TenantLabel::Tenant(s),
-        Some(v) => TenantLabel::Malformed(v),
-    }
-}
-
-/// Whether the requester is one of `tenant`'s owners.
+/// Whether the requester is one of `tenant`'s owners (that count).
 pub(crate) fn owns(ctx: &Ctx<'_>, tenant: &str) -> bool {
-    ctx.inventory.tenant_entry(tenant).is_some_and(|e| {
-        e.spec
-            .owners
-            .iter()
-            .any(|o| o.matches(&ctx.user.username, &ctx.user.groups))
-    })
+    ctx.inventory
+        .is_owner(tenant, &ctx.user.username, &ctx.user.groups)
 }
 
 /// The tenants the requester owns, sorted (the inventory's order is not stable).
@@ -175,8 +163,8 @@ fn judge_create(ctx: &Ctx<'_>) -> Option<Violation> {
                 own_hint(ctx, false),
             ),
         )),
-        TenantLabel::Platform if ctx.is_admin() => None,
-        TenantLabel::Platform => Some(Violation::new(
+        TenantLabel::Absent if ctx.is_admin() => None,
+        TenantLabel::Absent => Some(Violation::new(
             LABEL_PATH,
             format!(
                 "{}: has no {TENANT_LABEL} label, which would make it a platform namespace, and only platform admins create those; {}",
@@ -189,7 +177,7 @@ fn judge_create(ctx: &Ctx<'_>) -> Option<Violation> {
 
 fn show(label: TenantLabel<'_>) -> String {
     match label {
-        TenantLabel::Platform => "none".to_string(),
+        TenantLabel::Absent => "none".to_string(),
         TenantLabel::Tenant(t) => format!("{t:?}"),
         TenantLabel::Malformed(v) => v.to_string(),
     }
@@ -220,11 +208,11 @@ fn judge_update(ctx: &Ctx<'_>) -> Option<Violation> {
         return judge_new_label(ctx, new);
     }
     let what = match (old, new) {
-        (TenantLabel::Platform, _) => format!(
+        (TenantLabel::Absent, _) => format!(
             "cannot be added ({}) to a platform namespace: only platform admins hand a namespace to a tenant; remove the label",
             show(new)
         ),
-        (_, TenantLabel::Platform) => format!(
+        (_, TenantLabel::Absent) => format!(
             "cannot be removed (it is {}): only platform admins turn a tenant namespace into a platform namespace; put it back",
             show(old),
         ),
@@ -255,7 +243,7 @@ fn judge_delete(ctx: &Ctx<'_>) -> Option<Violation> {
         Some(old) => match tenant_label(Some(old)) {
             TenantLabel::Tenant(t) => t,
             // The engine treats both as platform namespaces.
-            TenantLabel::Platform | TenantLabel::Malformed(_) => return None,
+            TenantLabel::Absent | TenantLabel::Malformed(_) => return None,
         },
         // No oldObject: fall back on what the inventory knows of the namespace.
         None => match ctx.inventory.namespace(ctx.namespace) {
@@ -288,9 +276,81 @@ fn judge_delete(ctx: &Ctx<'_>) -> Option<Violation> {
     ))
 }
 
+/// An exempt namespace: only admins add, change or remove its tenant label
+/// or delete it (and an admin's label still names a declared tenant).
+fn judge_exempt(ctx: &Ctx<'_>) -> Option<Violation> {
+    let new = tenant_label(ctx.object);
+    let old = ctx.old_object.map(|o| tenant_label(Some(o)));
+    let changed = match ctx.operation {
+        Operation::Create => new != TenantLabel::Absent,
+        Operation::Update => old != Some(new),
+        Operation::Delete | Operation::Connect => false,
+    };
+    let exempt = format!(
+        "{} is exempt (tenantguard never judges the objects in it)",
+        which(ctx)
+    );
+    if ctx.is_admin() {
+        return changed.then(|| judge_new_label(ctx, new)).flatten();
+    }
+    match ctx.operation {
+        Operation::Delete => Some(Violation::new(
+            "metadata",
+            format!(
+                "{exempt}: only platform admins may delete it, and {} is not one",
+                requester(ctx)
+            ),
+        )),
+        _ if changed => Some(Violation::new(
+            LABEL_PATH,
+            format!(
+                "{exempt}: only platform admins may add, change or remove its {TENANT_LABEL} label (a tenant label would hand it, and what runs in it, to that tenant); {}",
+                match old {
+                    Some(TenantLabel::Tenant(t)) => format!("keep it {t:?}"),
+                    Some(TenantLabel::Malformed(v)) => format!("keep it {v}"),
+                    _ => "remove it".to_string(),
+                }
+            ),
+        )),
+        _ => None,
+    }
+}
+
+/// `tenantguard.io/onboarded` added, changed or removed by anyone but
+/// tenantguard itself or an admin.
+fn judge_onboarded(ctx: &Ctx<'_>) -> Option<Violation> {
+    if ctx.is_admin() || ctx.is_tenantguard() {
+        return None;
+    }
+    let mark = |o: Option<&Value>| {
+        o.and_then(|o| o.pointer("/metadata/annotations"))
+            .and_then(|a| a.get(ONBOARDED_ANNOTATION))
+            .cloned()
+    };
+    let new = mark(ctx.object);
+    let changed = match (ctx.operation, ctx.old_object) {
+        (Operation::Create, _) | (Operation::Update, None) => new.is_some(),
+        (Operation::Update, Some(old)) => mark(Some(old)) != new,
+        _ => false,
+    };
+    changed.then(|| {
+        Violation::new(
+            ONBOARDED_PATH,
+            format!(
+                "{}: {ONBOARDED_ANNOTATION} is tenantguard's mark that the namespace's baseline (isolation NetworkPolicy, quota) exists; only tenantguard and platform admins may add, change or remove it; {}",
+                which(ctx),
+                if ctx.operation == Operation::Create { "remove it" } else { "leave it as it was" }
+            ),
+        )
+    })
+}
+
 pub fn validate(ctx: &Ctx<'_>, _params: &Params) -> Vec<Violation> {
     if !(ctx.group.is_empty() && ctx.kind == "Namespace") {
         return Vec::new();
+    }
+    if ctx.is_exempt_namespace() {
+        return judge_exempt(ctx).into_iter().collect();
     }
     let found = match ctx.operation {
         Operation::Create => judge_create(ctx),
@@ -298,7 +358,11 @@ pub fn validate(ctx: &Ctx<'_>, _params: &Params) -> Vec<Violation> {
         Operation::Delete => judge_delete(ctx),
         Operation::Connect => None,
     };
-    found.into_iter().collect()
+    let mark = match ctx.operation {
+        Operation::Create | Operation::Update => judge_onboarded(ctx),
+        Operation::Delete | Operation::Connect => None,
+    };
+    found.into_iter().chain(mark).collect()
 }
 
 #[cfg(test)]
@@ -308,11 +372,15 @@ mod tests {
     use crate::policy::rules::User;
     use serde_json::json;
 
+    // `ci` lives in acme-ci, a namespace of acme; `deploy` in globex's
+    // namespace and `bot` in one nobody created yet: those two never count.
     const ACME: &str = r#"
 owners:
   - {kind: Group, name: acme-admins}
   - {kind: User, name: alice@acme.example}
   - {kind: ServiceAccount, name: ci, namespace: acme-ci}
+  - {kind: ServiceAccount, name: deploy, namespace: globex-prod}
+  - {kind: ServiceAccount, name: bot, namespace: unborn}
 "#;
     const GLOBEX: &str = "owners: [{kind: Group, name: globex-admins}]";
 
@@ -332,13 +400,26 @@ owners:
         "system:serviceaccount:acme-ci:ci",
         &["system:serviceaccounts"],
     );
+    const DEPLOY: Who = (
+        "system:serviceaccount:globex-prod:deploy",
+        &["system:serviceaccounts"],
+    );
+    const BOT: Who = (
+        "system:serviceaccount:unborn:bot",
+        &["system:serviceaccounts"],
+    );
     const CAROL: Who = ("carol", &["acme-admins", "globex-admins"]);
     const GINA: Who = ("gina", &["globex-admins"]);
     const MALLORY: Who = ("mallory", &["system:authenticated"]);
     const ROOT: Who = ("root", &["system:masters"]);
+    const TENANTGUARD: Who = (
+        "system:serviceaccount:tenantguard-system:tenantguard",
+        &["system:serviceaccounts"],
+    );
 
     fn world(declared: bool, (name, groups): Who) -> World {
         let mut w = World::new();
+        w.inventory.add_namespace("acme-ci", Some("acme"));
         if declared {
             w = w.with_tenant("acme", ACME).with_tenant("globex", GLOBEX);
         }
@@ -406,6 +487,8 @@ owners:
             ("owner via Group", true, DAVE, ns("acme-x", t("acme")), vec![]),
             ("owner via User", true, ALICE, ns("acme-x", t("acme")), vec![]),
             ("owner via ServiceAccount", true, CI, ns("acme-x", t("acme")), vec![]),
+            ("ServiceAccount owner in another tenant's namespace", true, DEPLOY, ns("acme-x", t("acme")), vec![L]),
+            ("ServiceAccount owner in a namespace not created yet", true, BOT, ns("acme-x", t("acme")), vec![L]),
             ("same ServiceAccount name in another namespace", true,
                 ("system:serviceaccount:evil:ci", &[]), ns("acme-x", t("acme")), vec![L]),
             ("user name is not a group", true, ("acme-admins", &[]), ns("acme-x", t("acme")), vec![L]),
@@ -481,6 +564,8 @@ owners:
         let cases: Vec<DeleteCase> = vec![
             ("owner deletes", true, DAVE, Some(&acme), "acme-prod", vec![]),
             ("owner via ServiceAccount deletes", true, CI, Some(&acme), "acme-prod", vec![]),
+            ("foreign ServiceAccount owner deletes", true, DEPLOY, Some(&acme), "acme-prod", vec![M]),
+            ("unborn ServiceAccount owner deletes", true, BOT, Some(&acme), "acme-prod", vec![M]),
             ("non-owner deletes", true, MALLORY, Some(&acme), "acme-prod", vec![M]),
             ("other tenant's owner deletes", true, GINA, Some(&acme), "acme-prod", vec![M]),
             ("admin deletes", true, ROOT, Some(&acme), "acme-prod", vec![]),
@@ -572,5 +657,119 @@ owners:
             m.contains("t00, t01, t02, t03, t04, t05, t06, t07, t08, t09 and 5 more."),
             "{m}"
         );
+    }
+
+    /// The ServiceAccount owner counts from the moment its namespace is
+    /// acme's, and stops counting when it is handed elsewhere.
+    #[test]
+    fn service_account_owner_follows_its_namespace() {
+        let mut w = world(true, BOT);
+        let obj = ns("acme-x", t("acme"));
+        assert_eq!(paths(&run(&w, Operation::Create, None, Some(&obj))), [L]);
+        w.inventory.add_namespace("unborn", Some("acme"));
+        assert!(run(&w, Operation::Create, None, Some(&obj)).is_empty());
+        w.inventory.add_namespace("unborn", Some("globex"));
+        assert_eq!(paths(&run(&w, Operation::Create, None, Some(&obj))), [L]);
+        let m = run(&w, Operation::Create, None, Some(&obj))
+            .remove(0)
+            .message;
+        assert!(m.contains("owns no tenant"), "{m}");
+    }
+
+    /// Exempt namespaces (defaults and tenantguard's own): only admins touch
+    /// their tenant label or delete them; other labels stay free.
+    #[test]
+    #[rustfmt::skip]
+    fn exempt_namespace_cases() {
+        let mut kube_other = ns("kube-system", None);
+        kube_other["metadata"]["labels"]["team"] = json!("y");
+        let cases: Vec<(&str, Who, Operation, Option<Value>, Option<Value>, Vec<&str>)> = vec![
+            ("owner labels kube-system for acme", DAVE, Operation::Update,
+                Some(ns("kube-system", None)), Some(ns("kube-system", t("acme"))), vec![L]),
+            ("owner labels tenantguard's namespace for acme", DAVE, Operation::Update,
+                Some(ns("tenantguard-system", None)), Some(ns("tenantguard-system", t("acme"))), vec![L]),
+            ("stranger labels kube-public", MALLORY, Operation::Update,
+                Some(ns("kube-public", None)), Some(ns("kube-public", t("globex"))), vec![L]),
+            ("owner changes an admin's label", DAVE, Operation::Update,
+                Some(ns("kube-system", t("globex"))), Some(ns("kube-system", t("acme"))), vec![L]),
+            ("owner removes an admin's label", GINA, Operation::Update,
+                Some(ns("kube-system", t("globex"))), Some(ns("kube-system", None)), vec![L]),
+            ("empty label is no label", DAVE, Operation::Update,
+                Some(ns("kube-system", None)), Some(ns("kube-system", t(""))), vec![]),
+            ("other labels are free", MALLORY, Operation::Update,
+                Some(ns("kube-system", None)), Some(kube_other.clone()), vec![]),
+            ("other labels free beside an admin's tenant label", DAVE, Operation::Update,
+                Some(ns("kube-system", t("acme"))), Some(ns("kube-system", t("acme"))), vec![]),
+            ("tenantguard itself is no admin here", TENANTGUARD, Operation::Update,
+                Some(ns("tenantguard-system", None)), Some(ns("tenantguard-system", t("acme"))), vec![L]),
+            ("owner creates kube-node-lease with a label", DAVE, Operation::Create,
+                None, Some(ns("kube-node-lease", t("acme"))), vec![L]),
+            ("stranger creates kube-node-lease without one", MALLORY, Operation::Create,
+                None, Some(ns("kube-node-lease", None)), vec![]),
+            ("owner deletes kube-system", DAVE, Operation::Delete, Some(ns("kube-system", None), ), None, vec![M]),
+            ("owner deletes tenantguard's namespace", DAVE, Operation::Delete, Some(ns("tenantguard-system", t("acme"))), None, vec![M]),
+            ("admin labels kube-system", ROOT, Operation::Update,
+                Some(ns("kube-system", None)), Some(ns("kube-system", t("acme"))), vec![]),
+            ("admin labels it for an undeclared tenant", ROOT, Operation::Update,
+                Some(ns("kube-system", None)), Some(ns("kube-system", t("initech"))), vec![L]),
+            ("admin deletes kube-public", ROOT, Operation::Delete, Some(ns("kube-public", None)), None, vec![]),
+            ("admin creates it labelled", ROOT, Operation::Create, None, Some(ns("kube-public", t("globex"))), vec![]),
+        ];
+        for (name, who, op, old, new, want) in cases {
+            let w = world(true, who);
+            let got = run(&w, op, old.as_ref(), new.as_ref());
+            assert_eq!(paths(&got), want, "{name}: {got:?}");
+        }
+        let w = world(true, DAVE);
+        let m = run(&w, Operation::Update, Some(&ns("kube-system", None)), Some(&ns("kube-system", t("acme"))))
+            .remove(0)
+            .message;
+        assert_eq!(m, "namespace \"kube-system\" is exempt (tenantguard never judges the objects in it): only platform admins may add, change or remove its tenantguard.io/tenant label (a tenant label would hand it, and what runs in it, to that tenant); remove it");
+        // A namespace the Settings list as exempt, and the own namespace under another name.
+        let mut w = world(true, DAVE);
+        w.settings.exempt_namespaces = vec!["infra".into()];
+        w.identity.namespace = "guard".into();
+        for name in ["infra", "guard"] {
+            let got = run(&w, Operation::Update, Some(&ns(name, None)), Some(&ns(name, t("acme"))));
+            assert_eq!(paths(&got), [L], "{name}");
+        }
+        let got = run(&w, Operation::Update, Some(&ns("kube-system", None)), Some(&ns("kube-system", t("acme"))));
+        assert!(
+            got[0].message.contains("to a platform namespace"),
+            "no longer exempt: judged as any platform namespace: {got:?}"
+        );
+    }
+
+    /// `tenantguard.io/onboarded`: only tenantguard and admins set it.
+    #[test]
+    #[rustfmt::skip]
+    fn onboarded_mark_cases() {
+        let mark = |name: &str, tenant: Option<&str>, value: Option<&str>| {
+            let mut n = ns(name, tenant.map(|t| json!(t)));
+            if let Some(v) = value {
+                n["metadata"]["annotations"] = json!({ONBOARDED_ANNOTATION: v, "other": "x"});
+            }
+            n
+        };
+        const O: &str = ONBOARDED_PATH;
+        let cases: Vec<(&str, Who, Operation, Option<Value>, Value, Vec<&str>)> = vec![
+            ("owner creates a namespace already marked", DAVE, Operation::Create, None, mark("acme-x", Some("acme"), Some("acme")), vec![O]),
+            ("owner adds the mark", DAVE, Operation::Update, Some(mark("acme-prod", Some("acme"), None)), mark("acme-prod", Some("acme"), Some("acme")), vec![O]),
+            ("owner changes the mark", DAVE, Operation::Update, Some(mark("acme-prod", Some("acme"), Some("acme"))), mark("acme-prod", Some("acme"), Some("x")), vec![O]),
+            ("owner removes the mark", DAVE, Operation::Update, Some(mark("acme-prod", Some("acme"), Some("acme"))), mark("acme-prod", Some("acme"), None), vec![O]),
+            ("stranger marks a platform namespace in advance", MALLORY, Operation::Update, Some(mark("monitoring", None, None)), mark("monitoring", None, Some("acme")), vec![O]),
+            ("owner leaves the mark alone", DAVE, Operation::Update, Some(mark("acme-prod", Some("acme"), Some("acme"))), mark("acme-prod", Some("acme"), Some("acme")), vec![]),
+            ("owner creates an unmarked namespace", DAVE, Operation::Create, None, mark("acme-x", Some("acme"), None), vec![]),
+            ("tenantguard marks it", TENANTGUARD, Operation::Update, Some(mark("acme-prod", Some("acme"), None)), mark("acme-prod", Some("acme"), Some("acme")), vec![]),
+            ("admin marks it", ROOT, Operation::Update, Some(mark("acme-prod", Some("acme"), None)), mark("acme-prod", Some("acme"), Some("acme")), vec![]),
+            ("a foreign tenantguard account is no tenantguard", ("system:serviceaccount:acme-prod:tenantguard", &[]), Operation::Update,
+                Some(mark("acme-prod", Some("acme"), None)), mark("acme-prod", Some("acme"), Some("acme")), vec![O]),
+            ("owner marks and relabels: both reported", DAVE, Operation::Update, Some(mark("acme-prod", Some("acme"), None)), mark("acme-prod", Some("globex"), Some("globex")), vec![L, O]),
+        ];
+        for (name, who, op, old, new, want) in cases {
+            let w = world(true, who);
+            let got = run(&w, op, old.as_ref(), Some(&new));
+            assert_eq!(paths(&got), want, "{name}: {got:?}");
+        }
     }
 }
