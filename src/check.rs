@@ -282,7 +282,7 @@ fn violations(outcome: &Outcome) -> Vec<ViolationOut> {
         out.push(ViolationOut {
             rule: CANNOT_JUDGE.to_string(),
             action: "Deny".to_string(),
-            path: String::new(),
+            path: e.path().to_string(),
             message: e.to_string(),
         });
     }
@@ -303,6 +303,12 @@ pub fn run(
         let req = create_request(&o.object, default_namespace, user);
         let outcome = engine.admit(&req, &inv);
         let standing = engine.standing(&req, &inv);
+        // An object that could not be judged still says whose namespace it is in.
+        let tenant = outcome.tenant.clone().or_else(|| {
+            (!engine.is_exempt(&req.namespace))
+                .then(|| inv.tenant_of(&req.namespace).map(str::to_string))
+                .flatten()
+        });
         let display_name = meta(&o.object, "name")
             .or_else(|| meta(&o.object, "generateName"))
             .unwrap_or("");
@@ -311,7 +317,7 @@ pub fn run(
             kind: req.kind.clone(),
             namespace: req.namespace.clone(),
             name: display_name.to_string(),
-            tenant: outcome.tenant.clone(),
+            tenant,
             allowed: outcome.allowed,
             violations: violations(&outcome),
             warnings: outcome.warnings.clone(),

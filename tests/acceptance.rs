@@ -8,7 +8,7 @@
 //! Comment lines in a document carry its expectation:
 //!
 //! ```text
-//! # expect: allow | deny RULE [RULE...] | any
+//! # expect: allow | deny RULE [RULE...] | unjudgeable | any
 //! # after: /json/pointer = JSON | absent     (the object after the patch)
 //! # patch: JSON                               (the exact patch)
 //! # path: RULE = dotted.path[0].x            (a violation of RULE has this path)
@@ -86,6 +86,9 @@ const RULES: &[&str] = &[
 enum Expect {
     Allow,
     Deny(BTreeSet<String>),
+    /// Denied as unjudgeable: no rule finding (review: no `[rule]` tag and
+    /// status 400; check: only the `cannot-judge` pseudo-rule).
+    Unjudgeable,
     Any,
 }
 
@@ -166,6 +169,7 @@ fn parse_doc(rel: &str, index: usize, text: String) -> Doc {
                 expect = Some(match words.next() {
                     Some("allow") => Expect::Allow,
                     Some("any") => Expect::Any,
+                    Some("unjudgeable") => Expect::Unjudgeable,
                     Some("deny") => {
                         let rules: BTreeSet<String> = words.map(str::to_string).collect();
                         for r in &rules {
@@ -303,6 +307,7 @@ fn fmt_expect(e: &Expect) -> String {
     match e {
         Expect::Allow => "allow".into(),
         Expect::Any => "any".into(),
+        Expect::Unjudgeable => "unjudgeable".into(),
         Expect::Deny(r) => format!("deny {}", r.iter().cloned().collect::<Vec<_>>().join(" ")),
     }
 }
@@ -381,6 +386,9 @@ fn check_file(rel: &str) -> Vec<String> {
         let ok = match &doc.expect {
             Expect::Allow => r["allowed"] == true && denied.is_empty(),
             Expect::Deny(want) => r["allowed"] == false && &denied == want,
+            Expect::Unjudgeable => {
+                r["allowed"] == false && denied == BTreeSet::from(["cannot-judge".to_string()])
+            }
             Expect::Any => true,
         };
         if !ok {
@@ -595,6 +603,7 @@ fn review_file(rel: &str) -> Vec<String> {
         let ok = match &doc.expect {
             Expect::Allow => allowed,
             Expect::Deny(want) => !allowed && &rules == want,
+            Expect::Unjudgeable => !allowed && rules.is_empty() && r["status"]["code"] == 400,
             Expect::Any => true,
         };
         if !ok {
@@ -690,6 +699,8 @@ check_cases! {
     undeclared_tenants_have_no_owners => "check/undeclared-tenants-stranger.yaml",
     pods_judged_by_where_they_run_tenant_owner => "check/who-sent-owner.yaml",
     pods_judged_by_where_they_run_controller => "check/who-sent-controller.yaml",
+    empty_tenant_label_is_missing => "check/empty-tenant-label.yaml",
+    exempt_namespace_objects => "check/exempt-namespace-objects.yaml",
 }
 
 review_cases! {
@@ -697,6 +708,9 @@ review_cases! {
     review_managed_objects => "review/managed-objects.yaml",
     review_operations => "review/operations.yaml",
     review_mutate_endpoint => "review/mutate.yaml",
+    review_exempt_namespaces => "review/exempt-namespaces.yaml",
+    review_onboarded_mark => "review/onboarded-mark.yaml",
+    review_unjudgeable => "review/unjudgeable.yaml",
 }
 
 /// Cases where DESIGN.md is ambiguous: run, never asserted; what tenantguard

@@ -81,6 +81,17 @@ pub enum CannotJudge {
 }
 
 impl CannotJudge {
+    /// The field path the cause is about, where there is one (dotted, as
+    /// violation paths are); empty otherwise.
+    pub fn path(&self) -> &'static str {
+        match self {
+            CannotJudge::MalformedTenantLabel { field: "object", .. } => {
+                "metadata.labels.tenantguard.io/tenant"
+            }
+            _ => "",
+        }
+    }
+
     /// The namespace to look up at the source before judging once more,
     /// for the causes a fresher view of the cluster may clear.
     pub fn retry_namespace(&self) -> Option<&str> {
