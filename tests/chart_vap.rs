@@ -69,7 +69,13 @@ fn cel(v: &Value) -> cel::Value {
 
 /// Evaluates `expression` with `variables` evaluated first, in order, as
 /// the apiserver makes them available.
-fn eval(policy: &Value, request: &Value, object: &Value, old: &Value, expression: &str) -> cel::Value {
+fn eval(
+    policy: &Value,
+    request: &Value,
+    object: &Value,
+    old: &Value,
+    expression: &str,
+) -> cel::Value {
     let mut ctx = cel::Context::default();
     ctx.add_variable_from_value("request", cel(request));
     ctx.add_variable_from_value("object", cel(object));
@@ -86,14 +92,21 @@ fn eval(policy: &Value, request: &Value, object: &Value, old: &Value, expression
         vars.insert(name.to_string(), value);
     }
     ctx.add_variable_from_value("variables", vars);
-    let program = cel::Program::compile(expression).unwrap_or_else(|e| panic!("{expression}: {e:?}"));
+    let program =
+        cel::Program::compile(expression).unwrap_or_else(|e| panic!("{expression}: {e:?}"));
     program
         .execute(&ctx)
         .unwrap_or_else(|e| panic!("{expression}: {e:?}"))
 }
 
 /// Whether the policy admits the request, and its message when it does not.
-fn admits(policy: &Value, op: &str, user: &Value, old: Option<Value>, new: Option<Value>) -> (bool, String) {
+fn admits(
+    policy: &Value,
+    op: &str,
+    user: &Value,
+    old: Option<Value>,
+    new: Option<Value>,
+) -> (bool, String) {
     let name = new
         .as_ref()
         .or(old.as_ref())
@@ -105,7 +118,10 @@ fn admits(policy: &Value, op: &str, user: &Value, old: Option<Value>, new: Optio
         "resource": {"group": "", "version": "v1", "resource": "namespaces"}});
     let object = new.unwrap_or(Value::Null);
     let old = old.unwrap_or(Value::Null);
-    for v in policy["spec"]["validations"].as_array().expect("validations") {
+    for v in policy["spec"]["validations"]
+        .as_array()
+        .expect("validations")
+    {
         let expr = v["expression"].as_str().expect("expression");
         match eval(policy, &request, &object, &old, expr) {
             cel::Value::Bool(true) => {}
@@ -126,7 +142,9 @@ fn admits(policy: &Value, op: &str, user: &Value, old: Option<Value>, new: Optio
 }
 
 fn ns(name: &str, labels: Value) -> Option<Value> {
-    Some(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}))
+    Some(
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}),
+    )
 }
 
 fn bare(name: &str) -> Option<Value> {

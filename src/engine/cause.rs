@@ -24,6 +24,12 @@ pub enum Unsent {
         request: String,
         object: String,
     },
+    /// `request.name` is not the name of `object`/`oldObject` (`field`).
+    NameMismatch {
+        field: &'static str,
+        request: String,
+        object: String,
+    },
     /// `request.resource` is not where `request.kind` lives.
     ResourceMismatch { kind: String, resource: String },
 }
@@ -42,6 +48,14 @@ impl fmt::Display for Unsent {
             } => write!(
                 f,
                 "request.kind is {request} but request.{field} is {object}; the kube-apiserver sends an object of the kind it names"
+            ),
+            Unsent::NameMismatch {
+                field,
+                request,
+                object,
+            } => write!(
+                f,
+                "request.name is {request:?} but request.{field}.metadata.name is {object:?}; the kube-apiserver names the object it sends"
             ),
             Unsent::ResourceMismatch { kind, resource } => write!(
                 f,
@@ -85,9 +99,9 @@ impl CannotJudge {
     /// violation paths are); empty otherwise.
     pub fn path(&self) -> &'static str {
         match self {
-            CannotJudge::MalformedTenantLabel { field: "object", .. } => {
-                "metadata.labels.tenantguard.io/tenant"
-            }
+            CannotJudge::MalformedTenantLabel {
+                field: "object", ..
+            } => "metadata.labels.tenantguard.io/tenant",
             _ => "",
         }
     }

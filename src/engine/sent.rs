@@ -1,8 +1,8 @@
 //! Requests the kube-apiserver would never send, recognised before any rule
 //! runs (DESIGN: "denied as unjudgeable"): a namespaced kind without
-//! `request.namespace`, an `object`/`oldObject` of another kind or
-//! apiVersion than `request.kind`, a `request.resource` where that kind
-//! does not live.
+//! `request.namespace`, an `object`/`oldObject` of another kind, apiVersion
+//! or name than `request.kind` and `request.name`, a `request.resource`
+//! where that kind does not live.
 //!
 //! What the apiserver does send, and so stays admitted: with
 //! `matchPolicy: Equivalent` both `kind` and `object` are converted to the
@@ -12,7 +12,8 @@
 //! `namespaces/finalize`), and an object of its own kind for the others
 //! (`pods/binding` a Binding, `deployments/scale` an autoscaling Scale,
 //! `pods/eviction` an Eviction); a Namespace request carries the
-//! namespace's own name in `request.namespace`. An object without
+//! namespace's own name in `request.namespace`; a CREATE with only
+//! `generateName` has an empty `request.name`. An object without
 //! `apiVersion`/`kind` (hand-written reviews of other tools omit them)
 //! names nothing to disagree with and is judged as `request.kind` says.
 //!
@@ -162,7 +163,21 @@ fn object_agrees(req: &Request, field: &'static str, obj: &Value) -> Result<(), 
         })
     });
     if kind_ok && api_ok {
-        return Ok(());
+        // A Namespace is judged by its name (exempt or not), read from
+        // `request.name`: the object must be the namespace it names. (Other
+        // kinds are judged by their namespace and content, not their name.)
+        let name = obj.pointer("/metadata/name").and_then(Value::as_str);
+        let namespace = req.group.is_empty() && req.kind == "Namespace";
+        return match name {
+            Some(n) if namespace && !req.name.is_empty() && !n.is_empty() && n != req.name => {
+                Err(Unsent::NameMismatch {
+                    field,
+                    request: req.name.clone(),
+                    object: n.to_string(),
+                })
+            }
+            _ => Ok(()),
+        };
     }
     let shown = |v: Option<&Value>| match v {
         None => "?".to_string(),
@@ -290,6 +305,7 @@ mod tests {
             ("kind Pod at apps/pods", req(POD, "acme", ("apps", "pods"), obj("v1", "Pod")), Some("\"pods.apps\"")),
             ("kind Pod at pods/exec", req(POD, "acme", ("", "pods/exec"), obj("v1", "Pod")), Some("\"pods/exec\"")),
             ("kind Widget at resource pods", req(("example.com", "v1", "Widget"), "acme", ("", "pods"), obj("example.com/v1", "Widget")), Some("request.resource is \"pods\"")),
+            ("request.name is not the object's", req(("", "v1", "Namespace"), "kube-system", ("", "namespaces"), Some(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kube-system"}}))).renamed("x"), Some("request.name is \"x\" but request.object.metadata.name is \"kube-system\"")),
             ("kind Service at deployments", req(("", "v1", "Service"), "acme", ("apps", "deployments"), obj("v1", "Service")), Some("\"deployments.apps\"")),
         ];
         for (name, r, want) in cases {
@@ -299,6 +315,47 @@ mod tests {
                 (got, _) => panic!("{name}: {got:?}"),
             }
         }
+    }
+
+    impl Request {
+        fn renamed(mut self, name: &str) -> Request {
+            self.name = name.into();
+            self
+        }
+    }
+
+    #[test]
+    fn names() {
+        // A CREATE with only generateName has no request.name.
+        let r = req(POD, "acme", ("", "pods"), obj("v1", "Pod")).renamed("");
+        assert_eq!(check(&r), Ok(()));
+        let r = req(POD, "acme", ("", "pods"), obj("v1", "Pod")).renamed("other");
+        assert_eq!(check(&r), Ok(()), "only a Namespace is judged by its name");
+        // pods/binding: a Binding has a name of its own.
+        let r = req(
+            ("", "v1", "Binding"),
+            "acme",
+            ("", "pods/binding"),
+            obj("v1", "Binding"),
+        )
+        .renamed("other");
+        assert_eq!(check(&r), Ok(()));
+        let mut r = req(
+            ("", "v1", "Namespace"),
+            "kube-system",
+            ("", "namespaces"),
+            None,
+        )
+        .renamed("x");
+        r.operation = Operation::Delete;
+        r.old_object = Some(
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kube-system"}}),
+        );
+        let e = check(&r).unwrap_err().to_string();
+        assert!(
+            e.contains("request.oldObject.metadata.name is \"kube-system\""),
+            "{e}"
+        );
     }
 
     #[test]
