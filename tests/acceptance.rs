@@ -530,9 +530,12 @@ fn review_request(doc: &Doc) -> Value {
     let (group, version) = api.split_once('/').unwrap_or(("", api));
     let kind = obj["kind"].as_str().unwrap_or("").to_string();
     let gvk = json!({"group": group, "version": version, "kind": kind});
-    let plural = match kind.as_str() {
-        "NetworkPolicy" => "networkpolicies".to_string(),
-        k => format!("{}s", k.to_lowercase()),
+    // The plural resource, as the apiserver names it (tenantguard checks it).
+    let lower = kind.to_lowercase();
+    let plural = match lower.strip_suffix('y') {
+        Some(stem) => format!("{stem}ies"),
+        None if lower.ends_with('s') => format!("{lower}es"),
+        None => format!("{lower}s"),
     };
     let gvr = json!({"group": group, "version": version, "resource": plural});
     m.entry("kind").or_insert(gvk.clone());
