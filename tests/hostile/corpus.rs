@@ -242,7 +242,9 @@ pub fn corpus() -> Vec<Case> {
         case(
             "request kind Service, object kind Pod",
             bytes(&undisguised),
-            Denied("request.kind is v1, Kind=Service but request.object is apiVersion v1, kind Pod"),
+            Denied(
+                "request.kind is v1, Kind=Service but request.object is apiVersion v1, kind Pod",
+            ),
         ),
         mutate(
             "object in globex-prod, request in acme-prod",
