@@ -127,6 +127,25 @@ for kind, hook, path in (("MutatingWebhookConfiguration", "mutate.tenantguard.io
             expect(ca == secrets.get(tls_secret, {}).get("data", {}).get("ca.crt"),
                    f"{where}: caBundle must be the generated Secret's CA")
 
+# The exempt namespaces' ValidatingAdmissionPolicy: on by default, every exempt
+# namespace in its list, bound with Deny. (tests/chart_vap.rs runs its CEL.)
+vap = [d for d in docs if d["kind"] == "ValidatingAdmissionPolicy"]
+binding = [d for d in docs if d["kind"] == "ValidatingAdmissionPolicyBinding"]
+expect(len(vap) == 1 and len(binding) == 1, f"one exempt-namespaces policy and binding, found {len(vap)}, {len(binding)}")
+for p in vap[:1]:
+    spec = p.get("spec", {})
+    rules = spec.get("matchConstraints", {}).get("resourceRules", [])
+    expect(any(r.get("apiGroups") == [""] and "namespaces" in r.get("resources", [])
+               and {"CREATE", "UPDATE", "DELETE"} <= set(r.get("operations", [])) for r in rules),
+           f"the policy must match namespaces CREATE/UPDATE/DELETE: {rules}")
+    expect(spec.get("failurePolicy") == "Fail", "the exempt-namespaces policy fails closed")
+    exempt = next((v["expression"] for v in spec.get("variables", []) if v["name"] == "exempt"), "")
+    listed = set(json.loads(exempt.split(" in ", 1)[1])) if " in " in exempt else set()
+    expect(must_exclude <= listed, f"the policy must list {sorted(must_exclude)}: {exempt}")
+    b = binding[0].get("spec", {}) if binding else {}
+    expect(b.get("policyName") == p["metadata"]["name"] and b.get("validationActions") == ["Deny"],
+           f"binding: {b}")
+
 def covered(rules, group, resource, ops):
     return any(group in r["apiGroups"] and resource in r["resources"] and set(ops) <= set(r["operations"])
                for r in rules)
@@ -169,7 +188,7 @@ cases=(
   "tls-generate|tenantguard-system|[]|"
   "tls-certManager|tenantguard-system|[]|-f $CHART/ci/certmanager-values.yaml"
   "tls-secret|tenantguard-system|[]|-f $CHART/ci/secret-values.yaml"
-  "all-values|tenantguard-system|[\"monitoring\",\"cert-manager\"]|-f $CHART/ci/all-values.yaml"
+  "all-values|tenantguard-system|[\"monitoring\",\"cert-manager\",\"infra\"]|-f $CHART/ci/all-values.yaml"
   # Values cannot take the built-in and release namespaces out of the exclusion.
   "exempt-emptied|platform-guard|[]|--set-json webhook.exemptNamespaces=[] --set-json webhook.extraMatchExpressions=[]"
   "tls-secret-base64|tenantguard-system|[]|-f $CHART/ci/secret-values.yaml --set tls.caBundle=LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg=="

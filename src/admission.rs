@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::engine::{Engine, Outcome, Request};
+use crate::engine::{CannotJudge, Engine, Outcome, Request, Resource};
 use crate::policy::rules::{Operation, User};
 use crate::tenancy::Inventory;
 
@@ -72,6 +72,14 @@ struct GroupVersionKind<'a> {
 }
 
 #[derive(Deserialize, Default)]
+struct GroupVersionResource<'a> {
+    #[serde(borrow, default)]
+    group: Cow<'a, str>,
+    #[serde(borrow, default)]
+    resource: Cow<'a, str>,
+}
+
+#[derive(Deserialize, Default)]
 struct UserInfoIn<'a> {
     #[serde(borrow, default)]
     username: Option<Cow<'a, str>>,
@@ -86,6 +94,10 @@ struct RequestIn<'a, O> {
     uid: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     kind: Option<GroupVersionKind<'a>>,
+    #[serde(borrow, default)]
+    resource: Option<GroupVersionResource<'a>>,
+    #[serde(borrow, default)]
+    sub_resource: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     name: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
@@ -205,11 +217,17 @@ fn finish<O: ObjectField>(review: ReviewIn<'_, O>) -> Result<Decoded, DecodeErro
         Err(e) => return deny(format!("request.oldObject cannot be read: {e}")),
     };
     let user = r.user_info.unwrap_or_default();
+    let resource = r.resource.unwrap_or_default();
     Ok(Decoded::Judge(Box::new(Request {
         uid,
         group: kind.group.into_owned(),
         version: kind.version.into_owned(),
         kind: kind.kind.into_owned(),
+        resource: Resource {
+            group: resource.group.into_owned(),
+            resource: resource.resource.into_owned(),
+            subresource: r.sub_resource.map(Cow::into_owned).unwrap_or_default(),
+        },
         namespace: r.namespace.map(Cow::into_owned).unwrap_or_default(),
         name: r.name.map(Cow::into_owned).unwrap_or_default(),
         operation,
@@ -314,7 +332,7 @@ pub fn review(
 ) -> Result<Reviewed, DecodeError> {
     match decode(body)? {
         Decoded::Deny { uid, reason } => {
-            let outcome = Outcome::cannot_judge(reason);
+            let outcome = Outcome::cannot_judge(CannotJudge::Review(reason));
             Ok(Reviewed {
                 body: encode(&uid, &outcome),
                 outcome,

@@ -121,6 +121,8 @@ pub fn create_request(obj: &Value, default_namespace: &str, user: &User) -> Requ
         group: group.to_string(),
         version: version.to_string(),
         kind: kind.to_string(),
+        // Unknown offline: the object alone says what it is.
+        resource: Default::default(),
         namespace: namespace_of(obj, kind, default_namespace),
         name: meta(obj, "name").unwrap_or("").to_string(),
         operation: Operation::Create,
@@ -236,18 +238,15 @@ fn has_specific_rules(group: &str, kind: &str) -> bool {
 
 /// What a person should know about how far the object was judged.
 fn note(engine: &Engine, req: &Request, standing: &Standing) -> Option<String> {
-    let settings = &engine.policies.settings;
-    let exempt = |ns: &str| {
-        ns == engine.identity.namespace || settings.exempt_namespaces.iter().any(|e| e == ns)
-    };
     match standing {
-        Standing::OutOfScope if req.kind == "Namespace" && req.group.is_empty() => {
-            Some(format!("not judged: namespace {:?} is exempt", req.name))
-        }
+        Standing::Namespace(_) if engine.is_exempt(&req.name) => Some(format!(
+            "namespace {:?} is exempt: only its tenant label (and its deletion) is judged",
+            req.name
+        )),
         Standing::OutOfScope if req.namespace.is_empty() => {
             Some("not judged: cluster-scoped, no rule applies".into())
         }
-        Standing::OutOfScope if exempt(&req.namespace) => Some(format!(
+        Standing::OutOfScope if engine.is_exempt(&req.namespace) => Some(format!(
             "not judged: namespace {:?} is exempt",
             req.namespace
         )),
@@ -285,8 +284,8 @@ fn violations(outcome: &Outcome) -> Vec<ViolationOut> {
         out.push(ViolationOut {
             rule: CANNOT_JUDGE.to_string(),
             action: "Deny".to_string(),
-            path: String::new(),
-            message: e.clone(),
+            path: e.path().to_string(),
+            message: e.to_string(),
         });
     }
     out
@@ -306,6 +305,12 @@ pub fn run(
         let req = create_request(&o.object, default_namespace, user);
         let outcome = engine.admit(&req, &inv);
         let standing = engine.standing(&req, &inv);
+        // An object that could not be judged still says whose namespace it is in.
+        let tenant = outcome.tenant.clone().or_else(|| {
+            (!engine.is_exempt(&req.namespace))
+                .then(|| inv.tenant_of(&req.namespace).map(str::to_string))
+                .flatten()
+        });
         let display_name = meta(&o.object, "name")
             .or_else(|| meta(&o.object, "generateName"))
             .unwrap_or("");
@@ -314,7 +319,7 @@ pub fn run(
             kind: req.kind.clone(),
             namespace: req.namespace.clone(),
             name: display_name.to_string(),
-            tenant: outcome.tenant.clone(),
+            tenant,
             allowed: outcome.allowed,
             violations: violations(&outcome),
             warnings: outcome.warnings.clone(),
@@ -450,6 +455,7 @@ mod tests {
             json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "r"}}),
             json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w", "namespace": "acme-prod"}}),
             json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "namespace": "acme-prod"}}),
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "tenantguard-system"}}),
         ]);
         let report = run(&engine, &inv, &input, "default", &User::default());
         let notes: Vec<_> = report.results.iter().map(|r| r.note.as_deref()).collect();
@@ -461,6 +467,7 @@ mod tests {
                 Some("not judged: cluster-scoped, no rule applies"),
                 Some("no rule is specific to example.com/Widget: only its labels were judged"),
                 None,
+                Some("namespace \"tenantguard-system\" is exempt: only its tenant label (and its deletion) is judged"),
             ]
         );
         assert!(report.results.iter().all(|r| r.allowed));

@@ -260,6 +260,7 @@ pub fn check(args: CheckArgs) -> anyhow::Result<u8> {
         bail!("no Kubernetes objects found in the input");
     }
     check::absorb_inputs(&mut inventory, &objects)?;
+    crate::tenancy::check_owners(&inventory)?;
     let user = check::requester(args.as_user.as_deref(), &args.as_groups, &engine);
     let report = check::run(&engine, &inventory, &objects, &args.namespace, &user);
     match args.output {
@@ -272,6 +273,9 @@ pub fn check(args: CheckArgs) -> anyhow::Result<u8> {
 /// `tenantguard review`.
 pub fn review(args: ReviewArgs) -> anyhow::Result<u8> {
     let (engine, inventory) = config::offline(&args.policy)?;
+    if args.policy.inventory.is_some() {
+        crate::tenancy::check_owners(&inventory)?;
+    }
     let body = match &args.file {
         Some(p) if p.as_os_str() != "-" => {
             std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?

@@ -42,8 +42,20 @@ pub fn load_policies(arg: Option<&Path>) -> Result<(PolicySet, Option<PathBuf>),
     }
 }
 
-/// The tenancy from Tenant documents beside the policies and the inventory file.
+/// The tenancy from Tenant documents beside the policies and the inventory
+/// file. With a file, that is the whole world (no cluster behind it), so
+/// every Tenant's owners are checked against its namespaces here.
 pub fn load_inventory(policies: &PolicySet, path: Option<&Path>) -> Result<Inventory, ConfigError> {
+    let inv = tenancy_of(policies, path)?;
+    if path.is_some() {
+        tenancy::check_owners(&inv)?;
+    }
+    Ok(inv)
+}
+
+/// [`load_inventory`] without the owners check, for `check`, whose input
+/// adds Namespaces and Tenants before the world is complete.
+fn tenancy_of(policies: &PolicySet, path: Option<&Path>) -> Result<Inventory, ConfigError> {
     let mut inv = match path {
         Some(p) => tenancy::load_inventory(p)?,
         None => Inventory::default(),
@@ -54,10 +66,12 @@ pub fn load_inventory(policies: &PolicySet, path: Option<&Path>) -> Result<Inven
     Ok(inv)
 }
 
-/// Engine and inventory for the commands that judge offline.
+/// Engine and inventory for the commands that judge offline. The owners
+/// are not checked yet: `check` adds its input first, then checks
+/// ([`tenancy::check_owners`]).
 pub fn offline(args: &PolicyArgs) -> Result<(Engine, Inventory), ConfigError> {
     let (set, _) = load_policies(args.policies.as_deref())?;
-    let inv = load_inventory(&set, args.inventory.as_deref())?;
+    let inv = tenancy_of(&set, args.inventory.as_deref())?;
     Ok((Engine::new(set, Identity::default()), inv))
 }
 

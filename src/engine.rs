@@ -6,14 +6,29 @@
 //! Order as in the kube-apiserver: mutation first, then validation judges the
 //! mutated object (`check` does both; `/validate` judges what it is sent).
 
+mod cause;
 mod patch;
+mod sent;
 
 use serde_json::Value;
+
+pub use cause::{CannotJudge, Unsent};
 
 use crate::policy::rules::{self, Ctx, Identity, Operation, RuleId, RuleParams, Scope, User};
 use crate::policy::{Action, Policy, PolicySet};
 use crate::tenancy::{Inventory, NamespaceTenancy, UnknownNamespaces};
-use crate::TENANT_LABEL;
+use crate::tenant_label::{self, TenantLabel};
+
+/// The resource a request is about (`request.resource`, `subResource`).
+/// Empty when not given: offline `check` builds requests from objects alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resource {
+    pub group: String,
+    /// The plural resource, e.g. `pods`.
+    pub resource: String,
+    /// e.g. `status`, `ephemeralcontainers`; empty for the resource itself.
+    pub subresource: String,
+}
 
 /// An admission request, decoded and ready to judge.
 #[derive(Debug, Clone)]
@@ -22,6 +37,7 @@ pub struct Request {
     pub group: String,
     pub version: String,
     pub kind: String,
+    pub resource: Resource,
     /// The request's namespace (it wins over the object's).
     pub namespace: String,
     pub name: String,
@@ -55,10 +71,14 @@ pub enum Standing {
     OutOfScope,
     /// A namespaced object in a tenant namespace.
     Tenant(String),
-    /// A Namespace object, with the tenant its label names (if any).
+    /// A Namespace object, with the tenant its label names (if any). An
+    /// exempt namespace is one too: exemption covers the objects in it,
+    /// never its own tenant label (`namespace-ownership` judges that).
     Namespace(Option<String>),
     /// A namespace tenantguard does not know and will not guess.
     Unknown(String),
+    /// The request's object carries a tenant label that is not a string.
+    MalformedLabel { field: &'static str, value: String },
 }
 
 /// The verdict on one request.
@@ -73,7 +93,7 @@ pub struct Outcome {
     /// RFC 6902 operations (mutation only); empty when nothing changes.
     pub patch: Vec<json_patch::PatchOperation>,
     /// Why the request could not be judged, when it could not.
-    pub error: Option<String>,
+    pub error: Option<CannotJudge>,
 }
 
 impl Outcome {
@@ -86,10 +106,10 @@ impl Outcome {
     }
 
     /// A denial for a request that could not be judged.
-    pub fn cannot_judge(reason: impl Into<String>) -> Self {
+    pub fn cannot_judge(cause: CannotJudge) -> Self {
         Outcome {
             allowed: false,
-            error: Some(reason.into()),
+            error: Some(cause),
             ..Default::default()
         }
     }
@@ -97,7 +117,7 @@ impl Outcome {
     /// The denial message: every `Deny` finding, in rule order.
     pub fn denial_message(&self) -> String {
         if let Some(e) = &self.error {
-            return e.clone();
+            return e.to_string();
         }
         self.findings
             .iter()
@@ -137,38 +157,50 @@ impl Engine {
         Engine { policies, identity }
     }
 
-    fn is_exempt(&self, namespace: &str) -> bool {
-        namespace == self.identity.namespace
-            || self
-                .policies
-                .settings
-                .exempt_namespaces
-                .iter()
-                .any(|n| n == namespace)
+    /// Whether objects in `namespace` are exempt (Settings' list, and
+    /// tenantguard's own namespace whatever the list says).
+    pub fn is_exempt(&self, namespace: &str) -> bool {
+        self.policies
+            .settings
+            .is_exempt(namespace, &self.identity.namespace)
     }
 
     /// Where the request stands: which rules can apply, for which tenant.
     pub fn standing(&self, req: &Request, inv: &Inventory) -> Standing {
         if req.group.is_empty() && req.kind == "Namespace" {
-            let name = if req.name.is_empty() {
-                meta_str(req.object.as_ref().or(req.old_object.as_ref()), "name")
-            } else {
-                Some(req.name.as_str())
-            };
-            if name.is_some_and(|n| self.is_exempt(n)) {
-                return Standing::OutOfScope;
-            }
             let obj = match req.operation {
                 Operation::Delete => req.old_object.as_ref(),
                 _ => req.object.as_ref(),
             };
-            return Standing::Namespace(tenant_label(obj).map(str::to_string));
+            return match tenant_label::of_object(obj) {
+                TenantLabel::Malformed(v) => Standing::MalformedLabel {
+                    field: if req.operation == Operation::Delete {
+                        "oldObject"
+                    } else {
+                        "object"
+                    },
+                    value: v.to_string(),
+                },
+                label => Standing::Namespace(label.tenant().map(str::to_string)),
+            };
         }
         if req.namespace.is_empty() || self.is_exempt(&req.namespace) {
             return Standing::OutOfScope;
         }
         match inv.namespace(&req.namespace) {
-            NamespaceTenancy::Tenant(t) => Standing::Tenant(t.to_string()),
+            NamespaceTenancy::Tenant(t) => {
+                // In a tenant namespace the object's own tenant label is read
+                // as a claim; a non-string one cannot be read at all.
+                for (field, obj) in [("object", &req.object), ("oldObject", &req.old_object)] {
+                    if let TenantLabel::Malformed(v) = tenant_label::of_object(obj.as_ref()) {
+                        return Standing::MalformedLabel {
+                            field,
+                            value: v.to_string(),
+                        };
+                    }
+                }
+                Standing::Tenant(t.to_string())
+            }
             NamespaceTenancy::Platform => Standing::OutOfScope,
             NamespaceTenancy::Unknown => match inv.unknown {
                 UnknownNamespaces::Platform => Standing::OutOfScope,
@@ -191,7 +223,7 @@ impl Engine {
         let (scope, tenant, scope_ns) = match self.prepare(req, inv) {
             Ok(Some(p)) => p,
             Ok(None) => return Outcome::allow(None),
-            Err(reason) => return Outcome::cannot_judge(reason),
+            Err(cause) => return Outcome::cannot_judge(cause),
         };
         let Some(original) = req.object.as_ref() else {
             // DELETE and CONNECT carry nothing to mutate.
@@ -236,7 +268,7 @@ impl Engine {
         let (scope, tenant, scope_ns) = match self.prepare(req, inv) {
             Ok(Some(p)) => p,
             Ok(None) => return Outcome::allow(None),
-            Err(reason) => return Outcome::cannot_judge(reason),
+            Err(cause) => return Outcome::cannot_judge(cause),
         };
         let mut findings = Vec::new();
         for policy in &self.policies.policies {
@@ -287,9 +319,9 @@ impl Engine {
         let mut after = req.clone();
         if let (Some(obj), false) = (after.object.as_mut(), mutated.patch.is_empty()) {
             if let Err(e) = json_patch::patch(obj, &mutated.patch) {
-                return Outcome::cannot_judge(format!(
-                    "internal error: the mutation patch does not apply to the object: {e}"
-                ));
+                return Outcome::cannot_judge(CannotJudge::Internal(format!(
+                    "the mutation patch does not apply to the object: {e}"
+                )));
             }
         }
         let mut verdict = self.validate(&after, inv);
@@ -302,26 +334,26 @@ impl Engine {
 
     /// The rule scope, tenant and namespace used for exclusions, or None when
     /// no rule applies, or why the request cannot be judged.
-    fn prepare(&self, req: &Request, inv: &Inventory) -> Result<Option<Prepared>, String> {
+    fn prepare(&self, req: &Request, inv: &Inventory) -> Result<Option<Prepared>, CannotJudge> {
         if matches!(req.operation, Operation::Create | Operation::Update) {
             match &req.object {
-                None => {
-                    return Err(format!(
-                        "the {} request carries no object; tenantguard cannot judge it",
-                        req.operation.as_str()
-                    ))
-                }
+                None => return Err(CannotJudge::NoObject(req.operation)),
                 Some(Value::Object(_)) => {}
-                Some(_) => {
-                    return Err(
-                        "request.object is not a JSON object; tenantguard cannot judge it".into(),
-                    )
-                }
+                Some(_) => return Err(CannotJudge::ObjectNotAnObject),
             }
         }
+        sent::check(req).map_err(CannotJudge::Unsent)?;
         match self.standing(req, inv) {
             Standing::OutOfScope => Ok(None),
-            Standing::Tenant(t) => Ok(Some((Scope::TenantObjects, Some(t), req.namespace.clone()))),
+            Standing::Tenant(t) => {
+                if gated(req, inv) {
+                    return Err(CannotJudge::NotOnboarded {
+                        namespace: req.namespace.clone(),
+                        tenant: t,
+                    });
+                }
+                Ok(Some((Scope::TenantObjects, Some(t), req.namespace.clone())))
+            }
             Standing::Namespace(t) => {
                 let name = if req.name.is_empty() {
                     meta_str(req.object.as_ref().or(req.old_object.as_ref()), "name")
@@ -332,9 +364,10 @@ impl Engine {
                 };
                 Ok(Some((Scope::Namespaces, t, name)))
             }
-            Standing::Unknown(ns) => Err(format!(
-                "namespace {ns:?} is not known to tenantguard yet, so its tenant cannot be determined; retry in a moment"
-            )),
+            Standing::Unknown(ns) => Err(CannotJudge::UnknownNamespace(ns)),
+            Standing::MalformedLabel { field, value } => {
+                Err(CannotJudge::MalformedTenantLabel { field, value })
+            }
         }
     }
 
@@ -370,149 +403,24 @@ fn mutable_kind(group: &str, kind: &str) -> bool {
         || (group.is_empty() && matches!(kind, "Service" | "Namespace"))
 }
 
+/// The onboarding gate (DESIGN, "Onboarding gate"): with the onboarding
+/// controller running, a new Pod in a tenant namespace it has not onboarded
+/// yet must wait, so that no pod ever runs before its namespace's isolation
+/// NetworkPolicy. Only Pods and only CREATE: an UPDATE starts nothing, and
+/// workloads make their pods through controllers that retry. Admins wait
+/// too: the gate is about the network, not about who asks.
+fn gated(req: &Request, inv: &Inventory) -> bool {
+    inv.onboarding_gate
+        && req.operation == Operation::Create
+        && req.group.is_empty()
+        && req.kind == "Pod"
+        && req.resource.subresource.is_empty()
+        && !inv.is_onboarded(&req.namespace)
+}
+
 fn meta_str<'a>(obj: Option<&'a Value>, field: &str) -> Option<&'a str> {
     obj?.get("metadata")?.get(field)?.as_str()
 }
 
-fn tenant_label(obj: Option<&Value>) -> Option<&str> {
-    obj?.get("metadata")?
-        .get("labels")?
-        .get(TENANT_LABEL)?
-        .as_str()
-        .filter(|t| !t.is_empty())
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::policy::load_sources;
-    use serde_json::json;
-
-    fn world() -> Inventory {
-        let mut inv = Inventory::default();
-        inv.add_namespace("acme-prod", Some("acme"));
-        inv.add_namespace("monitoring", None);
-        inv
-    }
-
-    fn req(ns: &str, obj: Value) -> Request {
-        Request {
-            uid: "u".into(),
-            group: String::new(),
-            version: "v1".into(),
-            kind: obj["kind"].as_str().unwrap_or("").into(),
-            namespace: ns.into(),
-            name: "p".into(),
-            operation: Operation::Create,
-            user: User::default(),
-            dry_run: false,
-            object: Some(obj),
-            old_object: None,
-        }
-    }
-
-    fn bare_pod() -> Value {
-        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "app"}]}})
-    }
-
-    #[test]
-    fn scope_table() {
-        let e = Engine::default();
-        let inv = world();
-        let cases = [
-            ("tenant namespace", "acme-prod", false),
-            ("exempt namespace", "kube-system", true),
-            ("own namespace", "tenantguard-system", true),
-            ("platform namespace", "monitoring", true),
-            ("unknown namespace with a file inventory", "elsewhere", true),
-        ];
-        for (name, ns, allowed) in cases {
-            let o = e.validate(&req(ns, bare_pod()), &inv);
-            assert_eq!(o.allowed, allowed, "{name}: {o:?}");
-        }
-    }
-
-    #[test]
-    fn unknown_namespace_denied_when_source_cannot_guess() {
-        let e = Engine::default();
-        let mut inv = world();
-        inv.unknown = UnknownNamespaces::Deny;
-        let o = e.validate(&req("elsewhere", bare_pod()), &inv);
-        assert!(!o.allowed);
-        assert!(o.denial_message().contains("not known to tenantguard"));
-    }
-
-    #[test]
-    fn denial_lists_every_violation() {
-        let o = Engine::default().validate(&req("acme-prod", bare_pod()), &world());
-        assert!(!o.allowed);
-        assert_eq!(
-            o.denial_message(),
-            "[require-limits] spec.containers[0] \"app\": resources.limits.cpu is not set; set it (or declare containerDefaults for the tenant so it is filled in); [require-limits] spec.containers[0] \"app\": resources.limits.memory is not set; set it (or declare containerDefaults for the tenant so it is filled in)"
-        );
-    }
-
-    fn engine_with(policy: &str) -> Engine {
-        Engine::new(
-            load_sources([("p.yaml", policy)]).unwrap(),
-            Identity::default(),
-        )
-    }
-
-    #[test]
-    fn actions_warn_audit_off_and_exclusions() {
-        let inv = world();
-        let p = |action: &str| {
-            format!("apiVersion: tenantguard.io/v1alpha1\nkind: Policy\nspec: {{rule: require-limits, action: {action}}}\n")
-        };
-        let warn = engine_with(&p("Warn")).validate(&req("acme-prod", bare_pod()), &inv);
-        assert!(warn.allowed);
-        assert_eq!(warn.warnings.len(), 2);
-        assert!(warn.warnings[0].starts_with("[require-limits] spec.containers[0]"));
-        let audit = engine_with(&p("Audit")).validate(&req("acme-prod", bare_pod()), &inv);
-        assert!(audit.allowed && audit.warnings.is_empty() && audit.findings.len() == 2);
-        let off = engine_with(&p("Off")).validate(&req("acme-prod", bare_pod()), &inv);
-        assert!(off.allowed && off.findings.is_empty());
-        let excluded = engine_with("apiVersion: tenantguard.io/v1alpha1\nkind: Policy\nspec: {rule: require-limits, exclude: {namespaces: [acme-prod]}}\n")
-            .validate(&req("acme-prod", bare_pod()), &inv);
-        assert!(excluded.allowed);
-    }
-
-    #[test]
-    fn long_warnings_are_truncated() {
-        let w = truncate_warning("x".repeat(1000));
-        assert_eq!(w.chars().count(), MAX_WARNING_CHARS);
-    }
-
-    #[test]
-    fn create_without_object_is_never_admitted() {
-        let mut r = req("acme-prod", bare_pod());
-        r.object = None;
-        let o = Engine::default().validate(&r, &world());
-        assert!(!o.allowed);
-        let m = Engine::default().mutate(&r, &world());
-        assert!(!m.allowed);
-    }
-
-    #[test]
-    fn delete_without_object_is_fine() {
-        let mut r = req("acme-prod", bare_pod());
-        r.object = None;
-        r.operation = Operation::Delete;
-        assert!(Engine::default().validate(&r, &world()).allowed);
-    }
-
-    #[test]
-    fn mutation_patch_adds_label_and_is_idempotent() {
-        let e = Engine::default();
-        let inv = world();
-        let r = req("acme-prod", bare_pod());
-        let o = e.mutate(&r, &inv);
-        assert!(!o.patch.is_empty());
-        let mut obj = r.object.clone().unwrap();
-        json_patch::patch(&mut obj, &o.patch).unwrap();
-        assert_eq!(obj["metadata"]["labels"][TENANT_LABEL], "acme");
-        let again = e.mutate(&req("acme-prod", obj), &inv);
-        assert!(again.patch.is_empty(), "{:?}", again.patch);
-    }
-}
+mod tests;

@@ -22,14 +22,20 @@ pub mod selector;
 pub mod server;
 pub mod swap;
 pub mod tenancy;
+pub mod tenant_label;
 
 /// The namespace label that names a namespace's tenant: the single source of truth.
 pub const TENANT_LABEL: &str = "tenantguard.io/tenant";
+/// The annotation the onboarding controller sets on a tenant Namespace once
+/// its baseline objects exist; its value is the tenant it was onboarded for.
+pub const ONBOARDED_ANNOTATION: &str = "tenantguard.io/onboarded";
 /// The label Kubernetes sets on every namespace to its own name.
 pub const NAME_LABEL: &str = "kubernetes.io/metadata.name";
 /// The label on objects the onboarding controller owns.
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 /// The `app.kubernetes.io/managed-by` value of objects tenantguard owns.
 pub const MANAGED_BY_VALUE: &str = "tenantguard";
+/// The API group of tenantguard's own kinds (Tenant).
+pub const GROUP: &str = "tenantguard.io";
 /// apiVersion of every tenantguard document (Policy, Settings, Tenant).
 pub const API_VERSION: &str = "tenantguard.io/v1alpha1";

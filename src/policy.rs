@@ -223,6 +223,16 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// Whether `namespace` is exempt: listed in `exemptNamespaces`, or
+    /// tenantguard's own (`own_namespace`), which is exempt whatever the
+    /// list says. The one exempt check: the engine, the onboarding
+    /// controller and `check` all ask here. Exemption covers the objects
+    /// *in* the namespace; the Namespace object itself is still judged by
+    /// `namespace-ownership` (its tenant label and its deletion).
+    pub fn is_exempt(&self, namespace: &str, own_namespace: &str) -> bool {
+        namespace == own_namespace || self.exempt_namespaces.iter().any(|n| n == namespace)
+    }
+
     pub fn is_admin(&self, username: &str, groups: &[String]) -> bool {
         self.admins.users.iter().any(|u| u == username)
             || self.admins.groups.iter().any(|g| groups.contains(g))

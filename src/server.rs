@@ -176,19 +176,20 @@ async fn handle(s: &AppState, endpoint: Endpoint, body: &[u8]) -> Response {
     let engine = s.engine.load();
     let mut inventory = s.tenancy.snapshot();
     let mut result = admission::review(body, endpoint, &engine, &inventory);
-    // A namespace the cluster cache has not seen yet (created a moment ago)
-    // is looked up once at the source and the request judged again; if that
-    // fails too, the engine's denial stands: a tenant is never guessed.
-    let unknown = match &result {
+    // A namespace the cluster cache has not seen yet (created a moment ago),
+    // or has not seen onboarded yet, is looked up once at the source and the
+    // request judged again; if that fails too, the engine's denial stands: a
+    // tenant is never guessed, and no pod starts before isolation.
+    let retry = match &result {
         Ok(admission::Reviewed {
-            request: Some(q), ..
-        }) => match engine.standing(q, &inventory) {
-            crate::engine::Standing::Unknown(ns) => Some(ns),
-            _ => None,
-        },
+            outcome: crate::engine::Outcome {
+                error: Some(cause), ..
+            },
+            ..
+        }) => cause.retry_namespace().map(str::to_string),
         _ => None,
     };
-    if let Some(ns) = unknown {
+    if let Some(ns) = retry {
         inventory = s.tenancy.resolve(&ns).await;
         result = admission::review(body, endpoint, &engine, &inventory);
     }

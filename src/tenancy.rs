@@ -5,9 +5,10 @@
 //! cluster, or (in a cluster) caches fed by watches. Rules only ever see a
 //! snapshot, so a decision never mixes two states of the cluster.
 
+mod load;
+
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::Path;
 use std::sync::Arc;
 
 use crate::swap::Swap;
@@ -15,8 +16,10 @@ use crate::swap::Swap;
 use ipnet::IpNet;
 use serde_json::Value;
 
-use crate::policy::{ContainerDefaults, Owner, Settings, Tenant, TenantSpec};
-use crate::TENANT_LABEL;
+pub use load::{absorb, check_owners, load_inventory, InventoryError};
+
+use crate::policy::{ContainerDefaults, Owner, OwnerKind, Settings, Tenant, TenantSpec};
+use crate::tenant_label::{self, TenantLabel};
 
 /// What tenantguard knows about a namespace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,16 +48,29 @@ pub struct TenantEntry {
     allowed_cidrs: Vec<IpNet>,
 }
 
+/// What the inventory keeps of one namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct NamespaceEntry {
+    tenant: Option<String>,
+    /// The onboarding controller has put the baseline objects in place for
+    /// this tenant (`tenantguard.io/onboarded` names the current tenant).
+    onboarded: bool,
+}
+
 /// An immutable view of namespaces and tenants.
 #[derive(Debug, Clone)]
 pub struct Inventory {
-    namespaces: HashMap<String, Option<String>>,
+    namespaces: HashMap<String, NamespaceEntry>,
     /// Tenant names seen on namespaces (bounded by the namespaces seen).
     observed: HashSet<String>,
     tenants: HashMap<String, TenantEntry>,
     /// Every declared tenant's dedicated-node pairs: (tenant, key, value).
     dedicated: Vec<(String, String, String)>,
     pub unknown: UnknownNamespaces,
+    /// Whether the onboarding controller runs, so that a Pod in a tenant
+    /// namespace it has not onboarded yet must wait (only in a cluster: an
+    /// inventory file has no controller behind it, and no gate).
+    pub onboarding_gate: bool,
 }
 
 impl Default for Inventory {
@@ -71,31 +87,48 @@ impl Inventory {
             tenants: HashMap::new(),
             dedicated: Vec::new(),
             unknown,
+            onboarding_gate: false,
         }
     }
 
-    /// Records a namespace and its tenant label (None: a platform namespace).
+    /// Records a namespace and its tenant label (None: a platform namespace),
+    /// not onboarded.
     pub fn add_namespace(&mut self, name: &str, tenant: Option<&str>) {
+        self.record_namespace(name, tenant, false);
+    }
+
+    /// Records a namespace, its tenant label and whether the onboarding
+    /// controller has onboarded it for that tenant.
+    pub fn record_namespace(&mut self, name: &str, tenant: Option<&str>, onboarded: bool) {
+        let tenant = tenant.and_then(tenant_label::name);
         if let Some(t) = tenant {
             if !self.observed.contains(t) {
                 self.observed.insert(t.to_string());
             }
         }
-        self.namespaces
-            .insert(name.to_string(), tenant.map(str::to_string));
+        self.namespaces.insert(
+            name.to_string(),
+            NamespaceEntry {
+                tenant: tenant.map(str::to_string),
+                onboarded: onboarded && tenant.is_some(),
+            },
+        );
     }
 
-    /// Records a namespace from a Namespace object (JSON).
+    /// Records a namespace from a Namespace object (JSON). A Namespace
+    /// without a name, or whose tenant label is not a string, is not
+    /// recorded ([`absorb`] reports the latter).
     pub fn add_namespace_object(&mut self, obj: &Value) -> bool {
         let Some(name) = obj.pointer("/metadata/name").and_then(Value::as_str) else {
             return false;
         };
-        let tenant = obj
-            .pointer("/metadata/labels")
-            .and_then(|l| l.get(TENANT_LABEL))
-            .and_then(Value::as_str);
-        self.add_namespace(name, tenant.filter(|t| !t.is_empty()));
-        true
+        match tenant_label::of_object(Some(obj)) {
+            TenantLabel::Malformed(_) => false,
+            label => {
+                self.add_namespace(name, label.tenant());
+                true
+            }
+        }
     }
 
     /// Declares a tenant. The spec must have passed [`Tenant::validate`];
@@ -137,13 +170,13 @@ impl Inventory {
     pub fn namespaces(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
         self.namespaces
             .iter()
-            .map(|(n, t)| (n.as_str(), t.as_deref()))
+            .map(|(n, e)| (n.as_str(), e.tenant.as_deref()))
     }
 
     /// Adds everything `other` knows (its entries win).
     pub fn merge(&mut self, other: Inventory) {
-        for (ns, t) in other.namespaces {
-            self.add_namespace(&ns, t.as_deref());
+        for (ns, e) in other.namespaces {
+            self.record_namespace(&ns, e.tenant.as_deref(), e.onboarded);
         }
         for (name, entry) in other.tenants {
             self.add_tenant(&Tenant::new(&name, entry.spec));
@@ -152,10 +185,17 @@ impl Inventory {
 
     pub fn namespace(&self, name: &str) -> NamespaceTenancy<'_> {
         match self.namespaces.get(name) {
-            Some(Some(t)) => NamespaceTenancy::Tenant(t),
-            Some(None) => NamespaceTenancy::Platform,
+            Some(NamespaceEntry {
+                tenant: Some(t), ..
+            }) => NamespaceTenancy::Tenant(t),
+            Some(_) => NamespaceTenancy::Platform,
             None => NamespaceTenancy::Unknown,
         }
+    }
+
+    /// Whether the onboarding controller has onboarded this tenant namespace.
+    pub fn is_onboarded(&self, namespace: &str) -> bool {
+        self.namespaces.get(namespace).is_some_and(|e| e.onboarded)
     }
 
     /// The tenant of a namespace, if it is a known tenant namespace.
@@ -204,16 +244,70 @@ impl Inventory {
             .map(|(t, k, v)| (t.as_str(), k.as_str(), v.as_str()))
     }
 
-    /// Tenants (declared) that list the requester as an owner.
+    /// Tenants (declared) that count the requester as an owner.
     pub fn owned_tenants<'a>(
         &'a self,
         username: &'a str,
         groups: &'a [String],
     ) -> impl Iterator<Item = &'a str> + 'a {
         self.tenants
+            .keys()
+            .filter(move |t| self.is_owner(t, username, groups))
+            .map(String::as_str)
+    }
+
+    /// Whether the requester is an owner of the declared tenant `tenant`
+    /// that counts (see [`Inventory::honours`]).
+    pub fn is_owner(&self, tenant: &str, username: &str, groups: &[String]) -> bool {
+        self.tenants.get(tenant).is_some_and(|e| {
+            e.spec
+                .owners
+                .iter()
+                .any(|o| o.matches(username, groups) && self.honours(tenant, o))
+        })
+    }
+
+    /// Whether an owner of `tenant` counts. A ServiceAccount owner counts
+    /// only while its namespace is one of the tenant's: otherwise whoever
+    /// creates (or is handed) that namespace controls the account and would
+    /// become an owner. The Tenant itself stays in force; such an owner is
+    /// reported ([`Inventory::owner_problems`]) and never honoured, neither
+    /// by `namespace-ownership` nor in the owners' RoleBinding.
+    pub fn honours(&self, tenant: &str, owner: &Owner) -> bool {
+        match owner.kind {
+            OwnerKind::User | OwnerKind::Group => true,
+            OwnerKind::ServiceAccount => owner
+                .namespace
+                .as_deref()
+                .is_some_and(|ns| self.tenant_of(ns) == Some(tenant)),
+        }
+    }
+
+    /// What is wrong with the owners of a declared tenant, one message per
+    /// owner that does not count, naming the field (empty: nothing).
+    pub fn owner_problems(&self, tenant: &str) -> Vec<String> {
+        let Some(entry) = self.tenants.get(tenant) else {
+            return Vec::new();
+        };
+        entry
+            .spec
+            .owners
             .iter()
-            .filter(move |(_, e)| e.spec.owners.iter().any(|o| o.matches(username, groups)))
-            .map(|(n, _)| n.as_str())
+            .enumerate()
+            .filter(|(_, o)| !self.honours(tenant, o))
+            .map(|(i, o)| {
+                let ns = o.namespace.as_deref().unwrap_or("");
+                let now = match self.namespace(ns) {
+                    NamespaceTenancy::Tenant(t) => format!("belongs to tenant {t:?}"),
+                    NamespaceTenancy::Platform => "is a platform namespace".to_string(),
+                    NamespaceTenancy::Unknown => "does not exist".to_string(),
+                };
+                format!(
+                    "spec.owners[{i}]: ServiceAccount {:?} of namespace {ns:?} is not honoured: {ns:?} {now}, and a ServiceAccount owner must live in a namespace of tenant {tenant:?} (else whoever creates or is handed that namespace becomes an owner); label the namespace for {tenant:?} or remove the owner",
+                    o.name
+                )
+            })
+            .collect()
     }
 
     /// The tenant context a rule sees for `name`.
@@ -376,181 +470,6 @@ impl TenancySource for StaticTenancy {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum InventoryError {
-    #[error("cannot read inventory {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("--inventory: {0}")]
-    Manifest(crate::check::InputError),
-    #[error("{origin}: Tenant {name:?}: {message}")]
-    InvalidTenant {
-        origin: String,
-        name: String,
-        message: String,
-    },
-}
-
-/// Loads Namespace and Tenant objects from a file or directory of YAML/JSON;
-/// other kinds are ignored.
-pub fn load_inventory(path: &Path) -> Result<Inventory, InventoryError> {
-    let mut inv = Inventory::new(UnknownNamespaces::Platform);
-    let mut files = Vec::new();
-    inventory_files(path, &mut files)?;
-    for file in files {
-        let text = std::fs::read_to_string(&file).map_err(|source| InventoryError::Read {
-            path: file.display().to_string(),
-            source,
-        })?;
-        let name = file.display().to_string();
-        if !absorb_streaming(&mut inv, &name, &text) {
-            // JSON, Lists and anything unusual: the general manifest reader.
-            let objects = crate::check::read_inputs(std::slice::from_ref(&file), None)
-                .map_err(InventoryError::Manifest)?;
-            for o in &objects {
-                absorb(&mut inv, &o.object, &o.source)?;
-            }
-        }
-    }
-    Ok(inv)
-}
-
-fn inventory_files(path: &Path, out: &mut Vec<std::path::PathBuf>) -> Result<(), InventoryError> {
-    if !path.is_dir() {
-        out.push(path.to_path_buf());
-        return Ok(());
-    }
-    let read_err = |source| InventoryError::Read {
-        path: path.display().to_string(),
-        source,
-    };
-    let mut entries: Vec<_> = std::fs::read_dir(path)
-        .map_err(read_err)?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .collect();
-    entries.sort();
-    for p in entries {
-        let manifest = matches!(
-            p.extension().and_then(|e| e.to_str()),
-            Some("yaml" | "yml" | "json")
-        );
-        if p.is_dir() {
-            inventory_files(&p, out)?;
-        } else if manifest {
-            out.push(p);
-        }
-    }
-    Ok(())
-}
-
-/// Just what the inventory needs of a document.
-#[derive(serde::Deserialize)]
-struct DocHead {
-    #[serde(rename = "apiVersion", default)]
-    api_version: String,
-    #[serde(default)]
-    kind: String,
-    #[serde(default)]
-    metadata: Option<DocMeta>,
-}
-
-#[derive(serde::Deserialize)]
-struct DocMeta {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    labels: Option<BTreeMap<String, serde_yaml_ng::Value>>,
-}
-
-/// Reads a YAML inventory one document at a time into small typed heads,
-/// never holding every document as a JSON tree (10,000 namespaces would
-/// otherwise peak at tens of MiB). Returns false, having added nothing,
-/// when the file needs the general reader (JSON, Lists, invalid YAML,
-/// invalid Tenants: its errors are the precise ones).
-fn absorb_streaming(inv: &mut Inventory, name: &str, text: &str) -> bool {
-    if name.ends_with(".json") {
-        return false;
-    }
-    let mut staged = Inventory::new(UnknownNamespaces::Platform);
-    for doc in crate::manifest::split_documents(text) {
-        if doc.is_blank() {
-            continue;
-        }
-        let Ok(head) = serde_yaml_ng::from_str::<DocHead>(doc.text) else {
-            return false;
-        };
-        match (head.api_version.as_str(), head.kind.as_str()) {
-            ("v1", "Namespace") => {
-                let Some(meta) = head.metadata else {
-                    return false;
-                };
-                let Some(ns) = meta.name else {
-                    return false;
-                };
-                let tenant = meta
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get(TENANT_LABEL))
-                    .and_then(serde_yaml_ng::Value::as_str)
-                    .filter(|t| !t.is_empty());
-                staged.add_namespace(&ns, tenant);
-            }
-            (crate::API_VERSION, "Tenant") => {
-                let Ok(t) = serde_yaml_ng::from_str::<crate::policy::TenantDocument>(doc.text)
-                else {
-                    return false;
-                };
-                let t: Tenant = t.into();
-                if t.validate().is_err() {
-                    return false;
-                }
-                staged.add_tenant(&t);
-            }
-            (_, k) if k.ends_with("List") => return false,
-            _ => {}
-        }
-    }
-    inv.merge(staged);
-    true
-}
-
-/// Adds a Namespace or Tenant object to the inventory; other kinds are ignored.
-pub fn absorb(inv: &mut Inventory, obj: &Value, source: &str) -> Result<bool, InventoryError> {
-    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
-    let api = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    match (api, kind) {
-        ("v1", "Namespace") => Ok(inv.add_namespace_object(obj)),
-        (crate::API_VERSION, "Tenant") => {
-            let name = obj
-                .pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            let tenant: Tenant =
-                serde_json::from_value::<crate::policy::TenantDocument>(obj.clone())
-                    .map_err(|e| InventoryError::InvalidTenant {
-                        origin: source.to_string(),
-                        name: name.clone(),
-                        message: e.to_string(),
-                    })?
-                    .into();
-            tenant
-                .validate()
-                .map_err(|message| InventoryError::InvalidTenant {
-                    origin: source.to_string(),
-                    name,
-                    message,
-                })?;
-            inv.add_tenant(&tenant);
-            Ok(true)
-        }
-        _ => Ok(false),
-    }
-}
-
 /// Whether a namespace name is one every tenant may reach (Settings) or, for
 /// egress, one this tenant may reach (Tenant).
 pub fn is_shared(settings: &Settings, namespace: &str) -> bool {
@@ -564,30 +483,6 @@ mod tests {
 
     fn tenant(name: &str, spec: TenantSpec) -> Tenant {
         Tenant::new(name, spec)
-    }
-
-    #[test]
-    fn streaming_inventory_reads_what_the_general_reader_reads() {
-        let dir = tempfile::tempdir().unwrap();
-        let yaml = "apiVersion: v1\nkind: Namespace\nmetadata: {name: a, labels: {tenantguard.io/tenant: acme}}\n---\n# c\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: m}\n---\napiVersion: tenantguard.io/v1alpha1\nkind: Tenant\nmetadata: {name: acme}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n";
-        std::fs::write(dir.path().join("inv.yaml"), yaml).unwrap();
-        let list = "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Namespace, metadata: {name: g, labels: {tenantguard.io/tenant: globex}}}\n";
-        std::fs::write(dir.path().join("list.yaml"), list).unwrap();
-        let inv = load_inventory(dir.path()).unwrap();
-        assert_eq!(inv.namespace("a"), NamespaceTenancy::Tenant("acme"));
-        assert_eq!(inv.namespace("m"), NamespaceTenancy::Platform);
-        assert_eq!(
-            inv.namespace("g"),
-            NamespaceTenancy::Tenant("globex"),
-            "a List goes through the general reader"
-        );
-        assert!(inv.is_declared("acme"));
-        std::fs::write(dir.path().join("bad.yaml"), "apiVersion: tenantguard.io/v1alpha1\nkind: Tenant\nmetadata: {name: b}\nspec: {quota: {hard: {cpu: lots}}}\n").unwrap();
-        let err = load_inventory(dir.path()).unwrap_err().to_string();
-        assert!(
-            err.contains("lots"),
-            "an invalid Tenant is reported precisely: {err}"
-        );
     }
 
     #[test]
@@ -646,6 +541,47 @@ mod tests {
         assert_eq!(
             inv.foreign_node_pairs("globex").collect::<Vec<_>>(),
             [("acme", "pool", "acme")]
+        );
+    }
+
+    #[test]
+    fn owners_and_onboarding() {
+        let spec: TenantSpec = serde_yaml_ng::from_str(
+            "owners: [{kind: Group, name: acme-admins}, {kind: ServiceAccount, name: ci, namespace: acme-ci}]",
+        )
+        .unwrap();
+        let mut inv = Inventory::default();
+        inv.add_tenant(&tenant("acme", spec));
+        let ci = "system:serviceaccount:acme-ci:ci";
+        let none: Vec<String> = vec![];
+        // acme-ci does not exist yet: whoever creates it would control `ci`.
+        assert!(!inv.is_owner("acme", ci, &none));
+        assert_eq!(inv.owned_tenants(ci, &none).count(), 0);
+        assert_eq!(inv.owner_problems("acme").len(), 1);
+        inv.add_namespace("acme-ci", Some("globex"));
+        assert!(
+            !inv.is_owner("acme", ci, &none),
+            "another tenant's namespace"
+        );
+        inv.record_namespace("acme-ci", Some("acme"), true);
+        assert!(inv.is_owner("acme", ci, &none));
+        assert!(inv.owner_problems("acme").is_empty());
+        assert!(inv.is_owner("acme", "x", &["acme-admins".to_string()]));
+        // Onboarded is kept per namespace, and only for tenant namespaces.
+        assert!(inv.is_onboarded("acme-ci"));
+        inv.record_namespace("monitoring", None, true);
+        assert!(!inv.is_onboarded("monitoring"));
+        inv.record_namespace("empty", Some(""), true);
+        assert_eq!(
+            inv.namespace("empty"),
+            NamespaceTenancy::Platform,
+            "\"\" names no tenant"
+        );
+        let mut copy = Inventory::default();
+        copy.merge(inv.clone());
+        assert!(
+            copy.is_onboarded("acme-ci"),
+            "merge keeps the onboarded bit"
         );
     }
 }

@@ -8,7 +8,7 @@
 //! Comment lines in a document carry its expectation:
 //!
 //! ```text
-//! # expect: allow | deny RULE [RULE...] | any
+//! # expect: allow | deny RULE [RULE...] | unjudgeable | any
 //! # after: /json/pointer = JSON | absent     (the object after the patch)
 //! # patch: JSON                               (the exact patch)
 //! # path: RULE = dotted.path[0].x            (a violation of RULE has this path)
@@ -86,6 +86,9 @@ const RULES: &[&str] = &[
 enum Expect {
     Allow,
     Deny(BTreeSet<String>),
+    /// Denied as unjudgeable: no rule finding (review: no `[rule]` tag and
+    /// status 400; check: only the `cannot-judge` pseudo-rule).
+    Unjudgeable,
     Any,
 }
 
@@ -166,6 +169,7 @@ fn parse_doc(rel: &str, index: usize, text: String) -> Doc {
                 expect = Some(match words.next() {
                     Some("allow") => Expect::Allow,
                     Some("any") => Expect::Any,
+                    Some("unjudgeable") => Expect::Unjudgeable,
                     Some("deny") => {
                         let rules: BTreeSet<String> = words.map(str::to_string).collect();
                         for r in &rules {
@@ -303,6 +307,7 @@ fn fmt_expect(e: &Expect) -> String {
     match e {
         Expect::Allow => "allow".into(),
         Expect::Any => "any".into(),
+        Expect::Unjudgeable => "unjudgeable".into(),
         Expect::Deny(r) => format!("deny {}", r.iter().cloned().collect::<Vec<_>>().join(" ")),
     }
 }
@@ -381,6 +386,9 @@ fn check_file(rel: &str) -> Vec<String> {
         let ok = match &doc.expect {
             Expect::Allow => r["allowed"] == true && denied.is_empty(),
             Expect::Deny(want) => r["allowed"] == false && &denied == want,
+            Expect::Unjudgeable => {
+                r["allowed"] == false && denied == BTreeSet::from(["cannot-judge".to_string()])
+            }
             Expect::Any => true,
         };
         if !ok {
@@ -522,10 +530,13 @@ fn review_request(doc: &Doc) -> Value {
     let (group, version) = api.split_once('/').unwrap_or(("", api));
     let kind = obj["kind"].as_str().unwrap_or("").to_string();
     let gvk = json!({"group": group, "version": version, "kind": kind});
-    let plural = match kind.as_str() {
-        "NetworkPolicy" => "networkpolicies".to_string(),
-        "Endpoints" => "endpoints".to_string(),
-        k => format!("{}s", k.to_lowercase()),
+    // The plural resource, as the apiserver names it (tenantguard checks it).
+    let lower = kind.to_lowercase();
+    let plural = match lower.strip_suffix('y') {
+        Some(stem) => format!("{stem}ies"),
+        None if lower == "endpoints" => lower,
+        None if lower.ends_with('s') => format!("{lower}es"),
+        None => format!("{lower}s"),
     };
     let gvr = json!({"group": group, "version": version, "resource": plural});
     m.entry("kind").or_insert(gvk.clone());
@@ -596,6 +607,7 @@ fn review_file(rel: &str) -> Vec<String> {
         let ok = match &doc.expect {
             Expect::Allow => allowed,
             Expect::Deny(want) => !allowed && &rules == want,
+            Expect::Unjudgeable => !allowed && rules.is_empty() && r["status"]["code"] == 400,
             Expect::Any => true,
         };
         if !ok {
@@ -692,6 +704,8 @@ check_cases! {
     undeclared_tenants_have_no_owners => "check/undeclared-tenants-stranger.yaml",
     pods_judged_by_where_they_run_tenant_owner => "check/who-sent-owner.yaml",
     pods_judged_by_where_they_run_controller => "check/who-sent-controller.yaml",
+    empty_tenant_label_is_missing => "check/empty-tenant-label.yaml",
+    exempt_namespace_objects => "check/exempt-namespace-objects.yaml",
 }
 
 review_cases! {
@@ -700,6 +714,9 @@ review_cases! {
     review_operations => "review/operations.yaml",
     review_mutate_endpoint => "review/mutate.yaml",
     review_endpoints_by_user => "review/endpoints.yaml",
+    review_exempt_namespaces => "review/exempt-namespaces.yaml",
+    review_onboarded_mark => "review/onboarded-mark.yaml",
+    review_unjudgeable => "review/unjudgeable.yaml",
 }
 
 /// Cases where DESIGN.md is ambiguous: run, never asserted; what tenantguard

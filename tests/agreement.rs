@@ -59,7 +59,13 @@ fn review(uid: &str, obj: &Value, namespace: &str, user: &User, dry_run: bool) -
     let api = obj["apiVersion"].as_str().unwrap();
     let (group, version) = api.rsplit_once('/').unwrap_or(("", api));
     let kind = obj["kind"].as_str().unwrap();
-    let resource = format!("{}s", kind.to_ascii_lowercase());
+    // The plural resource, as the apiserver names it (tenantguard checks it).
+    let lower = kind.to_ascii_lowercase();
+    let resource = match lower.strip_suffix('y') {
+        Some(stem) => format!("{stem}ies"),
+        None if lower.ends_with('s') => format!("{lower}es"),
+        None => format!("{lower}s"),
+    };
     json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
         "uid": uid,
         "kind": {"group": group, "version": version, "kind": kind},

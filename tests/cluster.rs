@@ -14,6 +14,8 @@ mod apiserver;
 mod cache;
 #[path = "common/mod.rs"]
 mod common;
+#[path = "cluster/gate.rs"]
+mod gate;
 #[path = "cluster/leader.rs"]
 mod leader;
 #[path = "cluster/onboarding.rs"]
@@ -109,6 +111,7 @@ pub fn lease(identity: &str) -> LeaseConfig {
 pub fn options(identity: &str, controller: bool) -> ClusterOptions {
     ClusterOptions {
         controller,
+        own_namespace: rbac::OWN_NAMESPACE.to_string(),
         lease: lease(identity),
         lookup_timeout: Duration::from_millis(500),
         timing: Timing {

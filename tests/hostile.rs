@@ -57,7 +57,8 @@ fn server() -> (Server, tempfile::TempDir) {
 fn review(uid: &str, kind: &str, ns: &str, object: Value) -> Value {
     json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
         "uid": uid, "kind": {"group": "", "version": "v1", "kind": kind},
-        "namespace": ns, "operation": "CREATE", "name": "p",
+        "namespace": ns, "operation": "CREATE",
+        "name": object["metadata"]["name"].as_str().unwrap_or(""),
         "userInfo": {"username": "alice", "groups": ["system:authenticated"]},
         "object": object}})
 }

@@ -263,6 +263,7 @@ fn request(obj: Value) -> Request {
         group: group.into(),
         version: "v1".into(),
         kind,
+        resource: Default::default(),
         namespace: "acme-prod".into(),
         name: "web".into(),
         operation: Operation::Create,

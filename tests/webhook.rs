@@ -260,6 +260,7 @@ async fn bad_input_gets_clear_answers() {
     // ConfigMap claiming no tenant passes.
     let mut cm = pod_review("acme-prod", "k-1", json!([]));
     cm["request"]["kind"] = json!({"group": "", "version": "v1", "kind": "ConfigMap"});
+    cm["request"]["resource"] = json!({"group": "", "version": "v1", "resource": "configmaps"});
     cm["request"]["object"] =
         json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}});
     assert_eq!(

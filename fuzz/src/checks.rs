@@ -260,6 +260,7 @@ pub fn engine(data: &[u8]) {
         group: group.into(),
         version: "v1".into(),
         kind: kind.into(),
+        resource: Default::default(),
         namespace: if kind == "Namespace" {
             String::new()
         } else {
@@ -422,6 +423,7 @@ fn sample_requests() -> Vec<Request> {
         group: String::new(),
         version: "v1".into(),
         kind: kind.into(),
+        resource: Default::default(),
         namespace: namespace.into(),
         name: "p".into(),
         operation: Operation::Create,

@@ -1,5 +1,6 @@
 //! The tenancy view in a cluster: kube-runtime watchers on Namespaces
-//! (metadata only: the tenant label is all tenantguard reads) and Tenants,
+//! (metadata only: the tenant label and the onboarding mark are all
+//! tenantguard reads) and Tenants,
 //! folded into one [`Inventory`] behind [`TenancySource`].
 //!
 //! Events are applied incrementally to a master inventory; a new immutable
@@ -80,13 +81,16 @@ pub struct ClusterTenancy {
 }
 
 impl ClusterTenancy {
+    /// `gate`: the onboarding controller runs (on some replica), so Pods in
+    /// tenant namespaces it has not onboarded yet are held back.
     pub fn new(
         client: Client,
         lookup_timeout: Duration,
         file_tenants: Vec<Tenant>,
         metrics: Arc<Metrics>,
+        gate: bool,
     ) -> Arc<Self> {
-        let state = State::new(file_tenants);
+        let state = State::new(file_tenants, gate);
         let current = Swap::new(state.inventory.clone());
         for r in [Resource::Namespaces, Resource::Tenants] {
             metrics.cache_synced.with_label_values(&[r.label()]).set(0);
@@ -107,7 +111,7 @@ impl ClusterTenancy {
 
     /// Starts the two watches and the cache-age gauge; they end when `stop` turns true.
     pub fn spawn(self: &Arc<Self>, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
-        // Metadata only: labels are all tenantguard reads of a Namespace.
+        // Metadata only: labels and annotations are all tenantguard reads of a Namespace.
         let ns_api: Api<PartialObjectMeta<Namespace>> = Api::all(self.client.clone());
         let ar = ApiResource::erase::<Tenant>(&());
         let tenant_api: Api<DynamicObject> = Api::all_with(self.client.clone(), &ar);

@@ -4,6 +4,16 @@
 //! anyone else is taken back), and a status writer that keeps every Tenant's
 //! `status` (Ready condition, namespaces, last error) current.
 //!
+//! Once the baseline is in place the namespace gets the annotation
+//! `tenantguard.io/onboarded: <tenant>` (a merge patch, never a create): the
+//! webhook holds new Pods back until then (the onboarding gate). Exempt
+//! namespaces (the Settings' list and tenantguard's own, by the one shared
+//! check) are never onboarded, whatever label they carry.
+//!
+//! Owners: a ServiceAccount owner gets into the owners' RoleBinding only
+//! while its namespace belongs to the tenant, read fresh at each reconcile;
+//! a change to such a namespace reconciles the tenant's namespaces again.
+//!
 //! Triggers: the namespace itself; its Tenant (a spec change reaches every
 //! namespace of the tenant); any object labelled
 //! `app.kubernetes.io/managed-by=tenantguard` that changes or disappears
@@ -17,6 +27,10 @@
 //!
 //! Reference: <https://kubernetes.io/docs/reference/using-api/server-side-apply/>.
 
+mod statuses;
+
+use statuses::status_writer;
+
 use std::collections::HashMap;
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
@@ -26,7 +40,6 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::RoleBinding;
-use k8s_openapi::jiff::Timestamp;
 use k8s_openapi::NamespaceResourceScope;
 use kube::api::{ApiResource, DynamicObject, Patch, PatchParams};
 use kube::runtime::controller::{
@@ -37,16 +50,17 @@ use kube::runtime::watcher;
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde_json::json;
 use tokio::sync::{oneshot, watch, Notify};
 
 use super::cache::{parse_tenant, ClusterTenancy};
 use super::onboard::{baseline, BaselineError, FIELD_MANAGER};
-use super::status::{tenant_status, StatusInput};
 use super::SettingsSource;
 use crate::metrics::Metrics;
-use crate::policy::{Tenant, TenantStatus};
+use crate::policy::{Owner, OwnerKind, Tenant};
 use crate::tenancy::{Inventory, TenancySource};
-use crate::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, TENANT_LABEL};
+use crate::tenant_label;
+use crate::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, ONBOARDED_ANNOTATION, TENANT_LABEL};
 
 /// How often and how hard the controller works.
 #[derive(Debug, Clone)]
@@ -78,6 +92,13 @@ impl Default for Timing {
 pub enum ReconcileError {
     #[error("reading Tenant {tenant:?}: {source}")]
     ReadTenant { tenant: String, source: kube::Error },
+    #[error("reading namespace {namespace:?} (of a ServiceAccount owner): {source}")]
+    ReadNamespace {
+        namespace: String,
+        source: kube::Error,
+    },
+    #[error("marking the namespace {ONBOARDED_ANNOTATION}: {source}")]
+    Mark { source: kube::Error },
     #[error(transparent)]
     Baseline(#[from] BaselineError),
     #[error("server-side apply of {kind} {name:?} failed: {source}")]
@@ -101,6 +122,8 @@ pub(crate) struct Ctx {
     pub(crate) settings: SettingsSource,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) timing: Timing,
+    /// tenantguard's own namespace: exempt whatever the Settings say.
+    pub(crate) own_namespace: String,
     book: Mutex<HashMap<String, Record>>,
     wake: Arc<Notify>,
 }
@@ -112,6 +135,7 @@ impl Ctx {
         settings: SettingsSource,
         metrics: Arc<Metrics>,
         timing: Timing,
+        own_namespace: String,
     ) -> Arc<Self> {
         let wake = tenancy.changed();
         Arc::new(Ctx {
@@ -120,6 +144,7 @@ impl Ctx {
             settings,
             metrics,
             timing,
+            own_namespace,
             book: Mutex::new(HashMap::new()),
             wake,
         })
@@ -169,18 +194,76 @@ where
     })
 }
 
+/// The owners that count: a ServiceAccount owner only while its namespace
+/// is, right now, one of `tenant`'s (read from the apiserver, not the
+/// cache, so a namespace just handed elsewhere is never granted `edit`).
+async fn honoured(
+    client: &Client,
+    tenant: &str,
+    owners: Vec<Owner>,
+) -> Result<Vec<Owner>, ReconcileError> {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let mut out = Vec::with_capacity(owners.len());
+    for o in owners {
+        if o.kind == OwnerKind::ServiceAccount {
+            let ns = o.namespace.clone().unwrap_or_default();
+            let meta = api.get_metadata_opt(&ns).await.map_err(|source| {
+                ReconcileError::ReadNamespace {
+                    namespace: ns.clone(),
+                    source,
+                }
+            })?;
+            let theirs = meta.is_some_and(|m| tenant_label::in_map(m.labels()) == Some(tenant));
+            if !theirs {
+                tracing::warn!(tenant, owner = %o.name, namespace = %ns, "ServiceAccount owner outside the tenant's namespaces: not granted");
+                continue;
+            }
+        }
+        out.push(o);
+    }
+    Ok(out)
+}
+
+/// Sets `tenantguard.io/onboarded: <tenant>` unless it is set already.
+async fn mark_onboarded(
+    client: &Client,
+    ns: &Namespace,
+    tenant: &str,
+) -> Result<(), ReconcileError> {
+    if ns
+        .annotations()
+        .get(ONBOARDED_ANNOTATION)
+        .map(String::as_str)
+        == Some(tenant)
+    {
+        return Ok(());
+    }
+    let api: Api<Namespace> = Api::all(client.clone());
+    let patch = json!({"metadata": {"annotations": {ONBOARDED_ANNOTATION: tenant}}});
+    match api
+        .patch(
+            &ns.name_any(),
+            &PatchParams::apply(FIELD_MANAGER),
+            &Patch::Merge(&patch),
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        // Deleted meanwhile: nothing to mark.
+        Err(kube::Error::Api(s)) if s.is_not_found() => Ok(()),
+        Err(source) => Err(ReconcileError::Mark { source }),
+    }
+}
+
 async fn reconcile(ns: Arc<Namespace>, ctx: Arc<Ctx>) -> Result<Action, ReconcileError> {
     let name = ns.name_any();
-    let tenant = ns
-        .labels()
-        .get(TENANT_LABEL)
-        .filter(|t| !t.is_empty())
-        .cloned();
+    let tenant = tenant_label::in_map(ns.labels()).map(str::to_string);
     let settings = (ctx.settings)();
-    let exempt = settings.exempt_namespaces.contains(&name);
+    let exempt = settings.is_exempt(&name, &ctx.own_namespace);
     let (Some(tenant), false, None) = (tenant, exempt, ns.metadata.deletion_timestamp.as_ref())
     else {
-        // Not a tenant namespace (any more), exempt, or going away: hands off.
+        // Not a tenant namespace (any more), exempt (even labelled: an
+        // exempt namespace is never onboarded), or going away: hands off.
         return Ok(Action::await_change());
     };
     // Read the Tenant now rather than from the cache: the trigger may be
@@ -199,15 +282,18 @@ async fn reconcile(ns: Arc<Namespace>, ctx: Arc<Ctx>) -> Result<Action, Reconcil
         Err(source) => return Err(ReconcileError::ReadTenant { tenant, source }),
     };
     let mut one = Inventory::default();
-    if let Some(spec) = spec {
+    if let Some(mut spec) = spec {
+        spec.owners = honoured(&ctx.client, &tenant, spec.owners).await?;
         one.add_tenant(&Tenant::new(&tenant, spec));
     }
     let b = baseline(&name, &one.tenant(&tenant, &settings), &settings)?;
+    // The isolation NetworkPolicy first: it is what the gate waits for.
     apply(&ctx.client, &name, &b.network_policy).await?;
     apply(&ctx.client, &name, &b.resource_quota).await?;
     apply(&ctx.client, &name, &b.limit_range).await?;
     apply(&ctx.client, &name, &b.service_account).await?;
     apply(&ctx.client, &name, &b.role_binding).await?;
+    mark_onboarded(&ctx.client, &ns, &tenant).await?;
     ctx.metrics.reconciles.with_label_values(&["success"]).inc();
     ctx.record(&name, Ok(()));
     tracing::debug!(namespace = %name, tenant = %tenant, "baseline applied");
@@ -291,6 +377,8 @@ async fn run_term(
     )
     .with_config(ControllerConfig::default().concurrency(ctx.timing.concurrency));
     let store = controller.store();
+    let owners_store = controller.store();
+    let tenancy = ctx.tenancy.clone();
     // Every change of the counters reconciles every namespace: a policy
     // reload (Settings defaults), or a Tenant deleted (its namespaces fall
     // back to the defaults; the watch below cannot tell a delete apart).
@@ -319,8 +407,41 @@ async fn run_term(
                 store
                     .state()
                     .into_iter()
-                    .filter(|ns| ns.labels().get(TENANT_LABEL) == Some(&name))
+                    .filter(|ns| tenant_label::in_map(ns.labels()) == Some(name.as_str()))
                     .map(|ns| ObjectRef::from_obj(&*ns))
+                    .collect::<Vec<_>>()
+            },
+        )
+        // A namespace that is home to some tenant's ServiceAccount owner
+        // changes (labelled, relabelled, deleted): that tenant's namespaces
+        // get their owners' RoleBinding again.
+        .watches(
+            Api::<Namespace>::all(c.clone()),
+            watcher::Config::default(),
+            move |ns: Namespace| {
+                let home = ns.name_any();
+                let inv = tenancy.snapshot();
+                let tenants: Vec<&str> = inv
+                    .tenant_names()
+                    .filter(|t| {
+                        inv.tenant_entry(t).is_some_and(|e| {
+                            e.spec.owners.iter().any(|o| {
+                                o.kind == OwnerKind::ServiceAccount
+                                    && o.namespace.as_deref() == Some(home.as_str())
+                            })
+                        })
+                    })
+                    .collect();
+                if tenants.is_empty() {
+                    return Vec::new();
+                }
+                owners_store
+                    .state()
+                    .into_iter()
+                    .filter(|n| {
+                        tenant_label::in_map(n.labels()).is_some_and(|t| tenants.contains(&t))
+                    })
+                    .map(|n| ObjectRef::from_obj(&*n))
                     .collect::<Vec<_>>()
             },
         )
@@ -409,83 +530,5 @@ pub(crate) async fn run_when_leading(
         if stopping {
             return;
         }
-    }
-}
-
-/// Keeps Tenant statuses current: a pass after every change (at most one
-/// per `status_interval`), and one per minute regardless.
-async fn status_writer(ctx: Arc<Ctx>, mut done: oneshot::Receiver<()>) {
-    let api = tenant_api(ctx.client.clone());
-    loop {
-        write_statuses(&ctx, &api).await;
-        tokio::select! {
-            _ = tokio::time::sleep(ctx.timing.status_interval) => {}
-            _ = &mut done => return,
-        }
-        tokio::select! {
-            _ = ctx.wake.notified() => {}
-            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
-            _ = &mut done => return,
-        }
-    }
-}
-
-async fn write_statuses(ctx: &Ctx, api: &Api<DynamicObject>) {
-    let inv = ctx.tenancy.snapshot();
-    let mut by_tenant: HashMap<&str, Vec<String>> = HashMap::new();
-    for (ns, t) in inv.namespaces() {
-        if let Some(t) = t {
-            by_tenant.entry(t).or_default().push(ns.to_string());
-        }
-    }
-    let results: HashMap<String, Result<(), String>> = ctx
-        .book
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .map(|(n, r)| (n.clone(), r.result.clone()))
-        .collect();
-    let now = Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
-    for (name, record) in ctx.tenancy.cluster_tenants() {
-        let mut namespaces = by_tenant.remove(name.as_str()).unwrap_or_default();
-        namespaces.sort();
-        let desired = tenant_status(
-            StatusInput {
-                invalid: record.error.as_deref(),
-                last_valid_in_force: record.spec.is_some(),
-                namespaces: &namespaces,
-                results: &results,
-            },
-            record.status.as_ref(),
-            &now,
-        );
-        if record.status.as_ref() == Some(&desired) {
-            continue;
-        }
-        if let Err(e) = patch_status(api, &name, &desired).await {
-            tracing::warn!(tenant = %name, error = %e, "could not update the Tenant's status");
-        }
-    }
-}
-
-async fn patch_status(
-    api: &Api<DynamicObject>,
-    name: &str,
-    status: &TenantStatus,
-) -> Result<(), kube::Error> {
-    let mut value = serde_json::to_value(status).map_err(kube::Error::SerdeError)?;
-    if let Some(obj) = value.as_object_mut() {
-        // A merge patch removes a field only when told to with null.
-        obj.entry("lastError").or_insert(serde_json::Value::Null);
-    }
-    let patch = serde_json::json!({ "status": value });
-    match api
-        .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-    {
-        Ok(_) => Ok(()),
-        // Deleted meanwhile: nothing to report on.
-        Err(kube::Error::Api(s)) if s.is_not_found() => Ok(()),
-        Err(e) => Err(e),
     }
 }

@@ -39,7 +39,7 @@ use crate::cli::ServeArgs;
 use crate::metrics::Metrics;
 use crate::policy::{Settings, Tenant};
 use crate::tenancy::{Inventory, UnknownNamespaces};
-use crate::TENANT_LABEL;
+use crate::tenant_label;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
@@ -101,13 +101,7 @@ pub async fn fetch_inventory() -> Result<Inventory, ClusterError> {
         let Some(name) = ns.metadata.name.as_deref() else {
             continue;
         };
-        let tenant = ns
-            .metadata
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(TENANT_LABEL))
-            .map(String::as_str)
-            .filter(|t| !t.is_empty());
+        let tenant = ns.metadata.labels.as_ref().and_then(tenant_label::in_map);
         inv.add_namespace(name, tenant);
     }
     let tenants: Api<Tenant> = Api::all(client);
@@ -142,8 +136,11 @@ pub fn wanted(args: &ServeArgs, in_cluster: bool) -> bool {
 /// What `serve` in a cluster runs, validated from the flags.
 #[derive(Debug, Clone)]
 pub struct ClusterOptions {
-    /// Run the onboarding controller (on the Lease holder only).
+    /// Run the onboarding controller (on the Lease holder only). Also turns
+    /// the onboarding gate on, on every replica.
     pub controller: bool,
+    /// tenantguard's own namespace: exempt everywhere, never onboarded.
+    pub own_namespace: String,
     pub lease: LeaseConfig,
     /// Longest direct lookup of a namespace the cache has not seen.
     pub lookup_timeout: Duration,
@@ -167,6 +164,7 @@ impl ClusterOptions {
             .unwrap_or_else(leader::default_identity);
         Ok(ClusterOptions {
             controller: !a.no_controller,
+            own_namespace: args.own_namespace.clone(),
             lease: LeaseConfig::new(&a.lease_name, &args.own_namespace, &identity),
             lookup_timeout: Duration::from_secs_f64(lookup),
             timing: Timing::default(),
@@ -218,6 +216,7 @@ impl Cluster {
             opts.lookup_timeout,
             file_tenants,
             metrics.clone(),
+            opts.controller,
         );
         let mut tasks = tenancy.spawn(stop.clone());
         let (reconcile_all, all_rx) = watch::channel(0u64);
@@ -227,7 +226,14 @@ impl Cluster {
             let (idle_tx, idle_rx) = watch::channel(true);
             let elector = leader::LeaderElector::new(client.clone(), opts.lease.clone());
             tasks.push(tokio::spawn(elector.run(leading_tx, stop.clone(), idle_rx)));
-            let ctx = controller::Ctx::new(client, tenancy.clone(), settings, metrics, opts.timing);
+            let ctx = controller::Ctx::new(
+                client,
+                tenancy.clone(),
+                settings,
+                metrics,
+                opts.timing,
+                opts.own_namespace,
+            );
             tasks.push(tokio::spawn(controller::run_when_leading(
                 ctx, leading_rx, stop, all_rx, idle_tx,
             )));

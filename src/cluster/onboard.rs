@@ -449,6 +449,7 @@ mod tests {
                     group: group.into(),
                     version: "v1".into(),
                     kind: obj["kind"].as_str().unwrap().into(),
+                    resource: Default::default(),
                     namespace: "acme-prod".into(),
                     name: obj["metadata"]["name"].as_str().unwrap().into(),
                     operation,

@@ -15,7 +15,7 @@ use kube::ResourceExt;
 
 use crate::policy::{Tenant, TenantSpec, TenantStatus};
 use crate::tenancy::{Inventory, UnknownNamespaces};
-use crate::TENANT_LABEL;
+use crate::{tenant_label, ONBOARDED_ANNOTATION};
 
 /// A Tenant object as the cluster holds it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -56,16 +56,21 @@ pub struct State {
     pub inventory: Inventory,
     files: HashMap<String, Tenant>,
     cluster: HashMap<String, TenantRecord>,
-    ns_buffer: Option<HashMap<String, Option<String>>>,
+    /// A re-list in progress: name -> (tenant, onboarded).
+    ns_buffer: Option<HashMap<String, (Option<String>, bool)>>,
     tenant_buffer: Option<HashMap<String, DynamicObject>>,
     /// Tenant objects deleted so far.
     deletions: u64,
 }
 
 impl State {
-    pub fn new(files: Vec<Tenant>) -> Self {
+    /// `gate`: the onboarding controller runs, so snapshots carry the
+    /// onboarding gate.
+    pub fn new(files: Vec<Tenant>, gate: bool) -> Self {
+        let mut inventory = Inventory::new(UnknownNamespaces::Deny);
+        inventory.onboarding_gate = gate;
         let mut s = State {
-            inventory: Inventory::new(UnknownNamespaces::Deny),
+            inventory,
             files: HashMap::new(),
             cluster: HashMap::new(),
             ns_buffer: None,
@@ -77,13 +82,13 @@ impl State {
     }
 
     pub fn namespace_event(&mut self, event: Event<PartialObjectMeta<Namespace>>) -> bool {
+        // Metadata-light: the tenant, and whether the onboarding mark names
+        // that same tenant (a mark left from an earlier tenant opens nothing).
         let entry = |m: &PartialObjectMeta<Namespace>| {
-            let tenant = m
-                .labels()
-                .get(TENANT_LABEL)
-                .filter(|t| !t.is_empty())
-                .cloned();
-            (m.name_any(), tenant)
+            let tenant = tenant_label::in_map(m.labels()).map(str::to_string);
+            let onboarded =
+                tenant.is_some() && m.annotations().get(ONBOARDED_ANNOTATION) == tenant.as_ref();
+            (m.name_any(), (tenant, onboarded))
         };
         match event {
             Event::Init => {
@@ -91,10 +96,10 @@ impl State {
                 false
             }
             Event::InitApply(m) => {
-                let (name, tenant) = entry(&m);
+                let (name, e) = entry(&m);
                 self.ns_buffer
                     .get_or_insert_with(HashMap::new)
-                    .insert(name, tenant);
+                    .insert(name, e);
                 false
             }
             Event::InitDone => {
@@ -108,14 +113,15 @@ impl State {
                 for n in gone {
                     self.inventory.remove_namespace(&n);
                 }
-                for (n, t) in listed {
-                    self.inventory.add_namespace(&n, t.as_deref());
+                for (n, (t, onboarded)) in listed {
+                    self.inventory.record_namespace(&n, t.as_deref(), onboarded);
                 }
                 true
             }
             Event::Apply(m) => {
-                let (name, tenant) = entry(&m);
-                self.inventory.add_namespace(&name, tenant.as_deref());
+                let (name, (tenant, onboarded)) = entry(&m);
+                self.inventory
+                    .record_namespace(&name, tenant.as_deref(), onboarded);
                 true
             }
             Event::Delete(m) => {
@@ -237,6 +243,7 @@ impl State {
 mod tests {
     use super::*;
     use crate::tenancy::NamespaceTenancy;
+    use crate::TENANT_LABEL;
     use serde_json::json;
 
     fn ns(name: &str, tenant: Option<&str>) -> PartialObjectMeta<Namespace> {
@@ -261,7 +268,7 @@ mod tests {
 
     #[test]
     fn relist_replaces_namespaces_atomically() {
-        let mut s = State::new(vec![]);
+        let mut s = State::new(vec![], false);
         for e in [
             Event::Init,
             Event::InitApply(ns("acme-prod", Some("acme"))),
@@ -292,7 +299,7 @@ mod tests {
 
     #[test]
     fn invalid_tenant_keeps_last_valid_spec() {
-        let mut s = State::new(vec![]);
+        let mut s = State::new(vec![], false);
         s.tenant_event(Event::Apply(tenant(
             "acme",
             json!({"egress": {"allowedCIDRs": ["203.0.113.0/24"]}}),
@@ -325,7 +332,7 @@ mod tests {
     #[test]
     fn file_tenants_stay_under_cluster_ones() {
         let file = Tenant::new("acme", TenantSpec::default());
-        let mut s = State::new(vec![file]);
+        let mut s = State::new(vec![file], false);
         assert!(s.inventory.is_declared("acme"));
         s.tenant_event(Event::Apply(tenant(
             "acme",
@@ -343,5 +350,42 @@ mod tests {
         s.tenant_event(Event::Init);
         s.tenant_event(Event::InitDone);
         assert!(!s.inventory.is_declared("globex"));
+    }
+
+    fn marked(
+        name: &str,
+        tenant: Option<&str>,
+        mark: Option<&str>,
+    ) -> PartialObjectMeta<Namespace> {
+        let mut m = ns(name, tenant);
+        if let Some(v) = mark {
+            m.metadata.annotations =
+                Some([(ONBOARDED_ANNOTATION.to_string(), v.to_string())].into());
+        }
+        m
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn onboarded_bit_and_gate() {
+        let cases = [
+            ("marked for its tenant", marked("a", Some("acme"), Some("acme")), true),
+            ("not marked yet", marked("a", Some("acme"), None), false),
+            ("marked for an earlier tenant", marked("a", Some("acme"), Some("globex")), false),
+            ("a platform namespace", marked("a", None, Some("acme")), false),
+            ("an empty tenant label is none", marked("a", Some(""), Some("")), false),
+        ];
+        for (name, m, want) in cases {
+            let mut s = State::new(vec![], true);
+            assert!(s.inventory.onboarding_gate);
+            s.namespace_event(Event::Apply(m.clone()));
+            assert_eq!(s.inventory.is_onboarded("a"), want, "{name}: watch event");
+            let mut s = State::new(vec![], false);
+            assert!(!s.inventory.onboarding_gate, "no controller, no gate");
+            for e in [Event::Init, Event::InitApply(m), Event::InitDone] {
+                s.namespace_event(e);
+            }
+            assert_eq!(s.inventory.is_onboarded("a"), want, "{name}: re-list");
+        }
     }
 }

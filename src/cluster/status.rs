@@ -4,7 +4,9 @@
 //!
 //! Ready is `True` only when the spec is valid and the baseline is applied
 //! in every namespace. Otherwise the reason says which of `InvalidSpec`
-//! (first: nothing else matters until it is fixed), `ReconcileFailed`
+//! (first: nothing else matters until it is fixed), `InvalidOwners` (a
+//! ServiceAccount owner outside the tenant's namespaces: the Tenant is
+//! invalid, and that owner is not honoured while it is), `ReconcileFailed`
 //! (with `lastError` naming the namespace) or `Reconciling` holds.
 //! `lastTransitionTime` moves only when Ready's status changes.
 //!
@@ -26,6 +28,9 @@ pub struct StatusInput<'a> {
     pub invalid: Option<&'a str>,
     /// Whether an earlier valid spec is still in force (only when invalid).
     pub last_valid_in_force: bool,
+    /// Owners that do not count, one message each naming its field (see
+    /// [`crate::tenancy::Inventory::owner_problems`]).
+    pub owner_problems: &'a [String],
     /// The tenant's namespaces, sorted.
     pub namespaces: &'a [String],
     /// The last reconcile of each namespace; absent: not reconciled yet.
@@ -65,6 +70,14 @@ pub fn tenant_status(
             "InvalidSpec",
             format!("the Tenant is invalid: {why}; {keep} until it is fixed"),
             Some(why.to_string()),
+        )
+    } else if !input.owner_problems.is_empty() {
+        let why = input.owner_problems.join("; ");
+        (
+            "False",
+            "InvalidOwners",
+            format!("the Tenant is invalid: {why}; the rest of the spec is in force"),
+            Some(why),
         )
     } else if let Some((ns, err)) = failed.first() {
         (
@@ -137,7 +150,7 @@ mod tests {
             &'a str,
             Option<&'a str>,
         );
-        let cases: [Case; 4] = [
+        let cases: [Case; 5] = [
             (
                 "all applied",
                 None,
@@ -170,12 +183,26 @@ mod tests {
                 "InvalidSpec",
                 Some("spec.quota.hard.cpu: bad"),
             ),
+            (
+                "owner outside the tenant",
+                None,
+                results(&[("acme-dev", Ok(())), ("acme-prod", Ok(()))]),
+                "False",
+                "InvalidOwners",
+                Some("spec.owners[1]: not honoured"),
+            ),
         ];
         for (name, invalid, res, status, reason, error) in cases {
+            let problems = if reason == "InvalidOwners" {
+                vec!["spec.owners[1]: not honoured".to_string()]
+            } else {
+                vec![]
+            };
             let s = tenant_status(
                 StatusInput {
                     invalid,
                     last_valid_in_force: true,
+                    owner_problems: &problems,
                     namespaces: &ns,
                     results: &res,
                 },
@@ -201,6 +228,7 @@ mod tests {
         let input = StatusInput {
             invalid: None,
             last_valid_in_force: false,
+            owner_problems: &[],
             namespaces: &ns,
             results: &ok,
         };

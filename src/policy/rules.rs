@@ -304,6 +304,13 @@ impl<'a> Ctx<'a> {
             .is_admin(&self.user.username, &self.user.groups)
     }
 
+    /// Whether `namespace` is exempt (for a Namespace request: the namespace
+    /// itself), by the one shared check.
+    pub fn is_exempt_namespace(&self) -> bool {
+        self.settings
+            .is_exempt(self.namespace, &self.identity.namespace)
+    }
+
     /// Whether the requester is tenantguard's own service account.
     pub fn is_tenantguard(&self) -> bool {
         self.user.username == self.identity.username()
@@ -395,8 +402,7 @@ pub mod testing {
                 .unwrap_or("v1");
             let group = api.rsplit_once('/').map_or("", |(g, _)| g);
             let tenant = if obj.get("kind").and_then(Value::as_str) == Some("Namespace") {
-                obj.pointer("/metadata/labels/tenantguard.io~1tenant")
-                    .and_then(Value::as_str)
+                crate::tenant_label::of_object(Some(obj)).tenant()
             } else {
                 self.inventory.tenant_of(namespace)
             };

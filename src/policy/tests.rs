@@ -169,3 +169,43 @@ fn tenant_quantities_are_read_and_default_limits_are_positive() {
         }
     }
 }
+
+#[test]
+fn exempt_cases() {
+    let listed = load(
+        "apiVersion: tenantguard.io/v1alpha1\nkind: Settings\nspec: {exemptNamespaces: [infra]}\n",
+    )
+    .unwrap();
+    let emptied =
+        load("apiVersion: tenantguard.io/v1alpha1\nkind: Settings\nspec: {exemptNamespaces: []}\n")
+            .unwrap();
+    let defaults = Settings::default();
+    let cases: Vec<(&str, &Settings, &str, bool)> = vec![
+        ("a default exempt namespace", &defaults, "kube-system", true),
+        ("the own namespace", &defaults, "tg-system", true),
+        ("a tenant namespace", &defaults, "acme-prod", false),
+        ("a listed namespace", &listed.settings, "infra", true),
+        (
+            "the list replaces the defaults",
+            &listed.settings,
+            "kube-system",
+            false,
+        ),
+        (
+            "the own namespace with an emptied list",
+            &emptied.settings,
+            "tg-system",
+            true,
+        ),
+        (
+            "nothing else with an emptied list",
+            &emptied.settings,
+            "kube-public",
+            false,
+        ),
+        ("names compare exactly", &defaults, "kube-system-x", false),
+    ];
+    for (name, settings, ns, want) in cases {
+        assert_eq!(settings.is_exempt(ns, "tg-system"), want, "{name}");
+    }
+}

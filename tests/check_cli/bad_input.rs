@@ -101,3 +101,75 @@ fn cluster_without_a_kubeconfig_is_exit_2_with_a_clear_message() {
         "{stderr}"
     );
 }
+
+/// DESIGN, "Owners": a ServiceAccount owner must live in a namespace of the
+/// same tenant, or the Tenant is invalid. Offline the input is the whole
+/// world, so that is a load error (exit 2) naming the Tenant and the field;
+/// the owner's namespace may come from the input itself.
+#[test]
+fn service_account_owner_outside_the_tenant_is_exit_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tenant = "apiVersion: tenantguard.io/v1alpha1\nkind: Tenant\nmetadata: {name: acme}\nspec:\n  owners: [{kind: Group, name: acme-admins}, {kind: ServiceAccount, name: ci, namespace: acme-ci}]\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: acme-prod, labels: {tenantguard.io/tenant: acme}}\n";
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: acme-prod}\nspec: {containers: [{name: a, image: x, resources: {limits: {cpu: 100m, memory: 64Mi}}}]}\n";
+    let cases = [
+        ("no such namespace", "", Some("\"acme-ci\" does not exist")),
+        (
+            "another tenant's namespace",
+            "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: acme-ci, labels: {tenantguard.io/tenant: globex}}\n",
+            Some("\"acme-ci\" belongs to tenant \"globex\""),
+        ),
+        (
+            "the tenant's own namespace",
+            "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: acme-ci, labels: {tenantguard.io/tenant: acme}}\n",
+            None,
+        ),
+    ];
+    for (name, ci, want) in cases {
+        let inv = tmp.path().join("inv.yaml");
+        std::fs::write(&inv, format!("{tenant}{ci}")).unwrap();
+        let input = tmp.path().join("pod.yaml");
+        std::fs::write(&input, pod).unwrap();
+        let r = check(
+            &[
+                "--inventory",
+                inv.to_str().unwrap(),
+                "-f",
+                input.to_str().unwrap(),
+            ],
+            None,
+        );
+        match want {
+            Some(needle) => {
+                assert_eq!(r.code, 2, "{name}: {}", r.stderr);
+                assert!(r.stdout.is_empty(), "{name}: no report");
+                assert!(
+                    r.stderr.contains("Tenant \"acme\": spec.owners[1]: ServiceAccount \"ci\" of namespace \"acme-ci\" is not honoured"),
+                    "{name}: {}",
+                    r.stderr
+                );
+                assert!(r.stderr.contains(needle), "{name}: {}", r.stderr);
+            }
+            None => assert_eq!(r.code, 0, "{name}: {} {}", r.stdout, r.stderr),
+        }
+    }
+    // The owner's namespace in the input counts: the tenancy is checked
+    // once the input is read.
+    let inv = tmp.path().join("inv.yaml");
+    std::fs::write(&inv, tenant).unwrap();
+    let input = tmp.path().join("ns.yaml");
+    std::fs::write(
+        &input,
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: acme-ci, labels: {tenantguard.io/tenant: acme}}\n",
+    )
+    .unwrap();
+    let r = check(
+        &[
+            "--inventory",
+            inv.to_str().unwrap(),
+            "-f",
+            input.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_ne!(r.code, 2, "{}", r.stderr);
+}

@@ -1,18 +1,28 @@
 //! The real `tenantguard serve --cluster` process against the stand-in
 //! apiserver served over HTTP on 127.0.0.1: no inventory file, ready once the
-//! caches sync, tenant requests judged from the watched tenancy, namespaces
-//! onboarded, and the Lease released on SIGTERM.
+//! caches sync, tenant requests judged from the watched tenancy (a new pod
+//! waits for its namespace to be onboarded), namespaces onboarded, and the
+//! Lease released on SIGTERM.
 
 use std::time::Duration;
 
+use axum::http::Method;
 use serde_json::json;
 
+use super::apiserver::Fault;
 use super::common::{self, Client, Opts, Proto};
 use super::{eventually, namespace, rbac, world};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_in_a_cluster_needs_no_inventory_file() {
     let api = world();
+    // acme-prod's isolation NetworkPolicy waits until the test says so.
+    let (release, hold) = tokio::sync::watch::channel(false);
+    api.fault(
+        Method::PATCH,
+        "/namespaces/acme-prod/networkpolicies/",
+        Fault::Hold(hold),
+    );
     let addr = api.serve_http("tenantguard-0").await;
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = common::write_file(
@@ -45,12 +55,33 @@ async fn serve_in_a_cluster_needs_no_inventory_file() {
     })
     .await;
 
-    // Judged as tenant acme's, with no --inventory.
+    // The onboarding gate: acme-prod has no baseline yet, so a new pod is
+    // held back with a retry message, over HTTPS from the real process.
     let mut review = common::review_fixture("pod/review-create-two-containers.json");
     review["request"]["namespace"] = json!("acme-prod");
     let r = c.post_json("/validate", &review).await.json();
     let message = r["response"]["status"]["message"].as_str().unwrap_or("");
-    assert!(message.contains("[require-limits]"), "{r}");
+    assert!(message.contains("is not onboarded yet"), "{r}");
+    assert!(message.ends_with("retry in a moment"), "{r}");
+
+    // Once onboarded it is judged as tenant acme's, with no --inventory.
+    release.send_replace(true);
+    let mut judged = String::new();
+    common::eventually("the gate to open", Duration::from_secs(30), async || {
+        let r = c.post_json("/validate", &review).await.json();
+        judged = r["response"]["status"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        !judged.contains("not onboarded")
+    })
+    .await;
+    assert!(judged.contains("[require-limits]"), "{judged}");
+    let mark = api.get("namespaces", "", "acme-prod").unwrap();
+    assert_eq!(
+        mark["metadata"]["annotations"]["tenantguard.io/onboarded"],
+        "acme"
+    );
 
     let has = |ns: &str| api.get("rolebindings", ns, "tenantguard-owners").is_some();
     eventually("the baseline", || has("acme-prod").then_some(())).await;

@@ -241,15 +241,20 @@ pub fn corpus() -> Vec<Case> {
             bytes(&moved),
             denied_limits,
         ),
+        // The apiserver never sends a kind that disagrees with the object
+        // (DESIGN: denied as unjudgeable; judged by either part, one of
+        // them would go unjudged).
         case(
             "request kind Pod, object kind ConfigMap",
             bytes(&disguised),
-            denied_limits,
+            Denied("the kube-apiserver sends an object of the kind it names"),
         ),
         case(
             "request kind Service, object kind Pod",
             bytes(&undisguised),
-            Allowed,
+            Denied(
+                "request.kind is v1, Kind=Service but request.object is apiVersion v1, kind Pod",
+            ),
         ),
         mutate(
             "object in globex-prod, request in acme-prod",

@@ -59,14 +59,83 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
 {{/*
-Namespaces the webhooks never see. The built-in ones and the release namespace
-are always appended, whatever the values say: if tenantguard judged its own
-namespace (or kube-system) while it is down, a Fail policy could block the very
-pods that would bring it back, and the cluster would lock itself out.
+The policy directory the server reads, as a JSON map of file name -> text:
+the chart's copy of the repo's policies/ (kept identical by
+scripts/sync-chart-policies.sh), then policies.extra (same name wins), then
+the declared tenants. The ConfigMap is made from it, and the Settings the
+chart needs (exempt namespaces, admins) are read from it, so they are the
+ones the server enforces: one source.
 */}}
+{{- define "tenantguard.policyFiles" -}}
+{{- $files := dict }}
+{{- if .Values.policies.baseline }}
+{{- range $path, $content := .Files.Glob "policies/*.yaml" }}
+{{- $_ := set $files (base $path) (toString $content) }}
+{{- end }}
+{{- end }}
+{{- range $file, $content := .Values.policies.extra }}
+{{- $_ := set $files $file $content }}
+{{- end }}
+{{- with .Values.tenants }}
+{{- $docs := list }}
+{{- range . }}
+{{- $tenant := dict "apiVersion" "tenantguard.io/v1alpha1" "kind" "Tenant" "metadata" (dict "name" .name) "spec" (default (dict) .spec) }}
+{{- $docs = append $docs (toYaml $tenant) }}
+{{- end }}
+{{- $_ := set $files "tenants.yaml" (printf "# Rendered from the chart's tenants value.\n%s\n" (join "\n---\n" $docs)) }}
+{{- end }}
+{{- toJson $files }}
+{{- end }}
+
+{{/* The spec of the Settings document among the policy files ({} when there is none). */}}
+{{- define "tenantguard.settingsSpec" -}}
+{{- $spec := dict }}
+{{- range $file, $content := include "tenantguard.policyFiles" . | fromJson }}
+{{- range regexSplit "(?m)^---[ \t]*$" $content -1 }}
+{{- $doc := fromYaml . }}
+{{- if and (kindIs "map" $doc) (eq (toString (get $doc "kind")) "Settings") }}
+{{- $spec = default (dict) (get $doc "spec") }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- toJson $spec }}
+{{- end }}
+
+{{/*
+Exempt namespaces, as a JSON list: the Settings' exemptNamespaces (the
+server's default list when the Settings leave it out), the built-in ones and
+the release namespace always (tenantguard's own namespace is exempt
+everywhere; if tenantguard judged it, or kube-system, while it is down, a Fail
+policy could block the very pods that would bring it back, and the cluster
+would lock itself out), and webhook.exemptNamespaces.
+*/}}
+{{- define "tenantguard.exemptNamespaces" -}}
+{{- $builtin := list "kube-system" "kube-public" "kube-node-lease" }}
+{{- $settings := include "tenantguard.settingsSpec" . | fromJson }}
+{{- $listed := $builtin }}
+{{- if hasKey $settings "exemptNamespaces" }}
+{{- $listed = default (list) $settings.exemptNamespaces }}
+{{- end }}
+{{- concat $listed $builtin .Values.webhook.exemptNamespaces (list .Release.Namespace) | uniq | toJson }}
+{{- end }}
+
+{{/* Namespaces the webhooks never see: the exempt ones. */}}
 {{- define "tenantguard.excludedNamespaces" -}}
-{{- $always := list "kube-system" "kube-public" "kube-node-lease" .Release.Namespace }}
-{{- concat .Values.webhook.exemptNamespaces $always | uniq | toJson }}
+{{- include "tenantguard.exemptNamespaces" . }}
+{{- end }}
+
+{{/*
+The Settings' admins as {"users": [...], "groups": [...]}; without an admins
+entry the server's default, the group system:masters.
+*/}}
+{{- define "tenantguard.admins" -}}
+{{- $settings := include "tenantguard.settingsSpec" . | fromJson }}
+{{- if hasKey $settings "admins" }}
+{{- $a := default (dict) $settings.admins }}
+{{- toJson (dict "users" (default (list) $a.users) "groups" (default (list) $a.groups)) }}
+{{- else }}
+{{- toJson (dict "users" (list) "groups" (list "system:masters")) }}
+{{- end }}
 {{- end }}
 
 {{/*

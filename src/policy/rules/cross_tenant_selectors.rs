@@ -44,6 +44,7 @@ use serde_json::Value;
 use super::{Ctx, Violation};
 use crate::selector::LabelSelector;
 use crate::tenancy::{is_shared, NamespaceTenancy, TenantRef};
+use crate::tenant_label::TenantLabel;
 use crate::{NAME_LABEL, TENANT_LABEL};
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -363,17 +364,15 @@ fn tenant_claim(
     what: &str,
     out: &mut Vec<Violation>,
 ) {
-    let Some(v) = map.and_then(|m| m.get(TENANT_LABEL)) else {
-        return;
+    // An empty value is a missing label (tenant-labels fills it in where it
+    // labels), not a claim on a tenant named "".
+    let claim = match crate::tenant_label::in_labels(map) {
+        TenantLabel::Absent => return,
+        TenantLabel::Tenant(t) if t == own => return,
+        TenantLabel::Tenant(t) => format!("{t:?} {what} tenant {t}"),
+        TenantLabel::Malformed(v) => format!("{v} is not a tenant name"),
     };
-    if v.as_str() == Some(own) {
-        return;
-    }
     let path = format!("{map_path}.{TENANT_LABEL}");
-    let claim = match v.as_str() {
-        Some(t) => format!("{t:?} {what} tenant {t}"),
-        None => format!("{v} is not a tenant name"),
-    };
     out.push(Violation::new(
         path.clone(),
         format!(

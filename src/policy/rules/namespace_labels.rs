@@ -12,6 +12,9 @@
 //!   overwritten, and `namespaceLabels` can never add a second tenant label
 //!   (nor `kubernetes.io/metadata.name`, which the apiserver owns).
 //!
+//! Exempt namespaces get nothing: they are never handed to a tenant
+//! implicitly.
+//!
 //! CREATE only: labels are given when a namespace is born; changing them
 //! later is `namespace-ownership`'s to judge. Whether the requester may use
 //! the tenant at all is also `namespace-ownership`'s call: validation runs on
@@ -21,9 +24,10 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::namespace_ownership::{owned_tenants, tenant_label, TenantLabel};
+use super::namespace_ownership::owned_tenants;
 use super::{Ctx, Operation};
 use crate::podspec::object_at;
+use crate::tenant_label::{of_object as tenant_label, TenantLabel};
 use crate::{NAME_LABEL, TENANT_LABEL};
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -48,7 +52,7 @@ fn additions(ctx: &Ctx<'_>, obj: &Value) -> Vec<(String, String)> {
     let tenant: String = match tenant_label(Some(obj)) {
         TenantLabel::Tenant(t) => t.to_string(),
         TenantLabel::Malformed(_) => return Vec::new(),
-        TenantLabel::Platform => {
+        TenantLabel::Absent => {
             if ctx.is_admin() {
                 return Vec::new();
             }
@@ -74,6 +78,11 @@ fn additions(ctx: &Ctx<'_>, obj: &Value) -> Vec<(String, String)> {
 
 pub fn mutate(ctx: &Ctx<'_>, obj: &mut Value, _params: &Params) {
     if ctx.operation != Operation::Create || !(ctx.group.is_empty() && ctx.kind == "Namespace") {
+        return;
+    }
+    // An exempt namespace is never handed to a tenant by a mutation: only
+    // an admin's explicit label does that (namespace-ownership).
+    if ctx.is_exempt_namespace() {
         return;
     }
     let add = additions(ctx, obj);
@@ -109,6 +118,7 @@ owners:
   - {kind: Group, name: acme-admins}
   - {kind: User, name: alice@acme.example}
   - {kind: ServiceAccount, name: ci, namespace: acme-ci}
+  - {kind: ServiceAccount, name: deploy, namespace: globex-prod}
 namespaceLabels:
   team: acme
   cost-center: "42"
@@ -129,6 +139,7 @@ namespaceLabels: {team: globex}
 
     fn world(declared: bool, who: User) -> World {
         let mut w = World::new();
+        w.inventory.add_namespace("acme-ci", Some("acme"));
         if declared {
             w = w
                 .with_tenant("acme", ACME)
@@ -171,6 +182,7 @@ namespaceLabels: {team: globex}
             ("owner via ServiceAccount, null labels", true, user("system:serviceaccount:acme-ci:ci", &[]),
                 ns(Value::Null), acme_full.clone()),
             ("look-alike ServiceAccount", true, user("system:serviceaccount:evil:ci", &[]), ns(json!({})), json!({})),
+            ("ServiceAccount owner outside the tenant is no owner", true, user("system:serviceaccount:globex-prod:deploy", &[]), ns(json!({})), json!({})),
             ("empty tenant label is filled", true, dave(), ns(json!({TENANT_LABEL: ""})), acme_full.clone()),
             ("null tenant label is filled", true, dave(), ns(json!({TENANT_LABEL: null})), acme_full.clone()),
             ("set labels are never overwritten", true, dave(), ns(json!({"team": "mine"})),
@@ -220,6 +232,24 @@ namespaceLabels: {team: globex}
         let w = world(true, user("root", &["system:masters"]));
         let bare = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "p"}});
         assert_eq!(run_op(&w, Operation::Create, &bare), bare);
+    }
+
+    #[test]
+    fn exempt_namespaces_are_never_labelled() {
+        let w = world(true, user("dave", &["acme-admins"]));
+        for name in ["kube-system", "kube-public", "tenantguard-system"] {
+            let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": {}}});
+            let mut ctx = w.ctx(name, &obj);
+            ctx.operation = Operation::Create;
+            let mut out = obj.clone();
+            mutate(&ctx, &mut out, &Params::default());
+            assert_eq!(out, obj, "{name}");
+            // Not even the tenant's namespaceLabels beside an admin's label.
+            let labelled = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": {TENANT_LABEL: "acme"}}});
+            let mut out = labelled.clone();
+            mutate(&w.ctx(name, &labelled), &mut out, &Params::default());
+            assert_eq!(out, labelled, "{name}");
+        }
     }
 
     #[test]

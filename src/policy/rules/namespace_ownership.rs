@@ -12,8 +12,22 @@
 //!   is for admins only, and only to a declared tenant.
 //! - DELETE: a tenant namespace may be deleted by its tenant's owners and by
 //!   admins; a platform namespace is not this rule's concern.
+//! - Exempt namespaces (the Settings' list and tenantguard's own): exemption
+//!   covers the objects *in* them, never their own tenant label. Only admins
+//!   put a tenant label on one, change or remove it, or delete one; every
+//!   other label (and creating one without a tenant label) stays free. A
+//!   tenant owner who labelled `tenantguard-system` would otherwise get
+//!   `edit` there from the onboarding controller, and the isolation policy
+//!   would cut the webhook off from the apiserver.
+//! - `tenantguard.io/onboarded` (the onboarding gate's mark): only
+//!   tenantguard's own service account and admins add, change or remove it,
+//!   on any namespace this rule judges (a mark put on a platform namespace
+//!   in advance would open the gate the moment it is handed to a tenant).
+//!   `namespace-metadata` will own this once it lands.
 //!
-//! Exempt namespaces never reach this rule (the engine skips them).
+//! Owners count as [`crate::tenancy::Inventory::honours`] says: a
+//! ServiceAccount owner only while its namespace is one of the tenant's, so
+//! ownership can never be gained by creating or being handed that namespace.
 //! Reference: <https://kubernetes.io/docs/concepts/overview/working-with-objects/namespaces/>
 //! and the admission request's `userInfo`:
 //! <https://kubernetes.io/docs/reference/access-authn-authz/extensible-admission-controllers/#request>.
@@ -23,7 +37,8 @@ use serde_json::Value;
 
 use super::{Ctx, Operation, Violation};
 use crate::tenancy::{NamespaceTenancy, UnknownNamespaces};
-use crate::TENANT_LABEL;
+use crate::tenant_label::{of_object as tenant_label, TenantLabel};
+use crate::{ONBOARDED_ANNOTATION, TENANT_LABEL};
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,43 +46,16 @@ pub struct Params {}
 
 /// Where violations about the tenant label point.
 const LABEL_PATH: &str = "metadata.labels.tenantguard.io/tenant";
+/// Where violations about the onboarding mark point.
+const ONBOARDED_PATH: &str = "metadata.annotations.tenantguard.io/onboarded";
 
 /// At most this many tenant names in one message (clusters hold thousands).
 const MAX_NAMES: usize = 10;
 
-/// The tenant label of a Namespace object, as tenantguard reads it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TenantLabel<'a> {
-    /// Absent, null or empty: a platform namespace.
-    Platform,
-    Tenant(&'a str),
-    /// Not a string (only offline input can carry this: the apiserver
-    /// rejects it before admission).
-    Malformed(&'a Value),
-}
-
-/// Reads the tenant label of a Namespace object.
-pub(crate) fn tenant_label(obj: Option<&Value>) -> TenantLabel<'_> {
-    let value = obj
-        .and_then(|o| o.get("metadata"))
-        .and_then(|m| m.get("labels"))
-        .and_then(|l| l.get(TENANT_LABEL));
-    match value {
-        None | Some(Value::Null) => TenantLabel::Platform,
-        Some(Value::String(s)) if s.is_empty() => TenantLabel::Platform,
-        Some(Value::String(s)) => TenantLabel::Tenant(s),
-        Some(v) => TenantLabel::Malformed(v),
-    }
-}
-
-/// Whether the requester is one of `tenant`'s owners.
+/// Whether the requester is one of `tenant`'s owners (that count).
 pub(crate) fn owns(ctx: &Ctx<'_>, tenant: &str) -> bool {
-    ctx.inventory.tenant_entry(tenant).is_some_and(|e| {
-        e.spec
-            .owners
-            .iter()
-            .any(|o| o.matches(&ctx.user.username, &ctx.user.groups))
-    })
+    ctx.inventory
+        .is_owner(tenant, &ctx.user.username, &ctx.user.groups)
 }
 
 /// The tenants the requester owns, sorted (the inventory's order is not stable).
@@ -175,8 +163,8 @@ fn judge_create(ctx: &Ctx<'_>) -> Option<Violation> {
                 own_hint(ctx, false),
             ),
         )),
-        TenantLabel::Platform if ctx.is_admin() => None,
-        TenantLabel::Platform => Some(Violation::new(
+        TenantLabel::Absent if ctx.is_admin() => None,
+        TenantLabel::Absent => Some(Violation::new(
             LABEL_PATH,
             format!(
                 "{}: has no {TENANT_LABEL} label, which would make it a platform namespace, and only platform admins create those; {}",
@@ -189,7 +177,7 @@ fn judge_create(ctx: &Ctx<'_>) -> Option<Violation> {
 
 fn show(label: TenantLabel<'_>) -> String {
     match label {
-        TenantLabel::Platform => "none".to_string(),
+        TenantLabel::Absent => "none".to_string(),
         TenantLabel::Tenant(t) => format!("{t:?}"),
         TenantLabel::Malformed(v) => v.to_string(),
     }
@@ -220,11 +208,11 @@ fn judge_update(ctx: &Ctx<'_>) -> Option<Violation> {
         return judge_new_label(ctx, new);
     }
     let what = match (old, new) {
-        (TenantLabel::Platform, _) => format!(
+        (TenantLabel::Absent, _) => format!(
             "cannot be added ({}) to a platform namespace: only platform admins hand a namespace to a tenant; remove the label",
             show(new)
         ),
-        (_, TenantLabel::Platform) => format!(
+        (_, TenantLabel::Absent) => format!(
             "cannot be removed (it is {}): only platform admins turn a tenant namespace into a platform namespace; put it back",
             show(old),
         ),
@@ -255,7 +243,7 @@ fn judge_delete(ctx: &Ctx<'_>) -> Option<Violation> {
         Some(old) => match tenant_label(Some(old)) {
             TenantLabel::Tenant(t) => t,
             // The engine treats both as platform namespaces.
-            TenantLabel::Platform | TenantLabel::Malformed(_) => return None,
+            TenantLabel::Absent | TenantLabel::Malformed(_) => return None,
         },
         // No oldObject: fall back on what the inventory knows of the namespace.
         None => match ctx.inventory.namespace(ctx.namespace) {
@@ -288,9 +276,81 @@ fn judge_delete(ctx: &Ctx<'_>) -> Option<Violation> {
     ))
 }
 
+/// An exempt namespace: only admins add, change or remove its tenant label
+/// or delete it (and an admin's label still names a declared tenant).
+fn judge_exempt(ctx: &Ctx<'_>) -> Option<Violation> {
+    let new = tenant_label(ctx.object);
+    let old = ctx.old_object.map(|o| tenant_label(Some(o)));
+    let changed = match ctx.operation {
+        Operation::Create => new != TenantLabel::Absent,
+        Operation::Update => old != Some(new),
+        Operation::Delete | Operation::Connect => false,
+    };
+    let exempt = format!(
+        "{} is exempt (tenantguard never judges the objects in it)",
+        which(ctx)
+    );
+    if ctx.is_admin() {
+        return changed.then(|| judge_new_label(ctx, new)).flatten();
+    }
+    match ctx.operation {
+        Operation::Delete => Some(Violation::new(
+            "metadata",
+            format!(
+                "{exempt}: only platform admins may delete it, and {} is not one",
+                requester(ctx)
+            ),
+        )),
+        _ if changed => Some(Violation::new(
+            LABEL_PATH,
+            format!(
+                "{exempt}: only platform admins may add, change or remove its {TENANT_LABEL} label (a tenant label would hand it, and what runs in it, to that tenant); {}",
+                match old {
+                    Some(TenantLabel::Tenant(t)) => format!("keep it {t:?}"),
+                    Some(TenantLabel::Malformed(v)) => format!("keep it {v}"),
+                    _ => "remove it".to_string(),
+                }
+            ),
+        )),
+        _ => None,
+    }
+}
+
+/// `tenantguard.io/onboarded` added, changed or removed by anyone but
+/// tenantguard itself or an admin.
+fn judge_onboarded(ctx: &Ctx<'_>) -> Option<Violation> {
+    if ctx.is_admin() || ctx.is_tenantguard() {
+        return None;
+    }
+    let mark = |o: Option<&Value>| {
+        o.and_then(|o| o.pointer("/metadata/annotations"))
+            .and_then(|a| a.get(ONBOARDED_ANNOTATION))
+            .cloned()
+    };
+    let new = mark(ctx.object);
+    let changed = match (ctx.operation, ctx.old_object) {
+        (Operation::Create, _) | (Operation::Update, None) => new.is_some(),
+        (Operation::Update, Some(old)) => mark(Some(old)) != new,
+        _ => false,
+    };
+    changed.then(|| {
+        Violation::new(
+            ONBOARDED_PATH,
+            format!(
+                "{}: {ONBOARDED_ANNOTATION} is tenantguard's mark that the namespace's baseline (isolation NetworkPolicy, quota) exists; only tenantguard and platform admins may add, change or remove it; {}",
+                which(ctx),
+                if ctx.operation == Operation::Create { "remove it" } else { "leave it as it was" }
+            ),
+        )
+    })
+}
+
 pub fn validate(ctx: &Ctx<'_>, _params: &Params) -> Vec<Violation> {
     if !(ctx.group.is_empty() && ctx.kind == "Namespace") {
         return Vec::new();
+    }
+    if ctx.is_exempt_namespace() {
+        return judge_exempt(ctx).into_iter().collect();
     }
     let found = match ctx.operation {
         Operation::Create => judge_create(ctx),
@@ -298,279 +358,12 @@ pub fn validate(ctx: &Ctx<'_>, _params: &Params) -> Vec<Violation> {
         Operation::Delete => judge_delete(ctx),
         Operation::Connect => None,
     };
-    found.into_iter().collect()
+    let mark = match ctx.operation {
+        Operation::Create | Operation::Update => judge_onboarded(ctx),
+        Operation::Delete | Operation::Connect => None,
+    };
+    found.into_iter().chain(mark).collect()
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::policy::rules::testing::World;
-    use crate::policy::rules::User;
-    use serde_json::json;
-
-    const ACME: &str = r#"
-owners:
-  - {kind: Group, name: acme-admins}
-  - {kind: User, name: alice@acme.example}
-  - {kind: ServiceAccount, name: ci, namespace: acme-ci}
-"#;
-    const GLOBEX: &str = "owners: [{kind: Group, name: globex-admins}]";
-
-    fn user(name: &str, groups: &[&str]) -> User {
-        User {
-            username: name.to_string(),
-            groups: groups.iter().map(|g| g.to_string()).collect(),
-        }
-    }
-
-    // acme owners (by User, Group, ServiceAccount), an owner of both
-    // tenants, a globex owner, nobody, and a Settings admin.
-    type Who = (&'static str, &'static [&'static str]);
-    const ALICE: Who = ("alice@acme.example", &["system:authenticated"]);
-    const DAVE: Who = ("dave", &["system:authenticated", "acme-admins"]);
-    const CI: Who = (
-        "system:serviceaccount:acme-ci:ci",
-        &["system:serviceaccounts"],
-    );
-    const CAROL: Who = ("carol", &["acme-admins", "globex-admins"]);
-    const GINA: Who = ("gina", &["globex-admins"]);
-    const MALLORY: Who = ("mallory", &["system:authenticated"]);
-    const ROOT: Who = ("root", &["system:masters"]);
-
-    fn world(declared: bool, (name, groups): Who) -> World {
-        let mut w = World::new();
-        if declared {
-            w = w.with_tenant("acme", ACME).with_tenant("globex", GLOBEX);
-        }
-        w.user = user(name, groups);
-        w
-    }
-
-    /// A Namespace named `name` with a tenant label (None: no tenant label).
-    fn ns(name: &str, tenant: Option<Value>) -> Value {
-        let mut labels = json!({"team": "x"});
-        if let Some(t) = tenant {
-            labels[TENANT_LABEL] = t;
-        }
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}})
-    }
-
-    fn t(name: &str) -> Option<Value> {
-        Some(json!(name))
-    }
-
-    /// Runs the rule; `old`/`new` as the admission request carries them.
-    fn run(w: &World, op: Operation, old: Option<&Value>, new: Option<&Value>) -> Vec<Violation> {
-        let any = new.or(old).expect("a test object");
-        let name = any.pointer("/metadata/name").and_then(Value::as_str);
-        let mut ctx = w.ctx(name.unwrap_or(""), any);
-        ctx.operation = op;
-        ctx.object = new;
-        ctx.old_object = old;
-        validate(&ctx, &Params::default())
-    }
-
-    /// A DELETE of namespace `name`: no object, `old` as oldObject.
-    fn delete(w: &World, name: &str, old: Option<&Value>) -> Vec<Violation> {
-        let shell = ns(name, None);
-        let mut ctx = w.ctx(name, &shell);
-        ctx.operation = Operation::Delete;
-        ctx.object = None;
-        ctx.old_object = old;
-        validate(&ctx, &Params::default())
-    }
-
-    fn paths(v: &[Violation]) -> Vec<&str> {
-        v.iter().map(|v| v.path.as_str()).collect()
-    }
-
-    /// name, tenants declared, requester, oldObject, object, expected paths.
-    type UpdateCase<'a> = (
-        &'a str,
-        bool,
-        Who,
-        Option<&'a Value>,
-        &'a Value,
-        Vec<&'a str>,
-    );
-    /// name, tenants declared, requester, oldObject, namespace, expected paths.
-    type DeleteCase<'a> = (&'a str, bool, Who, Option<&'a Value>, &'a str, Vec<&'a str>);
-
-    const L: &str = LABEL_PATH;
-    const M: &str = "metadata";
-
-    #[test]
-    #[rustfmt::skip]
-    fn create_cases() {
-        let cases: Vec<(&str, bool, Who, Value, Vec<&str>)> = vec![
-            ("owner via Group", true, DAVE, ns("acme-x", t("acme")), vec![]),
-            ("owner via User", true, ALICE, ns("acme-x", t("acme")), vec![]),
-            ("owner via ServiceAccount", true, CI, ns("acme-x", t("acme")), vec![]),
-            ("same ServiceAccount name in another namespace", true,
-                ("system:serviceaccount:evil:ci", &[]), ns("acme-x", t("acme")), vec![L]),
-            ("user name is not a group", true, ("acme-admins", &[]), ns("acme-x", t("acme")), vec![L]),
-            ("non-owner names a tenant", true, MALLORY, ns("acme-x", t("acme")), vec![L]),
-            ("acme owner names globex", true, DAVE, ns("globex-x", t("globex")), vec![L]),
-            ("owner of two names one of them", true, CAROL, ns("globex-x", t("globex")), vec![]),
-            ("owner of two without a label", true, CAROL, ns("x", None), vec![L]),
-            ("owner of one without a label (namespace-labels off)", true, DAVE, ns("x", None), vec![L]),
-            ("nobody without a label", true, MALLORY, ns("x", None), vec![L]),
-            ("empty label is no label", true, MALLORY, ns("x", t("")), vec![L]),
-            ("null label is no label", true, MALLORY, ns("x", Some(Value::Null)), vec![L]),
-            ("non-string label", true, ROOT, ns("x", Some(json!(5))), vec![L]),
-            ("admin without a label: platform namespace", true, ROOT, ns("platform-x", None), vec![]),
-            ("admin for any declared tenant", true, ROOT, ns("globex-x", t("globex")), vec![]),
-            ("admin for an undeclared tenant", true, ROOT, ns("initech-x", t("initech")), vec![L]),
-            ("owner for an undeclared tenant", true, DAVE, ns("initech-x", t("initech")), vec![L]),
-            ("case matters in tenant names", true, ROOT, ns("acme-x", t("Acme")), vec![L]),
-            ("none declared: admin names any tenant", false, ROOT, ns("initech-x", t("initech")), vec![]),
-            ("none declared: nobody owns anything", false, DAVE, ns("initech-x", t("initech")), vec![L]),
-            ("none declared: admin platform namespace", false, ROOT, ns("x", None), vec![]),
-            ("none declared: non-admin without a label", false, MALLORY, ns("x", None), vec![L]),
-        ];
-        for (name, declared, who, obj, want) in cases {
-            let w = world(declared, who);
-            let got = run(&w, Operation::Create, None, Some(&obj));
-            assert_eq!(paths(&got), want, "{name}: {got:?}");
-        }
-    }
-
-    #[test]
-    #[rustfmt::skip]
-    fn update_cases() {
-        let acme = ns("acme-prod", t("acme"));
-        let mut acme_more = acme.clone();
-        acme_more["metadata"]["labels"]["team"] = json!("y");
-        acme_more["metadata"]["annotations"] = json!({"a": "b"});
-        let globex = ns("acme-prod", t("globex"));
-        let initech = ns("acme-prod", t("initech"));
-        let plain = ns("acme-prod", None);
-        let empty = ns("acme-prod", t(""));
-        let cases: Vec<UpdateCase> = vec![
-            ("owner, label unchanged", true, DAVE, Some(&acme), &acme_more, vec![]),
-            ("non-owner, label unchanged: not judged", true, MALLORY, Some(&acme), &acme_more, vec![]),
-            ("unchanged undeclared label: not judged", true, MALLORY, Some(&initech), &initech, vec![]),
-            ("empty to absent is no change", true, MALLORY, Some(&empty), &plain, vec![]),
-            ("owner of both relabels", true, CAROL, Some(&acme), &globex, vec![L]),
-            ("owner relabels into another tenant", true, DAVE, Some(&acme), &globex, vec![L]),
-            ("owner removes the label", true, DAVE, Some(&acme), &plain, vec![L]),
-            ("owner empties the label", true, DAVE, Some(&acme), &empty, vec![L]),
-            ("non-admin labels a platform namespace", true, DAVE, Some(&plain), &acme, vec![L]),
-            ("admin relabels to a declared tenant", true, ROOT, Some(&acme), &globex, vec![]),
-            ("admin relabels to an undeclared tenant", true, ROOT, Some(&acme), &initech, vec![L]),
-            ("admin removes the label", true, ROOT, Some(&acme), &plain, vec![]),
-            ("admin labels a platform namespace", true, ROOT, Some(&plain), &acme, vec![]),
-            ("none declared: admin relabels anywhere", false, ROOT, Some(&acme), &initech, vec![]),
-            ("none declared: non-admin relabel", false, DAVE, Some(&acme), &initech, vec![L]),
-            ("no oldObject: non-admin", true, DAVE, None, &acme, vec![L]),
-            ("no oldObject: admin, declared tenant", true, ROOT, None, &acme, vec![]),
-            ("no oldObject: admin, undeclared tenant", true, ROOT, None, &initech, vec![L]),
-        ];
-        for (name, declared, who, old, new, want) in cases {
-            let w = world(declared, who);
-            let got = run(&w, Operation::Update, old, Some(new));
-            assert_eq!(paths(&got), want, "{name}: {got:?}");
-        }
-    }
-
-    #[test]
-    #[rustfmt::skip]
-    fn delete_cases() {
-        let acme = ns("acme-prod", t("acme"));
-        let platform = ns("monitoring", None);
-        let cases: Vec<DeleteCase> = vec![
-            ("owner deletes", true, DAVE, Some(&acme), "acme-prod", vec![]),
-            ("owner via ServiceAccount deletes", true, CI, Some(&acme), "acme-prod", vec![]),
-            ("non-owner deletes", true, MALLORY, Some(&acme), "acme-prod", vec![M]),
-            ("other tenant's owner deletes", true, GINA, Some(&acme), "acme-prod", vec![M]),
-            ("admin deletes", true, ROOT, Some(&acme), "acme-prod", vec![]),
-            ("platform namespace", true, MALLORY, Some(&platform), "monitoring", vec![]),
-            ("none declared: non-admin", false, DAVE, Some(&acme), "acme-prod", vec![M]),
-            ("no oldObject: inventory says tenant", true, MALLORY, None, "acme-prod", vec![M]),
-            ("no oldObject: inventory says owner's tenant", true, DAVE, None, "acme-prod", vec![]),
-            ("no oldObject: inventory says platform", true, MALLORY, None, "monitoring", vec![]),
-        ];
-        for (name, declared, who, old, ns_name, want) in cases {
-            let w = world(declared, who);
-            let got = delete(&w, ns_name, old);
-            assert_eq!(paths(&got), want, "{name}: {got:?}");
-        }
-    }
-
-    #[test]
-    fn delete_of_unknown_namespace_without_old_object() {
-        let mut w = world(true, MALLORY);
-        assert!(
-            delete(&w, "new-ns", None).is_empty(),
-            "an inventory file lists the world"
-        );
-        w.inventory.unknown = UnknownNamespaces::Deny;
-        assert_eq!(
-            paths(&delete(&w, "new-ns", None)),
-            [M],
-            "a cluster cache may be behind"
-        );
-        w.user = user(ROOT.0, ROOT.1);
-        assert!(delete(&w, "new-ns", None).is_empty());
-    }
-
-    #[test]
-    fn out_of_scope() {
-        let w = world(true, MALLORY);
-        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "labels": {TENANT_LABEL: "acme"}}});
-        assert!(run(&w, Operation::Create, None, Some(&cm)).is_empty());
-        let ns = ns("x", None);
-        assert!(run(&w, Operation::Connect, None, Some(&ns)).is_empty());
-    }
-
-    #[test]
-    #[rustfmt::skip]
-    fn messages() {
-        let msg = |declared: bool, who: Who, op: Operation, old: Option<&Value>, new: &Value| {
-            let w = world(declared, who);
-            run(&w, op, old, Some(new)).remove(0).message
-        };
-        let m = msg(true, ROOT, Operation::Create, None, &ns("initech-x", t("initech")));
-        assert_eq!(m, "namespace \"initech-x\": tenant \"initech\" is not declared; declared tenants: acme, globex. Set tenantguard.io/tenant to one of them, or declare a Tenant named \"initech\" first");
-        let m = msg(true, DAVE, Operation::Create, None, &ns("globex-x", t("globex")));
-        assert_eq!(m, "namespace \"globex-x\": labelled for tenant \"globex\", which \"dave\" does not own; set tenantguard.io/tenant: acme (the tenant \"dave\" owns)");
-        let m = msg(true, MALLORY, Operation::Create, None, &ns("acme-x", t("acme")));
-        assert!(m.ends_with("\"mallory\" owns no tenant: ask a platform admin to create it"), "{m}");
-        let m = msg(true, CAROL, Operation::Create, None, &ns("x", None));
-        assert!(m.starts_with("namespace \"x\": has no tenantguard.io/tenant label"), "{m}");
-        assert!(m.contains("\"carol\" owns several tenants (acme, globex): set tenantguard.io/tenant to the one this namespace is for"), "{m}");
-        let m = msg(true, DAVE, Operation::Create, None, &ns("x", None));
-        assert!(m.ends_with("platform admins create those; set tenantguard.io/tenant: acme (the tenant \"dave\" owns)"), "{m}");
-        let acme = ns("acme-prod", t("acme"));
-        let m = msg(true, DAVE, Operation::Update, Some(&acme), &ns("acme-prod", t("globex")));
-        assert_eq!(m, "namespace \"acme-prod\": tenantguard.io/tenant cannot be changed from \"acme\" to \"globex\": only platform admins move a namespace between tenants; keep it \"acme\"");
-        let m = msg(true, DAVE, Operation::Update, Some(&acme), &ns("acme-prod", None));
-        assert!(m.contains("cannot be removed (it is \"acme\")"), "{m}");
-        let m = msg(true, DAVE, Operation::Update, Some(&ns("p", None)), &ns("p", t("acme")));
-        assert!(m.contains("cannot be added (\"acme\") to a platform namespace"), "{m}");
-        let w = world(true, MALLORY);
-        let v = delete(&w, "acme-prod", Some(&acme));
-        assert_eq!(v[0].message, "namespace \"acme-prod\": belongs to tenant \"acme\", which \"mallory\" does not own; only its owners and platform admins may delete it");
-    }
-
-    #[test]
-    fn generate_name_and_long_tenant_lists() {
-        let mut w = World::new();
-        for i in 0..15 {
-            w = w.with_tenant(&format!("t{i:02}"), "{}");
-        }
-        w.user = user(ROOT.0, ROOT.1);
-        let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"generateName": "tmp-", "labels": {TENANT_LABEL: "nope"}}});
-        let m = run(&w, Operation::Create, None, Some(&obj))
-            .remove(0)
-            .message;
-        assert!(
-            m.starts_with("namespace (generateName \"tmp-\"): tenant \"nope\""),
-            "{m}"
-        );
-        assert!(
-            m.contains("t00, t01, t02, t03, t04, t05, t06, t07, t08, t09 and 5 more."),
-            "{m}"
-        );
-    }
-}
+mod tests;

@@ -1,13 +1,16 @@
 //! `tenant-labels` (mutating): Pods, Services and workloads (and their pod
 //! templates) in tenant namespaces get `tenantguard.io/tenant=<tenant>`
-//! where missing. A different value is never overwritten: the validating
-//! rule `cross-tenant-selectors` rejects it, so the user sees why.
+//! where missing. An empty (or null) value is a missing one and is
+//! replaced (DESIGN, "Labels"). A different value is never overwritten:
+//! the validating rule `cross-tenant-selectors` rejects it, so the user
+//! sees why; a value that is not a string is left for it too.
 
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::Ctx;
 use crate::podspec::{self, object_at};
+use crate::tenant_label::{self, TenantLabel};
 use crate::TENANT_LABEL;
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -27,9 +30,9 @@ fn add_label(obj: &mut Value, meta_ptr: &str, tenant: &str) {
             *labels = Value::Object(Default::default());
         }
         if let Some(labels) = labels.as_object_mut() {
-            labels
-                .entry(TENANT_LABEL)
-                .or_insert_with(|| Value::String(tenant.to_string()));
+            if tenant_label::from_value(labels.get(TENANT_LABEL)) == TenantLabel::Absent {
+                labels.insert(TENANT_LABEL.to_string(), Value::String(tenant.to_string()));
+            }
         }
     }
 }
@@ -82,6 +85,21 @@ mod tests {
             json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "labels": null}}),
         );
         assert_eq!(label(&pod, t).as_deref(), Some("acme"));
+        // an empty or null value is a missing one: filled in
+        for missing in [json!(""), Value::Null] {
+            let pod = run(
+                "acme-prod",
+                json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"labels": {"tenantguard.io/tenant": missing, "app": "x"}}}),
+            );
+            assert_eq!(label(&pod, t).as_deref(), Some("acme"), "{missing}");
+            assert_eq!(pod["metadata"]["labels"]["app"], "x");
+        }
+        // a non-string value is left for validation to reject
+        let pod = run(
+            "acme-prod",
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"labels": {"tenantguard.io/tenant": 5}}}),
+        );
+        assert_eq!(pod["metadata"]["labels"]["tenantguard.io/tenant"], 5);
         // a different value is never overwritten
         let pod = run(
             "acme-prod",

@@ -1,0 +1,335 @@
+//! Loading an inventory from files: Namespace and Tenant objects in YAML or
+//! JSON, one file or a directory of them; other kinds are ignored.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::{Inventory, UnknownNamespaces};
+use crate::policy::Tenant;
+use crate::tenant_label::{self, TenantLabel};
+use crate::TENANT_LABEL;
+
+#[derive(Debug, thiserror::Error)]
+pub enum InventoryError {
+    #[error("cannot read inventory {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("--inventory: {0}")]
+    Manifest(crate::check::InputError),
+    #[error("{origin}: Tenant {name:?}: {message}")]
+    InvalidTenant {
+        origin: String,
+        name: String,
+        message: String,
+    },
+    #[error("{origin}: Namespace {name:?}: metadata.labels[\"{TENANT_LABEL}\"] is {value}, not a string; set it to the name of a tenant (or remove it for a platform namespace)")]
+    MalformedTenantLabel {
+        origin: String,
+        name: String,
+        value: String,
+    },
+    #[error("Tenant {name:?}: {message}")]
+    InvalidOwners { name: String, message: String },
+}
+
+/// Checks, once the whole tenancy is known (files, policies, input), that
+/// every declared tenant's owners count: a ServiceAccount owner must live
+/// in a namespace of the same tenant (DESIGN, "Owners"). The first Tenant
+/// in name order with a problem is the error, every problem of it listed.
+pub fn check_owners(inv: &Inventory) -> Result<(), InventoryError> {
+    let mut names: Vec<&str> = inv.tenant_names().collect();
+    names.sort_unstable();
+    for name in names {
+        let problems = inv.owner_problems(name);
+        if !problems.is_empty() {
+            return Err(InventoryError::InvalidOwners {
+                name: name.to_string(),
+                message: problems.join("; "),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Loads Namespace and Tenant objects from a file or directory of YAML/JSON;
+/// other kinds are ignored.
+pub fn load_inventory(path: &Path) -> Result<Inventory, InventoryError> {
+    let mut inv = Inventory::new(UnknownNamespaces::Platform);
+    let mut files = Vec::new();
+    inventory_files(path, &mut files)?;
+    for file in files {
+        let text = std::fs::read_to_string(&file).map_err(|source| InventoryError::Read {
+            path: file.display().to_string(),
+            source,
+        })?;
+        let name = file.display().to_string();
+        if !absorb_streaming(&mut inv, &name, &text) {
+            // JSON, Lists and anything unusual: the general manifest reader.
+            let objects = crate::check::read_inputs(std::slice::from_ref(&file), None)
+                .map_err(InventoryError::Manifest)?;
+            for o in &objects {
+                absorb(&mut inv, &o.object, &o.source)?;
+            }
+        }
+    }
+    Ok(inv)
+}
+
+fn inventory_files(path: &Path, out: &mut Vec<std::path::PathBuf>) -> Result<(), InventoryError> {
+    if !path.is_dir() {
+        out.push(path.to_path_buf());
+        return Ok(());
+    }
+    let read_err = |source| InventoryError::Read {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut entries: Vec<_> = std::fs::read_dir(path)
+        .map_err(read_err)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    for p in entries {
+        let manifest = matches!(
+            p.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml" | "json")
+        );
+        if p.is_dir() {
+            inventory_files(&p, out)?;
+        } else if manifest {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// Just what the inventory needs of a document.
+#[derive(serde::Deserialize)]
+struct DocHead {
+    #[serde(rename = "apiVersion", default)]
+    api_version: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    metadata: Option<DocMeta>,
+}
+
+#[derive(serde::Deserialize)]
+struct DocMeta {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    labels: Option<BTreeMap<String, serde_yaml_ng::Value>>,
+}
+
+/// Reads a YAML inventory one document at a time into small typed heads,
+/// never holding every document as a JSON tree (10,000 namespaces would
+/// otherwise peak at tens of MiB). Returns false, having added nothing,
+/// when the file needs the general reader (JSON, Lists, invalid YAML,
+/// invalid Tenants: its errors are the precise ones).
+fn absorb_streaming(inv: &mut Inventory, name: &str, text: &str) -> bool {
+    if name.ends_with(".json") {
+        return false;
+    }
+    let mut staged = Inventory::new(UnknownNamespaces::Platform);
+    for doc in crate::manifest::split_documents(text) {
+        if doc.is_blank() {
+            continue;
+        }
+        let Ok(head) = serde_yaml_ng::from_str::<DocHead>(doc.text) else {
+            return false;
+        };
+        match (head.api_version.as_str(), head.kind.as_str()) {
+            ("v1", "Namespace") => {
+                let Some(meta) = head.metadata else {
+                    return false;
+                };
+                let Some(ns) = meta.name else {
+                    return false;
+                };
+                let tenant = match meta.labels.as_ref().and_then(|l| l.get(TENANT_LABEL)) {
+                    None | Some(serde_yaml_ng::Value::Null) => None,
+                    Some(serde_yaml_ng::Value::String(t)) => tenant_label::name(t),
+                    // Not a string: the general reader reports it precisely.
+                    Some(_) => return false,
+                };
+                staged.add_namespace(&ns, tenant);
+            }
+            (crate::API_VERSION, "Tenant") => {
+                let Ok(t) = serde_yaml_ng::from_str::<crate::policy::TenantDocument>(doc.text)
+                else {
+                    return false;
+                };
+                let t: Tenant = t.into();
+                if t.validate().is_err() {
+                    return false;
+                }
+                staged.add_tenant(&t);
+            }
+            (_, k) if k.ends_with("List") => return false,
+            _ => {}
+        }
+    }
+    inv.merge(staged);
+    true
+}
+
+/// Adds a Namespace or Tenant object to the inventory; other kinds are ignored.
+pub fn absorb(inv: &mut Inventory, obj: &Value, source: &str) -> Result<bool, InventoryError> {
+    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+    let api = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    match (api, kind) {
+        ("v1", "Namespace") => match tenant_label::of_object(Some(obj)) {
+            TenantLabel::Malformed(v) => Err(InventoryError::MalformedTenantLabel {
+                origin: source.to_string(),
+                name: obj
+                    .pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                value: v.to_string(),
+            }),
+            _ => Ok(inv.add_namespace_object(obj)),
+        },
+        (crate::API_VERSION, "Tenant") => {
+            let name = obj
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let tenant: Tenant =
+                serde_json::from_value::<crate::policy::TenantDocument>(obj.clone())
+                    .map_err(|e| InventoryError::InvalidTenant {
+                        origin: source.to_string(),
+                        name: name.clone(),
+                        message: e.to_string(),
+                    })?
+                    .into();
+            tenant
+                .validate()
+                .map_err(|message| InventoryError::InvalidTenant {
+                    origin: source.to_string(),
+                    name,
+                    message,
+                })?;
+            inv.add_tenant(&tenant);
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tenancy::NamespaceTenancy;
+
+    #[test]
+    fn streaming_inventory_reads_what_the_general_reader_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let yaml = "apiVersion: v1\nkind: Namespace\nmetadata: {name: a, labels: {tenantguard.io/tenant: acme}}\n---\n# c\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: m}\n---\napiVersion: tenantguard.io/v1alpha1\nkind: Tenant\nmetadata: {name: acme}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n";
+        std::fs::write(dir.path().join("inv.yaml"), yaml).unwrap();
+        let list = "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Namespace, metadata: {name: g, labels: {tenantguard.io/tenant: globex}}}\n";
+        std::fs::write(dir.path().join("list.yaml"), list).unwrap();
+        let inv = load_inventory(dir.path()).unwrap();
+        assert_eq!(inv.namespace("a"), NamespaceTenancy::Tenant("acme"));
+        assert_eq!(inv.namespace("m"), NamespaceTenancy::Platform);
+        assert_eq!(
+            inv.namespace("g"),
+            NamespaceTenancy::Tenant("globex"),
+            "a List goes through the general reader"
+        );
+        assert!(inv.is_declared("acme"));
+        std::fs::write(dir.path().join("bad.yaml"), "apiVersion: tenantguard.io/v1alpha1\nkind: Tenant\nmetadata: {name: b}\nspec: {quota: {hard: {cpu: lots}}}\n").unwrap();
+        let err = load_inventory(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("lots"),
+            "an invalid Tenant is reported precisely: {err}"
+        );
+    }
+
+    #[test]
+    fn empty_and_malformed_tenant_labels() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("inv.yaml");
+        let ns = |label: &str| {
+            format!("apiVersion: v1\nkind: Namespace\nmetadata: {{name: n, labels: {{tenantguard.io/tenant: {label}}}}}\n")
+        };
+        // YAML streaming and the general (JSON) reader agree.
+        for (name, text) in [("yaml", ns("\"\"")), ("json", String::new())] {
+            let path = if name == "json" {
+                let p = dir.path().join("inv.json");
+                std::fs::write(&p, r#"{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "n", "labels": {"tenantguard.io/tenant": ""}}}"#).unwrap();
+                p
+            } else {
+                std::fs::write(&file, text).unwrap();
+                file.clone()
+            };
+            let inv = load_inventory(&path).unwrap();
+            assert_eq!(
+                inv.namespace("n"),
+                NamespaceTenancy::Platform,
+                "{name}: empty is missing"
+            );
+        }
+        for bad in ["5", "true", "[acme]", "{a: b}"] {
+            std::fs::write(&file, ns(bad)).unwrap();
+            let err = load_inventory(&file).unwrap_err().to_string();
+            assert!(err.contains("Namespace \"n\""), "{bad}: {err}");
+            assert!(err.contains("not a string"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn service_account_owners_must_live_in_the_tenant() {
+        let tenant = "apiVersion: tenantguard.io/v1alpha1\nkind: Tenant\nmetadata: {name: acme}\nspec:\n  owners:\n  - {kind: Group, name: acme-admins}\n  - {kind: ServiceAccount, name: ci, namespace: acme-ci}\n";
+        let ns = |labels: &str| {
+            format!("---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: acme-ci{labels}}}\n")
+        };
+        let cases: Vec<(&str, String, Option<&str>)> = vec![
+            (
+                "namespace of the tenant",
+                ns(", labels: {tenantguard.io/tenant: acme}"),
+                None,
+            ),
+            (
+                "no such namespace",
+                String::new(),
+                Some("\"acme-ci\" does not exist"),
+            ),
+            (
+                "a platform namespace",
+                ns(""),
+                Some("\"acme-ci\" is a platform namespace"),
+            ),
+            (
+                "another tenant's namespace",
+                ns(", labels: {tenantguard.io/tenant: globex}"),
+                Some("\"acme-ci\" belongs to tenant \"globex\""),
+            ),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("inv.yaml");
+        for (name, namespaces, want) in cases {
+            std::fs::write(&file, format!("{tenant}{namespaces}")).unwrap();
+            let inv = load_inventory(&file).unwrap();
+            match (check_owners(&inv), want) {
+                (Ok(()), None) => {}
+                (Err(e), Some(needle)) => {
+                    let e = e.to_string();
+                    assert!(
+                        e.starts_with("Tenant \"acme\": spec.owners[1]: ServiceAccount \"ci\""),
+                        "{name}: {e}"
+                    );
+                    assert!(e.contains(needle), "{name}: {e}");
+                }
+                (got, _) => panic!("{name}: {got:?}"),
+            }
+        }
+    }
+}
