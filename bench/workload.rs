@@ -2,7 +2,7 @@
 //! benchmark (`examples/loadbench`), so both judge the same objects against
 //! the same tenancy: an inventory of 10,000 namespaces across 1,000 tenants
 //! (generated at run time, never committed) and AdmissionReviews taken from
-//! the captured fixtures in `../shared/fixtures/real`, moved into one tenant
+//! the captured fixtures in `tests/fixtures/real`, moved into one tenant
 //! namespace of that inventory.
 //!
 //! Included with `#[path]` by both targets; each uses only part of it.
@@ -84,9 +84,9 @@ pub fn write_inventory(dir: &Path) -> std::io::Result<PathBuf> {
     Ok(path)
 }
 
-/// The captured fixtures beside the repository.
+/// The captured fixtures in the repository.
 pub fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/real")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real")
 }
 
 /// Reads a fixture; a missing one says where it was looked for.
@@ -94,7 +94,7 @@ pub fn read_fixture(rel: &str) -> Result<String, String> {
     let p = fixtures_dir().join(rel);
     std::fs::read_to_string(&p).map_err(|e| {
         format!(
-            "cannot read fixture {} ({e}); the benchmark needs ../shared/fixtures/real beside the repository",
+            "cannot read fixture {} ({e}); restore tests/fixtures/real from git",
             p.display()
         )
     })

@@ -17,8 +17,9 @@ use serde::Deserialize;
 
 pub use rules::{RuleId, RuleParams};
 pub use tenant::{
-    Condition, ContainerDefaults, Owner, OwnerKind, Quota, Tenant, TenantDocument, TenantEgress,
-    TenantSpec, TenantStatus, TenantVault,
+    check_host_pattern, AgentResources, AllowList, Allowed, Condition, ContainerDefaults, Owner,
+    OwnerKind, PodSecurityLevel, Quota, QuotaScope, Tenant, TenantDocument, TenantEgress,
+    TenantIngress, TenantSpec, TenantStatus, TenantVault,
 };
 
 use crate::manifest::{split_documents, YamlDocument};
@@ -133,6 +134,10 @@ pub struct VaultSettings {
     pub secrets_path_prefix: String,
     #[serde(default)]
     pub auth_path: Option<String>,
+    /// Requests and limits of the injected Vault Agent, for tenants that
+    /// declare none.
+    #[serde(default)]
+    pub agent_resources: Option<AgentResources>,
 }
 
 fn default_secrets_prefix() -> String {
@@ -144,6 +149,7 @@ impl Default for VaultSettings {
         VaultSettings {
             secrets_path_prefix: default_secrets_prefix(),
             auth_path: Some("auth/kubernetes".to_string()),
+            agent_resources: None,
         }
     }
 }
@@ -181,6 +187,51 @@ pub struct Settings {
     /// be cluster-internal, so no address is refused.
     #[serde(default, rename = "clusterCIDRs", deserialize_with = "cidr_list")]
     pub cluster_cidrs: Vec<IpNet>,
+    /// The Pod Security Standards level of tenants that declare none.
+    #[serde(default)]
+    pub pod_security: PodSecurityLevel,
+    /// More namespace label and annotation keys tenants may not touch:
+    /// exact keys, or prefixes ending in `/`.
+    #[serde(default)]
+    pub protected_namespace_keys: Vec<String>,
+    /// Default host patterns of tenants that declare no `ingress.hostnames`;
+    /// `{tenant}` stands for the tenant's name (`*.{tenant}.apps.example.com`).
+    #[serde(default)]
+    pub ingress_hostnames: Vec<String>,
+    /// Default allow-lists (same keys as a Tenant's `spec.allowed`).
+    /// `serviceTypes` defaults to `[ClusterIP, ExternalName]`.
+    #[serde(default)]
+    pub allowed: Allowed,
+    /// The cluster's default StorageClass, if a PVC without
+    /// `storageClassName` should be judged as asking for it.
+    #[serde(default)]
+    pub default_storage_class: String,
+}
+
+/// The Service types a tenant gets when neither its Tenant nor the Settings
+/// declare `allowed.serviceTypes`: no node ports, no load balancers.
+pub const DEFAULT_SERVICE_TYPES: [&str; 2] = ["ClusterIP", "ExternalName"];
+
+impl Settings {
+    /// Checks what the schema cannot (names the field); run when the
+    /// Settings load.
+    pub fn validate(&self) -> Result<(), String> {
+        self.allowed.validate("allowed")?;
+        if let Some(a) = &self.vault.agent_resources {
+            a.validate("vault.agentResources")?;
+        }
+        for (i, h) in self.ingress_hostnames.iter().enumerate() {
+            tenant::check_host_pattern(&format!("ingressHostnames[{i}]"), h)?;
+        }
+        for (i, k) in self.protected_namespace_keys.iter().enumerate() {
+            if k.trim().is_empty() {
+                return Err(format!(
+                    "protectedNamespaceKeys[{i}] is empty; name a key or a prefix ending in /"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A list of CIDRs, each read when the Settings load so that a typo is an
@@ -218,6 +269,11 @@ impl Default for Settings {
             vault: VaultSettings::default(),
             tenant_defaults: TenantDefaults::default(),
             cluster_cidrs: Vec::new(),
+            pod_security: PodSecurityLevel::default(),
+            protected_namespace_keys: Vec::new(),
+            ingress_hostnames: Vec::new(),
+            allowed: Allowed::default(),
+            default_storage_class: String::new(),
         }
     }
 }
@@ -468,6 +524,10 @@ fn load_document(
         }
         Some("Settings") => {
             let parsed: SettingsDoc = serde_yaml_ng::from_str(doc.text).map_err(yaml_err)?;
+            parsed
+                .spec
+                .validate()
+                .map_err(|m| invalid(file, doc.line, format!("Settings spec.{m}")))?;
             if let Some((_, origin)) = settings {
                 return Err(invalid(
                     file,

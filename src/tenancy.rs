@@ -18,7 +18,10 @@ use serde_json::Value;
 
 pub use load::{absorb, check_owners, load_inventory, InventoryError};
 
-use crate::policy::{ContainerDefaults, Owner, OwnerKind, Settings, Tenant, TenantSpec};
+use crate::policy::{
+    AgentResources, AllowList, ContainerDefaults, Owner, OwnerKind, PodSecurityLevel, QuotaScope,
+    Settings, Tenant, TenantSpec, DEFAULT_SERVICE_TYPES,
+};
 use crate::tenant_label::{self, TenantLabel};
 
 /// What tenantguard knows about a namespace.
@@ -420,6 +423,76 @@ impl<'a> TenantRef<'a> {
         self.spec()
             .and_then(|s| s.vault.as_ref())
             .and_then(|v| v.namespace.as_deref())
+    }
+
+    /// The resources of the injected Vault Agent: the tenant's, else the Settings'.
+    pub fn vault_agent_resources(&self) -> Option<&'a AgentResources> {
+        self.spec()
+            .and_then(|s| s.vault.as_ref())
+            .and_then(|v| v.agent_resources.as_ref())
+            .or(self.settings.vault.agent_resources.as_ref())
+    }
+
+    /// The Pod Security Standards level: the tenant's, else the Settings'.
+    pub fn pod_security(&self) -> PodSecurityLevel {
+        self.spec()
+            .and_then(|s| s.pod_security)
+            .unwrap_or(self.settings.pod_security)
+    }
+
+    /// How many namespaces the tenant may have, if capped.
+    pub fn max_namespaces(&self) -> Option<u32> {
+        self.spec().and_then(|s| s.max_namespaces)
+    }
+
+    /// What `quota.hard` is the budget of (`Namespace` when no quota is set).
+    pub fn quota_scope(&self) -> QuotaScope {
+        self.spec()
+            .and_then(|s| s.quota.as_ref())
+            .or(self.settings.tenant_defaults.quota.as_ref())
+            .map_or(QuotaScope::Namespace, |q| q.scope)
+    }
+
+    /// The host patterns its Ingresses and routes may claim: the tenant's
+    /// `ingress.hostnames`, else the Settings' `ingressHostnames` with
+    /// `{tenant}` replaced by its name. Empty: no pattern is declared, so
+    /// any host no other tenant claims is allowed.
+    pub fn ingress_hostnames(&self) -> Cow<'a, [String]> {
+        match self.spec().and_then(|s| s.ingress.as_ref()) {
+            Some(i) => Cow::Borrowed(&i.hostnames),
+            None if self.settings.ingress_hostnames.is_empty() => Cow::Borrowed(&[]),
+            None => Cow::Owned(
+                self.settings
+                    .ingress_hostnames
+                    .iter()
+                    .map(|p| p.replace("{tenant}", self.name))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// One allow-list: the tenant's when it declares it, else the Settings'
+    /// (`serviceTypes` defaults to [`DEFAULT_SERVICE_TYPES`]). `None`:
+    /// declared nowhere, so anything is allowed; `Some([])`: nothing is.
+    pub fn allowed(&self, which: AllowList) -> Option<Cow<'a, [String]>> {
+        if let Some(l) = self
+            .spec()
+            .and_then(|s| s.allowed.as_ref())
+            .and_then(|a| a.list(which))
+        {
+            return Some(Cow::Borrowed(l));
+        }
+        if let Some(l) = self.settings.allowed.list(which) {
+            return Some(Cow::Borrowed(l));
+        }
+        (which == AllowList::ServiceTypes).then(|| {
+            Cow::Owned(
+                DEFAULT_SERVICE_TYPES
+                    .iter()
+                    .map(|t| t.to_string())
+                    .collect(),
+            )
+        })
     }
 }
 

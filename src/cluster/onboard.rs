@@ -298,6 +298,7 @@ mod tests {
             }),
             quota: Some(Quota {
                 hard: BTreeMap::from([("requests.cpu".into(), "4".into())]),
+                ..Default::default()
             }),
             egress: Some(TenantEgress {
                 allowed_cidrs: vec!["203.0.113.7/24".into()],
@@ -396,6 +397,7 @@ mod tests {
         let mut settings = Settings::default();
         settings.tenant_defaults.quota = Some(Quota {
             hard: BTreeMap::from([("pods".into(), "20".into())]),
+            ..Default::default()
         });
         settings.shared_namespaces = vec![];
         let b = build(None, &settings).unwrap();
@@ -417,6 +419,7 @@ mod tests {
         let mut settings = Settings::default();
         settings.tenant_defaults.quota = Some(Quota {
             hard: BTreeMap::from([("pods".into(), "lots".into())]),
+            ..Default::default()
         });
         let err = build(None, &settings).unwrap_err();
         assert!(err.to_string().contains("quota.hard.pods"), "{err}");

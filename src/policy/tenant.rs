@@ -47,6 +47,176 @@ pub struct TenantSpec {
     /// key=value as a NoSchedule taint.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub node_selector: BTreeMap<String, String>,
+    /// The Pod Security Standards level its pods must meet; default: the
+    /// Settings' `podSecurity` (`baseline`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_security: Option<PodSecurityLevel>,
+    /// How many namespaces the tenant may have; default: no cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_namespaces: Option<u32>,
+    /// The hostnames its Ingresses and routes may claim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress: Option<TenantIngress>,
+    /// Allow-lists of shared cluster resources; each list, when present, is
+    /// the whole allow-list (empty: nothing), when absent the Settings' list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed: Option<Allowed>,
+}
+
+/// A Pod Security Standards level (Kubernetes, version `latest`).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum PodSecurityLevel {
+    /// Nothing is checked.
+    Privileged,
+    /// Known privilege escalations are refused.
+    #[default]
+    Baseline,
+    /// Baseline plus the hardening best practices.
+    Restricted,
+}
+
+impl PodSecurityLevel {
+    /// The name used in PSA labels and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PodSecurityLevel::Privileged => "privileged",
+            PodSecurityLevel::Baseline => "baseline",
+            PodSecurityLevel::Restricted => "restricted",
+        }
+    }
+}
+
+/// Hostnames a tenant's Ingresses and routes may claim.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TenantIngress {
+    /// Exact hosts (`app.acme.example`) or one-label wildcards (`*.acme.example`).
+    #[serde(default)]
+    pub hostnames: Vec<String>,
+}
+
+/// Allow-lists of shared cluster resources (Tenant `spec.allowed` and
+/// Settings `allowed`). `None`: not declared here (inherit); `Some([])`:
+/// nothing is allowed.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Allowed {
+    /// Image prefixes, matched by whole path segments (`registry.example.com/acme/`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registries: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress_classes: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_classes: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority_classes: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime_classes: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway_classes: Option<Vec<String>>,
+    /// Service types (`ClusterIP`, `ExternalName`, `NodePort`, `LoadBalancer`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_types: Option<Vec<String>>,
+}
+
+/// Which allow-list of [`Allowed`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AllowList {
+    Registries,
+    IngressClasses,
+    StorageClasses,
+    PriorityClasses,
+    RuntimeClasses,
+    GatewayClasses,
+    ServiceTypes,
+}
+
+impl AllowList {
+    /// The field name in `allowed`, for messages.
+    pub fn field(self) -> &'static str {
+        match self {
+            AllowList::Registries => "registries",
+            AllowList::IngressClasses => "ingressClasses",
+            AllowList::StorageClasses => "storageClasses",
+            AllowList::PriorityClasses => "priorityClasses",
+            AllowList::RuntimeClasses => "runtimeClasses",
+            AllowList::GatewayClasses => "gatewayClasses",
+            AllowList::ServiceTypes => "serviceTypes",
+        }
+    }
+}
+
+impl Allowed {
+    /// One list, if declared.
+    pub fn list(&self, which: AllowList) -> Option<&[String]> {
+        match which {
+            AllowList::Registries => self.registries.as_deref(),
+            AllowList::IngressClasses => self.ingress_classes.as_deref(),
+            AllowList::StorageClasses => self.storage_classes.as_deref(),
+            AllowList::PriorityClasses => self.priority_classes.as_deref(),
+            AllowList::RuntimeClasses => self.runtime_classes.as_deref(),
+            AllowList::GatewayClasses => self.gateway_classes.as_deref(),
+            AllowList::ServiceTypes => self.service_types.as_deref(),
+        }
+    }
+
+    /// Checks the values a schema cannot: service types are the four
+    /// Kubernetes knows, nothing is empty. `path` names the field.
+    pub fn validate(&self, path: &str) -> Result<(), String> {
+        for which in [
+            AllowList::Registries,
+            AllowList::IngressClasses,
+            AllowList::StorageClasses,
+            AllowList::PriorityClasses,
+            AllowList::RuntimeClasses,
+            AllowList::GatewayClasses,
+            AllowList::ServiceTypes,
+        ] {
+            for (i, v) in self.list(which).unwrap_or(&[]).iter().enumerate() {
+                let at = format!("{path}.{}[{i}]", which.field());
+                if v.trim().is_empty() {
+                    return Err(format!("{at} is empty; remove it or name a value"));
+                }
+                if which == AllowList::ServiceTypes
+                    && !["ClusterIP", "ExternalName", "NodePort", "LoadBalancer"]
+                        .contains(&v.as_str())
+                {
+                    return Err(format!(
+                        "{at} {v:?} is not a Service type; use ClusterIP, ExternalName, NodePort or LoadBalancer"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Requests and limits (cpu, memory) of the Vault Agent sidecar.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AgentResources {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub requests: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub limits: BTreeMap<String, String>,
+}
+
+impl AgentResources {
+    /// Quantities readable, only cpu and memory. `path` names the field.
+    pub fn validate(&self, path: &str) -> Result<(), String> {
+        for (part, map) in [("requests", &self.requests), ("limits", &self.limits)] {
+            if let Some(k) = map.keys().find(|k| !matches!(k.as_str(), "cpu" | "memory")) {
+                return Err(format!(
+                    "{path}.{part}.{k}: the Vault Agent Injector takes only cpu and memory"
+                ));
+            }
+            check_quantities(&format!("{path}.{part}"), map, part == "limits")?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -98,6 +268,24 @@ pub struct ContainerDefaults {
 pub struct Quota {
     #[serde(default)]
     pub hard: BTreeMap<String, String>,
+    /// `Namespace` (default): every namespace gets `hard`; `Tenant`: `hard`
+    /// is one budget for all of the tenant's namespaces together.
+    #[serde(default, skip_serializing_if = "QuotaScope::is_default")]
+    pub scope: QuotaScope,
+}
+
+/// What a Tenant's `quota.hard` is the budget of.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum QuotaScope {
+    #[default]
+    Namespace,
+    Tenant,
+}
+
+impl QuotaScope {
+    fn is_default(&self) -> bool {
+        *self == QuotaScope::Namespace
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
@@ -115,6 +303,10 @@ pub struct TenantVault {
     /// Vault Enterprise namespace; default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+    /// Requests and limits of the injected Vault Agent; default: the
+    /// Settings' `vault.agentResources`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_resources: Option<AgentResources>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
@@ -220,6 +412,17 @@ impl TenantSpec {
         if let Some(q) = &self.quota {
             check_quantities("spec.quota.hard", &q.hard, false)?;
         }
+        if let Some(a) = self.vault.as_ref().and_then(|v| v.agent_resources.as_ref()) {
+            a.validate("spec.vault.agentResources")?;
+        }
+        if let Some(a) = &self.allowed {
+            a.validate("spec.allowed")?;
+        }
+        if let Some(i) = &self.ingress {
+            for (n, h) in i.hostnames.iter().enumerate() {
+                check_host_pattern(&format!("spec.ingress.hostnames[{n}]"), h)?;
+            }
+        }
         if let Some(e) = &self.egress {
             for (i, c) in e.allowed_cidrs.iter().enumerate() {
                 c.parse::<ipnet::IpNet>().map_err(|_| {
@@ -255,4 +458,30 @@ fn check_quantities(
         }
     }
     Ok(())
+}
+
+/// A host pattern: an exact DNS name or `*.` followed by one, lower or upper
+/// case, a trailing dot allowed. `{tenant}` (Settings patterns) stands for
+/// the tenant's name, itself a DNS label.
+pub fn check_host_pattern(path: &str, pattern: &str) -> Result<(), String> {
+    let p = pattern.trim_end_matches('.');
+    let name = p.strip_prefix("*.").unwrap_or(p);
+    let ok = !name.is_empty()
+        && name.split('.').all(|label| {
+            let label = label.replace("{tenant}", "t");
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{path} {pattern:?} is not a hostname pattern; use a DNS name such as app.acme.example or a one-label wildcard such as *.acme.example"
+        ))
+    }
 }

@@ -209,3 +209,69 @@ fn exempt_cases() {
         assert_eq!(settings.is_exempt(ns, "tg-system"), want, "{name}");
     }
 }
+
+#[test]
+fn round_two_settings_fields_load_and_are_checked() {
+    let ok = "apiVersion: tenantguard.io/v1alpha1\nkind: Settings\nspec:\n  podSecurity: restricted\n  protectedNamespaceKeys: [example.com/]\n  ingressHostnames: [\"*.{tenant}.apps.example.com\"]\n  allowed: {registries: [registry.example.com/], serviceTypes: [ClusterIP]}\n  defaultStorageClass: standard\n  vault: {agentResources: {requests: {cpu: 50m, memory: 64Mi}, limits: {cpu: 250m, memory: 128Mi}}}\n";
+    let set = load(ok).unwrap();
+    assert_eq!(set.settings.pod_security, PodSecurityLevel::Restricted);
+    assert_eq!(set.settings.default_storage_class, "standard");
+    assert_eq!(
+        set.settings.allowed.service_types.as_deref(),
+        Some(&["ClusterIP".to_string()][..])
+    );
+
+    for (bad, says) in [
+        (
+            "allowed: {serviceTypes: [Nodeport]}",
+            "allowed.serviceTypes[0]",
+        ),
+        (
+            "ingressHostnames: [\"acme..example\"]",
+            "ingressHostnames[0]",
+        ),
+        (
+            "vault: {agentResources: {limits: {cpu: \"0\"}}}",
+            "vault.agentResources.limits.cpu",
+        ),
+        (
+            "vault: {agentResources: {limits: {gpu: \"1\"}}}",
+            "vault.agentResources.limits.gpu",
+        ),
+        ("podSecurity: strict", "podSecurity"),
+    ] {
+        let text = format!("apiVersion: tenantguard.io/v1alpha1\nkind: Settings\nspec:\n  {bad}\n");
+        let err = load(&text).unwrap_err().to_string();
+        assert!(err.starts_with("p.yaml:"), "{bad}: {err}");
+        assert!(err.contains(says), "{bad}: {err}");
+    }
+}
+
+#[test]
+fn round_two_tenant_fields_are_checked() {
+    for (bad, says) in [
+        (
+            "allowed: {serviceTypes: [Ingress]}",
+            "spec.allowed.serviceTypes[0]",
+        ),
+        (
+            "allowed: {registries: [\"\"]}",
+            "spec.allowed.registries[0]",
+        ),
+        (
+            "ingress: {hostnames: [\"-bad.example\"]}",
+            "spec.ingress.hostnames[0]",
+        ),
+        (
+            "vault: {agentResources: {requests: {memory: lots}}}",
+            "spec.vault.agentResources.requests.memory",
+        ),
+        ("quota: {scope: Cluster}", "scope"),
+    ] {
+        let text = format!("apiVersion: tenantguard.io/v1alpha1\nkind: Tenant\nmetadata: {{name: acme}}\nspec:\n  {bad}\n");
+        let err = load(&text).unwrap_err().to_string();
+        assert!(err.contains(says), "{bad}: {err}");
+    }
+    let ok = "apiVersion: tenantguard.io/v1alpha1\nkind: Tenant\nmetadata: {name: acme}\nspec:\n  podSecurity: privileged\n  maxNamespaces: 3\n  quota: {scope: Tenant, hard: {pods: \"10\"}}\n  ingress: {hostnames: [\"*.acme.example\", acme.apps.example.com.]}\n";
+    assert!(load(ok).is_ok());
+}

@@ -425,6 +425,7 @@ async fn a_policy_reload_reconciles_with_the_new_defaults() {
 
     settings.lock().unwrap().tenant_defaults.quota = Some(Quota {
         hard: [("pods".to_string(), "30".to_string())].into(),
+        ..Default::default()
     });
     // A file Tenant for a tenant with no Tenant object, as the chart declares them.
     server.put(namespace("initech-prod", Some("initech")));
@@ -433,6 +434,7 @@ async fn a_policy_reload_reconciles_with_the_new_defaults() {
         TenantSpec {
             quota: Some(Quota {
                 hard: [("pods".to_string(), "5".to_string())].into(),
+                ..Default::default()
             }),
             ..TenantSpec::default()
         },

@@ -30,12 +30,12 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The captured AdmissionReviews beside the repository (`../shared/fixtures/real`).
+/// The captured AdmissionReviews in `tests/fixtures/real` (see PROVENANCE.md there).
 pub fn real_fixtures() -> PathBuf {
-    let p = repo().join("../shared/fixtures/real");
+    let p = repo().join("tests/fixtures/real");
     assert!(
         p.is_dir(),
-        "{} is missing: the tests need the shared fixtures beside the repository",
+        "{} is missing: the captured fixtures ship with the repository; restore tests/fixtures/real from git",
         p.display()
     );
     p
