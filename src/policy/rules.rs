@@ -12,6 +12,7 @@ pub mod managed_objects;
 pub mod namespace_labels;
 pub mod namespace_ownership;
 pub mod node_pool;
+pub mod pod_security;
 pub mod require_limits;
 pub mod restrict_egress;
 pub mod tenant_labels;
