@@ -10,6 +10,7 @@ pub mod container_defaults;
 pub mod cross_tenant_selectors;
 pub mod managed_objects;
 pub mod namespace_labels;
+pub mod namespace_metadata;
 pub mod namespace_ownership;
 pub mod node_pool;
 pub mod pod_security;
