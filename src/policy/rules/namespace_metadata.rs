@@ -38,7 +38,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::namespace_labels::{psa_labels, PSA_PREFIX};
-use super::{Ctx, Operation, Violation};
+use super::{Ctx, Effect, GroupKind, Kinds, Operation, Rule, Scope, Violation};
 use crate::tenancy::TenantRef;
 use crate::tenant_label::{of_object as tenant_label, TenantLabel};
 use crate::{NAME_LABEL, TENANT_LABEL};
@@ -46,6 +46,21 @@ use crate::{NAME_LABEL, TENANT_LABEL};
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Params {}
+
+/// `namespace-metadata`.
+pub struct NamespaceMetadata;
+
+impl Rule for NamespaceMetadata {
+    const ID: &'static str = "namespace-metadata";
+    const SCOPE: Scope = Scope::Namespaces;
+    /// Labels and annotations are written on CREATE and UPDATE; deleting a
+    /// namespace is namespace-ownership's question.
+    const OPERATIONS: &'static [Operation] = &[Operation::Create, Operation::Update];
+    /// Namespace objects themselves.
+    const KINDS: Kinds = Kinds::Only(&[GroupKind::new("", "Namespace")]);
+    type Params = Params;
+    const EFFECT: Effect<Params> = Effect::Validate(validate);
+}
 
 /// The prefix of keys only tenantguard writes.
 pub const TENANTGUARD_PREFIX: &str = "tenantguard.io/";

@@ -41,9 +41,9 @@
 //! ([`Ctx::changed`]), an UPDATE that leaves the pod spec and its AppArmor
 //! annotations as they were is not judged (a label or finalizer change must
 //! not be blocked by a pod that predates the policy). A
-//! `pods/ephemeralcontainers` UPDATE carries the whole Pod with its new
-//! `spec.ephemeralContainers`, so it changes the spec and is judged as the
-//! pod it makes.
+//! `pods/ephemeralcontainers` UPDATE (the one subresource this rule sees)
+//! carries the whole Pod with its new `spec.ephemeralContainers` and is
+//! always judged, as the pod it makes.
 //!
 //! References:
 //! <https://kubernetes.io/docs/concepts/security/pod-security-standards/>,
@@ -53,8 +53,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::cross_tenant_selectors::list_at;
-use super::{Ctx, Operation, Violation};
-use crate::podspec::{ContainerList, ContainerView, PodView};
+use super::{Ctx, Effect, Kinds, Operation, Rule, Scope, Violation};
+use crate::podspec::{self, ContainerList, ContainerView, PodView};
 use crate::policy::PodSecurityLevel;
 
 mod values;
@@ -68,6 +68,25 @@ pub use values::{
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Params {}
+
+/// `pod-security`.
+pub struct PodSecurity;
+
+impl Rule for PodSecurity {
+    const ID: &'static str = "pod-security";
+    const SCOPE: Scope = Scope::TenantObjects;
+    /// A pod's security fields are written on CREATE and changed by UPDATEs
+    /// (a workload's template, a Pod's ephemeral containers); a DELETE
+    /// carries no object.
+    const OPERATIONS: &'static [Operation] = &[Operation::Create, Operation::Update];
+    /// Pods and every pod template.
+    const KINDS: Kinds = Kinds::Only(podspec::POD_KINDS);
+    /// `kubectl debug` adds ephemeral containers through this subresource,
+    /// never through the Pod itself.
+    const SUBRESOURCES: &'static [&'static str] = &["ephemeralcontainers"];
+    type Params = Params;
+    const EFFECT: Effect<Params> = Effect::Validate(validate);
+}
 
 /// Collects the findings of one pod at one level.
 struct Judge<'a> {
@@ -453,9 +472,14 @@ struct Missing {
     seccomp: Vec<String>,
 }
 
-/// Whether an UPDATE changes what this rule judges.
+/// Whether an UPDATE changes what this rule judges. A
+/// `pods/ephemeralcontainers` request is always judged: it exists only to
+/// add containers to a running pod.
 fn judged(ctx: &Ctx<'_>, pod: &PodView<'_>) -> bool {
-    if ctx.operation != Operation::Update || ctx.changed(&[pod.at.spec_ptr]) {
+    if ctx.operation != Operation::Update
+        || ctx.subresource == "ephemeralcontainers"
+        || ctx.changed(&[pod.at.spec_ptr])
+    {
         return true;
     }
     let apparmor = |o: Option<&Value>| -> Vec<(String, Value)> {
