@@ -258,7 +258,11 @@ fn mixed_directory_json_report_has_exactly_the_contract() {
         "tests/fixtures/manifests/bad/deployment-host-network.yaml#1",
         "agent",
     );
-    assert_eq!(rules(agent), ["restrict-egress", "vault-boundaries"]);
+    // hostNetwork: restrict-egress and pod-security both report it (DESIGN).
+    assert_eq!(
+        rules(agent),
+        ["restrict-egress", "vault-boundaries", "pod-security"]
+    );
 
     // Outside tenant namespaces the tenant is null and nothing is judged.
     for (source, name, namespace) in [
@@ -488,7 +492,8 @@ fn as_and_as_group_name_the_requester() {
     assert!(report["results"][0]["patch"]
         .as_array()
         .unwrap()
-        .contains(&json!({"op": "add", "path": "/metadata/labels", "value": {"tenantguard.io/tenant": "acme", "team": "acme"}})));
+        .contains(&json!({"op": "add", "path": "/metadata/labels", "value": {"tenantguard.io/tenant": "acme", "team": "acme",
+            "pod-security.kubernetes.io/enforce": "baseline", "pod-security.kubernetes.io/enforce-version": "latest"}})));
     assert_eq!(report["results"][1]["tenant"], "acme");
     // Someone who owns no tenant may not create a namespace without one.
     let mut args = vec!["--as", "bob"];

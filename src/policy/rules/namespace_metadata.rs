@@ -21,9 +21,6 @@
 //!   Every other protected key must be absent (the `audit` and `warn` PSA
 //!   labels too: only the platform decides what the namespace reports).
 //!
-//! (Until the rule is wired into the engine, `namespace-ownership` keeps its
-//! own guard of `tenantguard.io/onboarded`; it moves here with the wiring.)
-//!
 //! Settings admins and tenantguard's own service account (it sets
 //! `tenantguard.io/onboarded` once a namespace's baseline objects exist) are
 //! not judged. Exempt namespaces are not either: their other labels stay

@@ -404,6 +404,13 @@ fn updates() {
     let mut ok = clean.clone();
     ok["spec"]["ephemeralContainers"] = json!([{"name": "d", "image": "busybox"}]);
     assert_eq!(judge(&ok, &clean), 0);
+    // pods/ephemeralcontainers is always judged, even when the Pod sent
+    // equals the old one (the subresource exists only to add containers).
+    let mut ctx = w.ctx(B, &old);
+    ctx.operation = Operation::Update;
+    ctx.old_object = Some(&old);
+    ctx.subresource = "ephemeralcontainers";
+    assert_eq!(validate(&ctx, &Params::default()).len(), 1, "ephemeralcontainers");
     // An AppArmor annotation added to an unchanged spec is judged.
     let mut aa = clean.clone();
     aa["metadata"]["annotations"] =
