@@ -200,9 +200,9 @@ fn mixed_directory_json_report_has_exactly_the_contract() {
     );
     assert_eq!(
         report["summary"],
-        json!({"objects": 23, "denied": 7, "warned": 0})
+        json!({"objects": 24, "denied": 8, "warned": 0})
     );
-    assert_eq!(results.len(), 23);
+    assert_eq!(results.len(), 24);
 
     // Nothing to change: `patch` is [] (not null, not absent).
     let web = result(&report, "tests/fixtures/manifests/good/pod.yaml#1", "web");
@@ -385,6 +385,10 @@ fn repeatable_f_with_files_directories_and_stdin() {
             (
                 "tests/fixtures/manifests/bad/networkpolicy-open-egress.yaml#1",
                 "allow-all-egress"
+            ),
+            (
+                "tests/fixtures/manifests/bad/pod-privileged.yaml#1",
+                "node-shell"
             ),
             (
                 "tests/fixtures/manifests/bad/pod-without-limits.yaml#1",
