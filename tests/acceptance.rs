@@ -708,6 +708,7 @@ check_cases! {
     exempt_namespace_objects => "check/exempt-namespace-objects.yaml",
     max_namespaces_by_owner => "check/max-namespaces-owner.yaml",
     max_namespaces_by_admin => "check/max-namespaces-admin.yaml",
+    vault_agent_resources => "check/vault-agent-resources.yaml",
 }
 
 review_cases! {
