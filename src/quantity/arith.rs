@@ -53,6 +53,19 @@ impl Quantity {
     pub fn zero_value() -> Quantity {
         Quantity::zero()
     }
+
+    /// The nearest `f64`, for Prometheus gauges only (never for arithmetic
+    /// or comparisons); beyond `f64`'s range, infinity.
+    pub fn to_f64_lossy(&self) -> f64 {
+        if self.is_zero() {
+            return 0.0;
+        }
+        let digits: String = self.digits.iter().map(|d| char::from(b'0' + d)).collect();
+        let sign = if self.negative { "-" } else { "" };
+        format!("{sign}{digits}e{}", self.exp)
+            .parse()
+            .unwrap_or(f64::NAN)
+    }
 }
 
 /// The digits of `q` as a multiple of `10^exp` (`exp` ≤ `q.exp`), least
