@@ -198,5 +198,7 @@ async fn three_namespaces_share_one_budget() {
             .then_some(())
     })
     .await;
+    // Everything it asked for, the chart's ClusterRole grants.
+    super::rbac::assert_allowed(&server.calls());
     replica.stop().await;
 }
