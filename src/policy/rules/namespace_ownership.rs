@@ -184,7 +184,11 @@ fn judge_create(ctx: &Ctx<'_>) -> Option<Violation> {
 /// cluster; `--inventory` and the input offline) less the namespace itself
 /// when it is already known under that tenant (offline, an input Namespace
 /// is both context and the object judged). Admins are held to it as well:
-/// the cap is the tenant's budget, and an admin raises it instead.
+/// the cap is the tenant's budget, and an admin raises it instead. In a
+/// cluster the count is the Namespace cache's, which may lag the apiserver
+/// by a moment: namespaces created for the same tenant at the same instant
+/// can each see the count before the others (the cap is a budget, not a
+/// lock).
 fn over_cap(ctx: &Ctx<'_>, tenant: &str) -> Option<Violation> {
     let cap = ctx
         .inventory
