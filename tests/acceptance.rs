@@ -711,6 +711,9 @@ check_cases! {
     pod_security_baseline => "check/pod-security-baseline.yaml",
     pod_security_restricted_and_privileged => "check/pod-security-restricted.yaml",
     namespace_metadata_on_create => "check/namespace-metadata.yaml",
+    max_namespaces_by_owner => "check/max-namespaces-owner.yaml",
+    max_namespaces_by_admin => "check/max-namespaces-admin.yaml",
+    vault_agent_resources => "check/vault-agent-resources.yaml",
 }
 
 review_cases! {
