@@ -314,6 +314,10 @@ proptest! {
         let verdict = engine.validate(&request(mutated.clone()), &inv);
         let limits: Vec<_> = verdict.findings.iter().filter(|f| f.rule == RuleId::RequireLimits).collect();
         prop_assert!(limits.is_empty(), "require-limits after mutation: {limits:?}\nobject: {mutated}");
+        // Nothing a mutation adds (labels, resources, Vault annotations, the
+        // node pool) is something pod-security refuses at the default level.
+        let psa: Vec<_> = verdict.findings.iter().filter(|f| f.rule == RuleId::PodSecurity).collect();
+        prop_assert!(psa.is_empty(), "pod-security after mutation: {psa:?}\nobject: {mutated}");
 
         // Mutating the mutated object changes nothing.
         let second = engine.mutate(&request(mutated.clone()), &inv);
