@@ -14,6 +14,7 @@ pub mod namespace_ownership;
 pub mod node_pool;
 pub mod require_limits;
 pub mod restrict_egress;
+pub mod service_types;
 pub mod tenant_labels;
 pub mod vault_boundaries;
 pub mod vault_injection;
