@@ -6,6 +6,7 @@
 //! object, the request's operation and user, its tenant's settings and a
 //! read-only view of namespace → tenant, all in [`Ctx`].
 
+pub mod allowed_classes;
 pub mod allowed_registries;
 pub mod container_defaults;
 pub mod cross_tenant_selectors;
