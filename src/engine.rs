@@ -285,6 +285,9 @@ impl Engine {
                 RuleParams::NamespaceOwnership(p) => rules::namespace_ownership::validate(&ctx, p),
                 RuleParams::VaultBoundaries(p) => rules::vault_boundaries::validate(&ctx, p),
                 RuleParams::ManagedObjects(p) => rules::managed_objects::validate(&ctx, p),
+                RuleParams::AllowedClasses(p) => rules::allowed_classes::validate(&ctx, p),
+                RuleParams::AllowedRegistries(p) => rules::allowed_registries::validate(&ctx, p),
+                RuleParams::ServiceTypes(p) => rules::service_types::validate(&ctx, p),
                 _ => Vec::new(),
             };
             findings.extend(violations.into_iter().map(|v| Finding {

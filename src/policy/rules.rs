@@ -45,6 +45,9 @@ pub enum RuleId {
     NamespaceOwnership,
     VaultBoundaries,
     ManagedObjects,
+    AllowedClasses,
+    AllowedRegistries,
+    ServiceTypes,
 }
 
 /// The admission operation of a request.
@@ -92,7 +95,7 @@ pub enum Scope {
 use Operation::{Create, Delete, Update};
 
 impl RuleId {
-    pub const ALL: [RuleId; 11] = [
+    pub const ALL: [RuleId; 14] = [
         RuleId::TenantLabels,
         RuleId::NamespaceLabels,
         RuleId::ContainerDefaults,
@@ -104,6 +107,9 @@ impl RuleId {
         RuleId::NamespaceOwnership,
         RuleId::VaultBoundaries,
         RuleId::ManagedObjects,
+        RuleId::AllowedClasses,
+        RuleId::AllowedRegistries,
+        RuleId::ServiceTypes,
     ];
 
     pub fn index(self) -> usize {
@@ -123,6 +129,9 @@ impl RuleId {
             RuleId::NamespaceOwnership => "namespace-ownership",
             RuleId::VaultBoundaries => "vault-boundaries",
             RuleId::ManagedObjects => "managed-objects",
+            RuleId::AllowedClasses => "allowed-classes",
+            RuleId::AllowedRegistries => "allowed-registries",
+            RuleId::ServiceTypes => "service-types",
         }
     }
 
@@ -189,6 +198,9 @@ pub enum RuleParams {
     NamespaceOwnership(namespace_ownership::Params),
     VaultBoundaries(vault_boundaries::Params),
     ManagedObjects(managed_objects::Params),
+    AllowedClasses(allowed_classes::Params),
+    AllowedRegistries(allowed_registries::Params),
+    ServiceTypes(service_types::Params),
 }
 
 fn typed<P: DeserializeOwned + Default>(v: Option<Value>) -> Result<P, String> {
@@ -222,6 +234,9 @@ impl RuleParams {
             RuleId::NamespaceOwnership => RuleParams::NamespaceOwnership(typed(v)?),
             RuleId::VaultBoundaries => RuleParams::VaultBoundaries(typed(v)?),
             RuleId::ManagedObjects => RuleParams::ManagedObjects(typed(v)?),
+            RuleId::AllowedClasses => RuleParams::AllowedClasses(typed(v)?),
+            RuleId::AllowedRegistries => RuleParams::AllowedRegistries(typed(v)?),
+            RuleId::ServiceTypes => RuleParams::ServiceTypes(typed(v)?),
         })
     }
 }
