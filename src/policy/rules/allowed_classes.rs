@@ -51,13 +51,37 @@ use serde_json::Value;
 
 use super::require_limits::terminating_pod_untouched;
 use super::service_types::{grant_hint, listed};
-use super::{Ctx, Violation};
+use super::{Ctx, Effect, GroupKind, Kinds, Operation, Rule, Scope, Violation};
+use crate::podspec;
 use crate::policy::tenant::AllowList;
 use crate::tenancy::TenantRef;
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Params {}
+
+/// Pods and workloads (priority and runtime classes; StatefulSet claim
+/// templates), Ingresses, PersistentVolumeClaims and Gateways.
+const JUDGED: [GroupKind; 12] = podspec::pod_kinds_and(&[
+    GroupKind::new("networking.k8s.io", "Ingress"),
+    GroupKind::new("", "PersistentVolumeClaim"),
+    GroupKind::new("gateway.networking.k8s.io", "Gateway"),
+]);
+
+/// `allowed-classes`.
+pub struct AllowedClasses;
+
+impl Rule for AllowedClasses {
+    const ID: &'static str = "allowed-classes";
+    const SCOPE: Scope = Scope::TenantObjects;
+    /// Classes are named on CREATE and can be changed by an UPDATE (see the
+    /// module comment for the one UPDATE left alone); a DELETE carries no
+    /// object.
+    const OPERATIONS: &'static [Operation] = &[Operation::Create, Operation::Update];
+    const KINDS: Kinds = Kinds::Only(&JUDGED);
+    type Params = Params;
+    const EFFECT: Effect<Params> = Effect::Validate(validate);
+}
 
 /// The legacy annotation that named an Ingress's class before `ingressClassName`.
 pub const INGRESS_CLASS_ANNOTATION: &str = "kubernetes.io/ingress.class";

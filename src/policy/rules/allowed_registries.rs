@@ -30,14 +30,31 @@ use serde_json::Value;
 
 use super::require_limits::terminating_pod_untouched;
 use super::service_types::{grant_hint, listed};
-use super::{Ctx, Violation};
+use super::{Ctx, Effect, Kinds, Operation, Rule, Scope, Violation};
 use crate::image::{ImageName, Prefix};
-use crate::podspec::ContainerList;
+use crate::podspec::{self, ContainerList};
 use crate::policy::tenant::AllowList;
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Params {}
+
+/// `allowed-registries`.
+pub struct AllowedRegistries;
+
+impl Rule for AllowedRegistries {
+    const ID: &'static str = "allowed-registries";
+    const SCOPE: Scope = Scope::TenantObjects;
+    /// Images are set on CREATE and can change in place on UPDATE (see the
+    /// module comment for the one UPDATE left alone); a DELETE carries no
+    /// object.
+    const OPERATIONS: &'static [Operation] = &[Operation::Create, Operation::Update];
+    const KINDS: Kinds = Kinds::Only(podspec::POD_KINDS);
+    /// `kubectl debug` adds ephemeral containers through this subresource.
+    const SUBRESOURCES: &'static [&'static str] = &["ephemeralcontainers"];
+    type Params = Params;
+    const EFFECT: Effect<Params> = Effect::Validate(validate);
+}
 
 pub fn validate(ctx: &Ctx<'_>, _params: &Params) -> Vec<Violation> {
     let (Some(tenant), Some(pod)) = (ctx.tenant, ctx.pod()) else {

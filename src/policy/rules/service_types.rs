@@ -21,7 +21,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Ctx, Violation};
+use super::{Ctx, Effect, GroupKind, Kinds, Operation, Rule, Scope, Violation};
 use crate::policy::tenant::AllowList;
 use crate::policy::Settings;
 use crate::tenancy::TenantRef;
@@ -29,6 +29,21 @@ use crate::tenancy::TenantRef;
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Params {}
+
+/// `service-types`.
+pub struct ServiceTypes;
+
+impl Rule for ServiceTypes {
+    const ID: &'static str = "service-types";
+    const SCOPE: Scope = Scope::TenantObjects;
+    /// A type is chosen on CREATE and can be changed by an UPDATE; a DELETE
+    /// carries no object.
+    const OPERATIONS: &'static [Operation] = &[Operation::Create, Operation::Update];
+    /// Services only (a Knative Service and the like have no `spec.type`).
+    const KINDS: Kinds = Kinds::Only(&[GroupKind::new("", "Service")]);
+    type Params = Params;
+    const EFFECT: Effect<Params> = Effect::Validate(validate);
+}
 
 /// The type the apiserver stores for an unset or empty `spec.type`.
 const DEFAULT_TYPE: &str = "ClusterIP";
