@@ -712,6 +712,9 @@ check_cases! {
     service_types => "check/service-types.yaml",
     allowed_classes => "check/allowed-classes.yaml",
     allowed_registries => "check/allowed-registries.yaml",
+    max_namespaces_by_owner => "check/max-namespaces-owner.yaml",
+    max_namespaces_by_admin => "check/max-namespaces-admin.yaml",
+    vault_agent_resources => "check/vault-agent-resources.yaml",
 }
 
 review_cases! {
