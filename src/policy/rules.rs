@@ -36,6 +36,9 @@ registry! {
     NamespaceOwnership => namespace_ownership::NamespaceOwnership,
     VaultBoundaries => vault_boundaries::VaultBoundaries,
     ManagedObjects => managed_objects::ManagedObjects,
+    AllowedClasses => allowed_classes::AllowedClasses,
+    AllowedRegistries => allowed_registries::AllowedRegistries,
+    ServiceTypes => service_types::ServiceTypes,
 }
 
 impl fmt::Display for RuleId {
