@@ -139,8 +139,9 @@ for kind, verb, path, names in (
 
 # The exempt namespaces' ValidatingAdmissionPolicy: on by default, every exempt
 # namespace in its list, bound with Deny. (tests/chart_vap.rs runs its CEL.)
-vap = [d for d in docs if d["kind"] == "ValidatingAdmissionPolicy"]
-binding = [d for d in docs if d["kind"] == "ValidatingAdmissionPolicyBinding"]
+vap = [d for d in docs if d["kind"] == "ValidatingAdmissionPolicy" and d["metadata"]["name"].endswith("-exempt-namespaces")]
+binding = [d for d in docs if d["kind"] == "ValidatingAdmissionPolicyBinding"
+           and d["metadata"]["name"].endswith("-exempt-namespaces")]
 expect(len(vap) == 1 and len(binding) == 1, f"one exempt-namespaces policy and binding, found {len(vap)}, {len(binding)}")
 for p in vap[:1]:
     spec = p.get("spec", {})
@@ -155,6 +156,35 @@ for p in vap[:1]:
     b = binding[0].get("spec", {}) if binding else {}
     expect(b.get("policyName") == p["metadata"]["name"] and b.get("validationActions") == ["Deny"],
            f"binding: {b}")
+
+# The CEL fallback (tenantguard vap's objects): only when asked for; then one
+# policy and binding per rule it covers, every binding that selects
+# namespaces leaving out the exempt ones, messages naming their rule.
+fallback = [d for d in docs if d["kind"].startswith("ValidatingAdmissionPolicy")
+            and d["metadata"].get("labels", {}).get("tenantguard.io/rule")]
+if covered_policy == "Ignore":
+    rules_seen = sorted({d["metadata"]["labels"]["tenantguard.io/rule"] for d in fallback})
+    expect(rules_seen == ["namespace-ownership", "pod-security", "require-limits", "service-types"],
+           f"fallback rules: {rules_seen}")
+    for d in fallback:
+        rule = d["metadata"]["labels"]["tenantguard.io/rule"]
+        spec = d.get("spec", {})
+        if d["kind"] == "ValidatingAdmissionPolicy":
+            for v in spec.get("validations", []):
+                expect(v.get("message", "").startswith(f"[{rule}] "), f"fallback {rule}: message {v.get('message')}")
+        else:
+            expect(spec.get("validationActions") == ["Deny"], f"fallback {rule}: {spec.get('validationActions')}")
+            sel = spec.get("matchResources", {}).get("namespaceSelector")
+            if rule == "namespace-ownership":
+                expect(sel is None, f"fallback {rule} binds every namespace: {sel}")
+            else:
+                exprs = (sel or {}).get("matchExpressions", [])
+                expect({"key": "tenantguard.io/tenant", "operator": "Exists"} in exprs, f"fallback {rule}: {sel}")
+                excluded = set().union(*[set(e.get("values", [])) for e in exprs
+                                         if e["key"] == "kubernetes.io/metadata.name" and e["operator"] == "NotIn"])
+                expect(must_exclude <= excluded, f"fallback {rule} must leave out {sorted(must_exclude)}: {sel}")
+else:
+    expect(not fallback, f"the fallback is off, yet rendered: {[d['metadata']['name'] for d in fallback]}")
 
 def covered(rules, group, resource, ops):
     return any(group in r["apiGroups"] and resource in r["resources"] and set(ops) <= set(r["operations"])
@@ -320,6 +350,24 @@ if ((${#known[@]} > 0)); then
   else
     fail "kubernetes-validate --strict -k $K8S_VERSION" "$out"
   fi
+fi
+
+# The fallback with policies of your own needs their own generation...
+if out="$("$HELM" template tg "$CHART" --set fallback.validatingAdmissionPolicy=true --set tenants[0].name=acme 2>&1)"; then
+  fail "fallback with own tenants and no fallback.objects is refused" "rendered without error"
+elif grep -q "tenantguard vap --policies" <<<"$out"; then
+  pass "fallback with own tenants and no fallback.objects is refused"
+else
+  fail "fallback with own tenants and no fallback.objects is refused" "$out"
+fi
+# ...passed in fallback.objects; anything but its objects is refused.
+check "fallback.objects from --set-file renders" "$HELM" template tg "$CHART" \
+  --set fallback.validatingAdmissionPolicy=true --set tenants[0].name=acme --set-file fallback.objects="$CHART/files/vap.yaml"
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n' >"$OUT/not-vap.yaml"
+if out="$("$HELM" template tg "$CHART" --set fallback.validatingAdmissionPolicy=true --set-file fallback.objects="$OUT/not-vap.yaml" 2>&1)"; then
+  fail "fallback.objects with other kinds is refused" "rendered without error"
+else
+  pass "fallback.objects with other kinds is refused"
 fi
 
 # The schema must reject each bad values file (a typo, a wrong type, ...).
