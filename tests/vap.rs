@@ -82,7 +82,10 @@ fn cli_prints_the_same_objects() {
         String::from_utf8_lossy(&out.stderr)
     );
     let committed = std::fs::read_to_string(repo().join(COMMITTED)).expect("the committed file");
-    assert_eq!(String::from_utf8_lossy(&out.stdout), committed);
+    assert!(
+        String::from_utf8_lossy(&out.stdout) == committed,
+        "`tenantguard vap --policies policies` differs from {COMMITTED} (policies/ and the chart's copy must match)"
+    );
     // A bad policies directory is exit 2 with the file named.
     let dir = std::env::temp_dir().join(format!("tg-vap-bad-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
