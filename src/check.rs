@@ -19,6 +19,7 @@ pub use text::{describe_patch, render_text};
 
 use crate::engine::{Engine, Outcome, Request, Standing};
 use crate::policy::rules::{Operation, User};
+use crate::policy::RuleId;
 use crate::tenancy::{self, Inventory};
 
 /// The pseudo-rule of a violation saying the engine could not judge the
@@ -225,15 +226,13 @@ fn tenancy_after_mutation(
     after
 }
 
-/// Kinds some rule looks into beyond labels.
+/// Kinds some rule judged on CREATE looks into beyond labels (from the
+/// rule registry).
 fn has_specific_rules(group: &str, kind: &str) -> bool {
-    crate::podspec::locate(group, kind).is_some()
-        || matches!(
-            (group, kind),
-            ("", "Service" | "Namespace" | "Endpoints")
-                | ("networking.k8s.io", "NetworkPolicy")
-                | ("discovery.k8s.io", "EndpointSlice")
-        )
+    RuleId::ALL.iter().any(|r| {
+        r.operations().contains(&Operation::Create)
+            && r.specific_kinds().iter().any(|gk| gk.is(group, kind))
+    })
 }
 
 /// What a person should know about how far the object was judged.

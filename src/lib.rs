@@ -15,6 +15,7 @@ pub mod config;
 pub mod engine;
 pub mod manifest;
 pub mod metrics;
+pub mod model;
 pub mod podspec;
 pub mod policy;
 pub mod quantity;

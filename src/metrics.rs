@@ -10,6 +10,7 @@ use prometheus::{
     Registry, TextEncoder,
 };
 
+use crate::policy::RuleId;
 use crate::tenancy::Inventory;
 
 /// Latency buckets in seconds, from 50µs: the webhook is on every write.
@@ -18,27 +19,20 @@ pub const DURATION_BUCKETS: [f64; 16] = [
     2.5, 5.0,
 ];
 
-const KINDS: [&str; 19] = [
-    "Pod",
-    "Service",
-    "Endpoints",
-    "EndpointSlice",
-    "Namespace",
-    "NetworkPolicy",
-    "Deployment",
-    "StatefulSet",
-    "DaemonSet",
-    "ReplicaSet",
-    "ReplicationController",
-    "Job",
-    "CronJob",
-    "PodTemplate",
-    "ResourceQuota",
-    "LimitRange",
-    "ServiceAccount",
-    "Role",
-    "RoleBinding",
-];
+/// The kind label values besides `other`: every kind some rule has checks
+/// specific to (from the rule registry), by name.
+fn kinds() -> &'static [&'static str] {
+    static KINDS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    KINDS.get_or_init(|| {
+        let mut kinds: Vec<&'static str> = RuleId::ALL
+            .iter()
+            .flat_map(|r| r.specific_kinds().iter().map(|gk| gk.kind))
+            .collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        kinds
+    })
+}
 
 pub struct Metrics {
     pub registry: Registry,
@@ -241,7 +235,7 @@ impl Metrics {
 
     /// The kind label value: a kind tenantguard judges, else `other`.
     pub fn kind_label(kind: &str) -> &str {
-        if KINDS.contains(&kind) {
+        if kinds().contains(&kind) {
             kind
         } else {
             "other"

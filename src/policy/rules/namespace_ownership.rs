@@ -35,7 +35,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Ctx, Operation, Violation};
+use super::{Ctx, Effect, GroupKind, Kinds, Operation, Rule, Scope, Violation};
 use crate::tenancy::{NamespaceTenancy, UnknownNamespaces};
 use crate::tenant_label::{of_object as tenant_label, TenantLabel};
 use crate::{ONBOARDED_ANNOTATION, TENANT_LABEL};
@@ -43,6 +43,20 @@ use crate::{ONBOARDED_ANNOTATION, TENANT_LABEL};
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Params {}
+
+/// `namespace-ownership`.
+pub struct NamespaceOwnership;
+
+impl Rule for NamespaceOwnership {
+    const ID: &'static str = "namespace-ownership";
+    const SCOPE: Scope = Scope::Namespaces;
+    /// Who may create, relabel and delete a tenant's namespaces.
+    const OPERATIONS: &'static [Operation] = &[Operation::Create, Operation::Update, Operation::Delete];
+    /// The kinds judged.
+    const KINDS: Kinds = Kinds::Only(&[GroupKind::new("", "Namespace")]);
+    type Params = Params;
+    const EFFECT: Effect<Params> = Effect::Validate(validate);
+}
 
 /// Where violations about the tenant label point.
 const LABEL_PATH: &str = "metadata.labels.tenantguard.io/tenant";

@@ -28,12 +28,26 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::Ctx;
+use super::{Ctx, Effect, Kinds, Operation, Rule, Scope};
 use crate::podspec;
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Params {}
+
+/// `vault-injection`.
+pub struct VaultInjection;
+
+impl Rule for VaultInjection {
+    const ID: &'static str = "vault-injection";
+    const SCOPE: Scope = Scope::TenantObjects;
+    /// The annotations go on when a pod is written; a DELETE carries no object.
+    const OPERATIONS: &'static [Operation] = &[Operation::Create, Operation::Update];
+    /// The kinds judged.
+    const KINDS: Kinds = Kinds::Only(podspec::POD_KINDS);
+    type Params = Params;
+    const EFFECT: Effect<Params> = Effect::Mutate(mutate);
+}
 
 /// The prefix of every Vault Agent Injector annotation.
 pub(crate) const VAULT_PREFIX: &str = "vault.hashicorp.com/";
