@@ -9,6 +9,7 @@
 //! readable changes) lives in fields JSON skips.
 
 mod input;
+mod resources;
 mod text;
 
 use serde::Serialize;
@@ -164,6 +165,11 @@ pub struct ResultOut {
     /// The patch as changes a person reads (text output only).
     #[serde(skip)]
     pub changes: Vec<String>,
+    /// A pod that asks for Vault: its requests and limits with the Vault
+    /// Agent containers the Injector adds (text output only: the JSON
+    /// report keeps exactly the contract's fields).
+    #[serde(skip)]
+    pub resources: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -313,6 +319,12 @@ pub fn run(
         let display_name = meta(&o.object, "name")
             .or_else(|| meta(&o.object, "generateName"))
             .unwrap_or("");
+        let mut mutated = o.object.clone();
+        let resources = if json_patch::patch(&mut mutated, &outcome.patch).is_ok() {
+            resources::describe(&req.group, &req.kind, &mutated).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         results.push(ResultOut {
             source: o.source.clone(),
             kind: req.kind.clone(),
@@ -326,6 +338,7 @@ pub fn run(
             patch: outcome.patch,
             line: o.line,
             note: note(engine, &req, &standing),
+            resources,
         });
     }
     let mut notes = Vec::new();

@@ -6,8 +6,8 @@
 //! outside the set tenantguard judges are `other`. Object names never appear.
 
 use prometheus::{
-    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry, TextEncoder,
 };
 
 use crate::policy::RuleId;
@@ -54,6 +54,12 @@ pub struct Metrics {
     pub reconciles: IntCounterVec,
     pub reconcile_failing: IntGauge,
     pub leader: IntGauge,
+    /// Per tenant (written by the leader's status writer, from the same
+    /// figures as the Tenant's status): its namespaces, and with
+    /// `quota.scope: Tenant` its budget and use per resource of `hard`.
+    pub tenant_namespaces: IntGaugeVec,
+    pub tenant_quota_hard: GaugeVec,
+    pub tenant_quota_used: GaugeVec,
 }
 
 fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -204,6 +210,32 @@ impl Metrics {
             )
             .unwrap_or_else(|e| unreachable!("{e}")),
         );
+        let tenant_namespaces = register(
+            &r,
+            IntGaugeVec::new(
+                Opts::new(
+                    "tenantguard_tenant_namespaces",
+                    "Namespaces labelled for the tenant.",
+                ),
+                &["tenant"],
+            )
+            .unwrap_or_else(|e| unreachable!("{e}")),
+        );
+        let quota_gauge = |name: &str, help: &str| {
+            register(
+                &r,
+                GaugeVec::new(Opts::new(name, help), &["tenant", "resource"])
+                    .unwrap_or_else(|e| unreachable!("{e}")),
+            )
+        };
+        let tenant_quota_hard = quota_gauge(
+            "tenantguard_tenant_quota_hard",
+            "A tenant's budget (quota.hard with scope Tenant) per resource, for all its namespaces together (cpu in cores, memory and storage in bytes).",
+        );
+        let tenant_quota_used = quota_gauge(
+            "tenantguard_tenant_quota_used",
+            "What a tenant with scope Tenant uses of its budget per resource, summed over its namespaces' ResourceQuota status.used.",
+        );
         Metrics {
             registry: r,
             requests,
@@ -222,6 +254,9 @@ impl Metrics {
             reconciles,
             reconcile_failing,
             leader,
+            tenant_namespaces,
+            tenant_quota_hard,
+            tenant_quota_used,
         }
     }
 

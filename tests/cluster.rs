@@ -20,6 +20,8 @@ mod gate;
 mod leader;
 #[path = "cluster/onboarding.rs"]
 mod onboarding;
+#[path = "cluster/quota.rs"]
+mod quota;
 #[path = "cluster/rbac.rs"]
 mod rbac;
 #[path = "cluster/serve.rs"]
