@@ -25,6 +25,7 @@ pub mod server;
 pub mod swap;
 pub mod tenancy;
 pub mod tenant_label;
+pub mod vap;
 
 /// The namespace label that names a namespace's tenant: the single source of truth.
 pub const TENANT_LABEL: &str = "tenantguard.io/tenant";
