@@ -82,6 +82,9 @@ const RULES: &[&str] = &[
     "managed-objects",
     "pod-security",
     "namespace-metadata",
+    "allowed-classes",
+    "allowed-registries",
+    "service-types",
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -711,6 +714,9 @@ check_cases! {
     pod_security_baseline => "check/pod-security-baseline.yaml",
     pod_security_restricted_and_privileged => "check/pod-security-restricted.yaml",
     namespace_metadata_on_create => "check/namespace-metadata.yaml",
+    service_types => "check/service-types.yaml",
+    allowed_classes => "check/allowed-classes.yaml",
+    allowed_registries => "check/allowed-registries.yaml",
     max_namespaces_by_owner => "check/max-namespaces-owner.yaml",
     max_namespaces_by_admin => "check/max-namespaces-admin.yaml",
     vault_agent_resources => "check/vault-agent-resources.yaml",

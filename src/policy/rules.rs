@@ -38,6 +38,9 @@ registry! {
     ManagedObjects => managed_objects::ManagedObjects,
     PodSecurity => pod_security::PodSecurity,
     NamespaceMetadata => namespace_metadata::NamespaceMetadata,
+    AllowedClasses => allowed_classes::AllowedClasses,
+    AllowedRegistries => allowed_registries::AllowedRegistries,
+    ServiceTypes => service_types::ServiceTypes,
 }
 
 impl fmt::Display for RuleId {
