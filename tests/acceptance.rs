@@ -80,6 +80,8 @@ const RULES: &[&str] = &[
     "namespace-ownership",
     "vault-boundaries",
     "managed-objects",
+    "pod-security",
+    "namespace-metadata",
     "allowed-classes",
     "allowed-registries",
     "service-types",
@@ -709,6 +711,9 @@ check_cases! {
     pods_judged_by_where_they_run_controller => "check/who-sent-controller.yaml",
     empty_tenant_label_is_missing => "check/empty-tenant-label.yaml",
     exempt_namespace_objects => "check/exempt-namespace-objects.yaml",
+    pod_security_baseline => "check/pod-security-baseline.yaml",
+    pod_security_restricted_and_privileged => "check/pod-security-restricted.yaml",
+    namespace_metadata_on_create => "check/namespace-metadata.yaml",
     service_types => "check/service-types.yaml",
     allowed_classes => "check/allowed-classes.yaml",
     allowed_registries => "check/allowed-registries.yaml",
@@ -726,6 +731,8 @@ review_cases! {
     review_exempt_namespaces => "review/exempt-namespaces.yaml",
     review_onboarded_mark => "review/onboarded-mark.yaml",
     review_unjudgeable => "review/unjudgeable.yaml",
+    review_namespace_metadata => "review/namespace-metadata.yaml",
+    review_pod_security_updates => "review/pod-security.yaml",
 }
 
 /// Cases where DESIGN.md is ambiguous: run, never asserted; what tenantguard
@@ -1000,6 +1007,11 @@ const POLICY_OVERRIDES: &[(&str, &str)] = &[
     (
         "cross-tenant-selectors.yaml",
         "apiVersion: tenantguard.io/v1alpha1\nkind: Policy\nmetadata: {name: cross-tenant-selectors}\nspec:\n  rule: cross-tenant-selectors\n  action: Deny\n  exclude: {namespaces: [initech-prod], users: [carol], groups: [ops]}\n",
+    ),
+    // hostNetwork is pod-security's too (DESIGN): audited like restrict-egress here.
+    (
+        "pod-security.yaml",
+        "apiVersion: tenantguard.io/v1alpha1\nkind: Policy\nmetadata: {name: pod-security}\nspec:\n  rule: pod-security\n  action: Audit\n",
     ),
     (
         "tenant-labels.yaml",

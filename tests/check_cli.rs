@@ -202,9 +202,9 @@ fn mixed_directory_json_report_has_exactly_the_contract() {
     );
     assert_eq!(
         report["summary"],
-        json!({"objects": 23, "denied": 7, "warned": 0})
+        json!({"objects": 24, "denied": 8, "warned": 0})
     );
-    assert_eq!(results.len(), 23);
+    assert_eq!(results.len(), 24);
 
     // Nothing to change: `patch` is [] (not null, not absent).
     let web = result(&report, "tests/fixtures/manifests/good/pod.yaml#1", "web");
@@ -260,7 +260,11 @@ fn mixed_directory_json_report_has_exactly_the_contract() {
         "tests/fixtures/manifests/bad/deployment-host-network.yaml#1",
         "agent",
     );
-    assert_eq!(rules(agent), ["restrict-egress", "vault-boundaries"]);
+    // hostNetwork: restrict-egress and pod-security both report it (DESIGN).
+    assert_eq!(
+        rules(agent),
+        ["restrict-egress", "vault-boundaries", "pod-security"]
+    );
 
     // Outside tenant namespaces the tenant is null and nothing is judged.
     for (source, name, namespace) in [
@@ -385,6 +389,10 @@ fn repeatable_f_with_files_directories_and_stdin() {
                 "allow-all-egress"
             ),
             (
+                "tests/fixtures/manifests/bad/pod-privileged.yaml#1",
+                "node-shell"
+            ),
+            (
                 "tests/fixtures/manifests/bad/pod-without-limits.yaml#1",
                 "batch"
             ),
@@ -490,7 +498,8 @@ fn as_and_as_group_name_the_requester() {
     assert!(report["results"][0]["patch"]
         .as_array()
         .unwrap()
-        .contains(&json!({"op": "add", "path": "/metadata/labels", "value": {"tenantguard.io/tenant": "acme", "team": "acme"}})));
+        .contains(&json!({"op": "add", "path": "/metadata/labels", "value": {"tenantguard.io/tenant": "acme", "team": "acme",
+            "pod-security.kubernetes.io/enforce": "baseline", "pod-security.kubernetes.io/enforce-version": "latest"}})));
     assert_eq!(report["results"][1]["tenant"], "acme");
     // Someone who owns no tenant may not create a namespace without one.
     let mut args = vec!["--as", "bob"];

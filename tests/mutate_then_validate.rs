@@ -314,6 +314,10 @@ proptest! {
         let verdict = engine.validate(&request(mutated.clone()), &inv);
         let limits: Vec<_> = verdict.findings.iter().filter(|f| f.rule == RuleId::RequireLimits).collect();
         prop_assert!(limits.is_empty(), "require-limits after mutation: {limits:?}\nobject: {mutated}");
+        // Nothing a mutation adds (labels, resources, Vault annotations, the
+        // node pool) is something pod-security refuses at the default level.
+        let psa: Vec<_> = verdict.findings.iter().filter(|f| f.rule == RuleId::PodSecurity).collect();
+        prop_assert!(psa.is_empty(), "pod-security after mutation: {psa:?}\nobject: {mutated}");
 
         // Mutating the mutated object changes nothing.
         let second = engine.mutate(&request(mutated.clone()), &inv);
@@ -351,4 +355,112 @@ fn appended_tolerations_patch_is_idempotent() {
     let mut twice = once.clone();
     json_patch::patch(&mut twice, &out.patch).unwrap();
     assert_eq!(twice, once);
+}
+
+/// Security fields a generated pod may carry, each from a pool of values
+/// that pass and fail the Pod Security Standards at either level.
+fn security_value(field: &str, pick: usize) -> Value {
+    let pool: Vec<Value> = match field {
+        "privileged" | "allowPrivilegeEscalation" | "runAsNonRoot" => {
+            vec![Value::Null, json!(true), json!(false)]
+        }
+        "runAsUser" => vec![Value::Null, json!(0), json!(1000)],
+        "seccompProfile" => vec![
+            Value::Null,
+            json!({"type": "RuntimeDefault"}),
+            json!({"type": "Localhost", "localhostProfile": "p.json"}),
+            json!({"type": "Unconfined"}),
+        ],
+        "capabilities" => vec![
+            Value::Null,
+            json!({"drop": ["ALL"]}),
+            json!({"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}),
+            json!({"drop": ["ALL"], "add": ["CHOWN"]}),
+            json!({"add": ["SYS_ADMIN"]}),
+        ],
+        "procMount" => vec![Value::Null, json!("Default"), json!("Unmasked")],
+        "seLinuxOptions" => vec![
+            Value::Null,
+            json!({"type": "container_t"}),
+            json!({"type": "spc_t"}),
+            json!({"user": "system_u"}),
+        ],
+        "volume" => vec![
+            json!({"name": "v", "emptyDir": {}}),
+            json!({"name": "v", "hostPath": {"path": "/"}}),
+            json!({"name": "v", "nfs": {"server": "s", "path": "/"}}),
+            json!({"name": "v", "projected": {"sources": []}}),
+        ],
+        _ => vec![Value::Null, json!(true)],
+    };
+    pool[pick % pool.len()].clone()
+}
+
+const CONTAINER_FIELDS: [&str; 7] = [
+    "privileged",
+    "allowPrivilegeEscalation",
+    "runAsNonRoot",
+    "runAsUser",
+    "seccompProfile",
+    "capabilities",
+    "procMount",
+];
+const POD_FIELDS: [&str; 4] = [
+    "runAsNonRoot",
+    "runAsUser",
+    "seccompProfile",
+    "seLinuxOptions",
+];
+
+/// A pod from the picks: pod-level fields, a volume, host namespaces and
+/// one to three containers across the three lists.
+fn security_pod(picks: &[usize], lists: &[usize]) -> Value {
+    let mut next = picks.iter().copied().cycle();
+    let mut take = || next.next().unwrap_or(0);
+    let mut psc = Map::new();
+    for f in POD_FIELDS {
+        psc.insert(f.to_string(), security_value(f, take()));
+    }
+    let mut spec = json!({"securityContext": psc, "volumes": [security_value("volume", take())],
+        "hostPID": security_value("hostPID", take()), "containers": []});
+    for (i, list) in lists.iter().enumerate() {
+        let mut sc = Map::new();
+        for f in CONTAINER_FIELDS {
+            sc.insert(f.to_string(), security_value(f, take()));
+        }
+        let c = json!({"name": format!("c{i}"), "image": "x", "securityContext": sc});
+        let field = ["containers", "initContainers", "ephemeralContainers"][list % 3];
+        match spec[field].as_array_mut() {
+            Some(a) => a.push(c),
+            None => spec[field] = json!([c]),
+        }
+    }
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": spec})
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// The levels are cumulative: whatever passes `restricted` passes
+    /// `baseline`, and whatever passes `baseline` passes `privileged`.
+    #[test]
+    fn restricted_implies_baseline(
+        picks in proptest::collection::vec(0..8usize, 48),
+        lists in proptest::collection::vec(0..3usize, 1..4),
+    ) {
+        use tenantguard::policy::rules::pod_security::judge;
+        use tenantguard::policy::PodSecurityLevel;
+        let obj = security_pod(&picks, &lists);
+        let pod = tenantguard::podspec::pod("", "Pod", &obj).expect("a pod");
+        let restricted = judge(&pod, PodSecurityLevel::Restricted);
+        let baseline = judge(&pod, PodSecurityLevel::Baseline);
+        prop_assert!(judge(&pod, PodSecurityLevel::Privileged).is_empty());
+        if restricted.is_empty() {
+            prop_assert!(baseline.is_empty(), "passes restricted, not baseline: {baseline:?}\n{obj}");
+        }
+        // Every baseline finding's field is refused at restricted too.
+        for b in &baseline {
+            prop_assert!(restricted.iter().any(|r| r.path == b.path), "{} only at baseline\n{obj}", b.path);
+        }
+    }
 }

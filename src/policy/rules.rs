@@ -36,6 +36,8 @@ registry! {
     NamespaceOwnership => namespace_ownership::NamespaceOwnership,
     VaultBoundaries => vault_boundaries::VaultBoundaries,
     ManagedObjects => managed_objects::ManagedObjects,
+    PodSecurity => pod_security::PodSecurity,
+    NamespaceMetadata => namespace_metadata::NamespaceMetadata,
     AllowedClasses => allowed_classes::AllowedClasses,
     AllowedRegistries => allowed_registries::AllowedRegistries,
     ServiceTypes => service_types::ServiceTypes,

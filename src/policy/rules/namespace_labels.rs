@@ -12,6 +12,15 @@
 //!   overwritten, and `namespaceLabels` can never add a second tenant label
 //!   (nor `kubernetes.io/metadata.name`, which the apiserver owns).
 //!
+//! - Every tenant namespace also gets `pod-security.kubernetes.io/enforce:
+//!   <level>` (the tenant's `podSecurity`, else the Settings') and
+//!   `pod-security.kubernetes.io/enforce-version: latest`, where unset, so
+//!   the built-in Pod Security admission enforces the same floor as
+//!   `pod-security` if tenantguard is ever bypassed. A value the requester
+//!   set is never overwritten: `namespace-metadata` refuses a wrong one.
+//!   `namespaceLabels` cannot set these keys (the level comes from
+//!   `podSecurity` alone).
+//!
 //! Exempt namespaces get nothing: they are never handed to a tenant
 //! implicitly.
 //!
@@ -27,6 +36,7 @@ use serde_json::{Map, Value};
 use super::namespace_ownership::owned_tenants;
 use super::{Ctx, Effect, GroupKind, Kinds, Operation, Rule, Scope};
 use crate::podspec::object_at;
+use crate::policy::PodSecurityLevel;
 use crate::tenant_label::{of_object as tenant_label, TenantLabel};
 use crate::{NAME_LABEL, TENANT_LABEL};
 
@@ -80,15 +90,39 @@ fn additions(ctx: &Ctx<'_>, obj: &Value) -> Vec<(String, String)> {
             }
         }
     };
+    // The built-in Pod Security admission holds the tenant's level as a
+    // second layer, should a request ever get past tenantguard.
+    let level = ctx.inventory.tenant(&tenant, ctx.settings).pod_security();
+    for (k, v) in psa_labels(level) {
+        if unset(labels, k) {
+            out.push((k.to_string(), v.to_string()));
+        }
+    }
     let Some(entry) = ctx.inventory.tenant_entry(&tenant) else {
         return out;
     };
     for (k, v) in &entry.spec.namespace_labels {
-        if k != TENANT_LABEL && k != NAME_LABEL && unset(labels, k) {
+        if k != TENANT_LABEL && k != NAME_LABEL && !k.starts_with(PSA_PREFIX) && unset(labels, k) {
             out.push((k.clone(), v.clone()));
         }
     }
     out
+}
+
+/// The prefix of the built-in Pod Security admission's namespace labels.
+pub const PSA_PREFIX: &str = "pod-security.kubernetes.io/";
+/// The label that sets the level the built-in admission enforces.
+pub const PSA_ENFORCE: &str = "pod-security.kubernetes.io/enforce";
+/// The label that pins the version of that level's checks.
+pub const PSA_ENFORCE_VERSION: &str = "pod-security.kubernetes.io/enforce-version";
+
+/// The Pod Security labels a tenant namespace gets at `level` (every level,
+/// `privileged` too, so the labels always say what tenantguard enforces).
+pub fn psa_labels(level: PodSecurityLevel) -> [(&'static str, &'static str); 2] {
+    [
+        (PSA_ENFORCE, level.as_str()),
+        (PSA_ENFORCE_VERSION, "latest"),
+    ]
 }
 
 pub fn mutate(ctx: &Ctx<'_>, obj: &mut Value, _params: &Params) {
@@ -139,6 +173,7 @@ namespaceLabels:
   cost-center: "42"
   tenantguard.io/tenant: globex
   kubernetes.io/metadata.name: kube-system
+  pod-security.kubernetes.io/enforce: privileged
 "#;
     const GLOBEX: &str = r#"
 owners: [{kind: Group, name: globex-admins}]
@@ -159,7 +194,8 @@ namespaceLabels: {team: globex}
             w = w
                 .with_tenant("acme", ACME)
                 .with_tenant("globex", GLOBEX)
-                .with_tenant("initech", "{}");
+                .with_tenant("initech", "podSecurity: privileged")
+                .with_tenant("umbrella", "podSecurity: restricted");
         }
         w.user = who;
         w
@@ -189,7 +225,7 @@ namespaceLabels: {team: globex}
         let dave = || user("dave", &["acme-admins"]);
         let carol = || user("carol", &["acme-admins", "globex-admins"]);
         let root = || user("root", &["system:masters"]);
-        let acme_full = json!({TENANT_LABEL: "acme", "team": "acme", "cost-center": "42"});
+        let acme_full = json!({TENANT_LABEL: "acme", "team": "acme", "cost-center": "42", PSA_ENFORCE: "baseline", PSA_ENFORCE_VERSION: "latest"});
         let bare = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "new-ns"}});
         let cases: Vec<(&str, bool, User, Value, Value)> = vec![
             ("owner via Group, no label", true, dave(), ns(json!({})), acme_full.clone()),
@@ -201,12 +237,12 @@ namespaceLabels: {team: globex}
             ("empty tenant label is filled", true, dave(), ns(json!({TENANT_LABEL: ""})), acme_full.clone()),
             ("null tenant label is filled", true, dave(), ns(json!({TENANT_LABEL: null})), acme_full.clone()),
             ("set labels are never overwritten", true, dave(), ns(json!({"team": "mine"})),
-                json!({TENANT_LABEL: "acme", "team": "mine", "cost-center": "42"})),
+                json!({TENANT_LABEL: "acme", "team": "mine", "cost-center": "42", PSA_ENFORCE: "baseline", PSA_ENFORCE_VERSION: "latest"})),
             ("owner of two tenants must choose", true, carol(), ns(json!({"x": "y"})), json!({"x": "y"})),
             ("owner of two who chose", true, carol(), ns(json!({TENANT_LABEL: "globex"})),
-                json!({TENANT_LABEL: "globex", "team": "globex"})),
+                json!({TENANT_LABEL: "globex", "team": "globex", PSA_ENFORCE: "baseline", PSA_ENFORCE_VERSION: "latest"})),
             ("labelled for a tenant the requester does not own (validation denies)", true, dave(),
-                ns(json!({TENANT_LABEL: "globex"})), json!({TENANT_LABEL: "globex", "team": "globex"})),
+                ns(json!({TENANT_LABEL: "globex"})), json!({TENANT_LABEL: "globex", "team": "globex", PSA_ENFORCE: "baseline", PSA_ENFORCE_VERSION: "latest"})),
             ("owner of nothing", true, user("mallory", &[]), ns(json!({})), json!({})),
             ("admin without a label: platform namespace", true, root(), ns(json!({})), json!({})),
             ("admin who also owns a tenant is not labelled", true, user("root", &["system:masters", "acme-admins"]),
@@ -214,12 +250,16 @@ namespaceLabels: {team: globex}
             ("admin-made tenant namespace gets the tenant's labels", true, root(),
                 ns(json!({TENANT_LABEL: "acme"})), acme_full.clone()),
             ("tenant without namespaceLabels", true, root(), ns(json!({TENANT_LABEL: "initech"})),
-                json!({TENANT_LABEL: "initech"})),
-            ("undeclared tenant", true, root(), ns(json!({TENANT_LABEL: "hooli"})), json!({TENANT_LABEL: "hooli"})),
+                json!({TENANT_LABEL: "initech", PSA_ENFORCE: "privileged", PSA_ENFORCE_VERSION: "latest"})),
+            ("undeclared tenant", true, root(), ns(json!({TENANT_LABEL: "hooli"})), json!({TENANT_LABEL: "hooli", PSA_ENFORCE: "baseline", PSA_ENFORCE_VERSION: "latest"})),
             ("non-string tenant label is left alone", true, dave(), ns(json!({TENANT_LABEL: 5})), json!({TENANT_LABEL: 5})),
             ("none declared: nobody owns, nothing added", false, dave(), ns(json!({})), json!({})),
             ("none declared: labelled namespace", false, dave(), ns(json!({TENANT_LABEL: "acme"})),
-                json!({TENANT_LABEL: "acme"})),
+                json!({TENANT_LABEL: "acme", PSA_ENFORCE: "baseline", PSA_ENFORCE_VERSION: "latest"})),
+            ("a PSA label set by the requester is kept (namespace-metadata judges it)", true, dave(),
+                ns(json!({PSA_ENFORCE: "privileged"})), json!({TENANT_LABEL: "acme", "team": "acme", "cost-center": "42", PSA_ENFORCE: "privileged", PSA_ENFORCE_VERSION: "latest"})),
+            ("a restricted tenant", true, root(), ns(json!({TENANT_LABEL: "umbrella"})),
+                json!({TENANT_LABEL: "umbrella", PSA_ENFORCE: "restricted", PSA_ENFORCE_VERSION: "latest"})),
         ];
         for (name, declared, who, obj, want) in cases {
             let w = world(declared, who);
@@ -265,6 +305,29 @@ namespaceLabels: {team: globex}
             mutate(&w.ctx(name, &labelled), &mut out, &Params::default());
             assert_eq!(out, labelled, "{name}");
         }
+    }
+
+    /// A captured CREATE whose requester set the PSA labels herself: kept
+    /// as they are; the tenant label and namespaceLabels are added.
+    #[test]
+    fn captured_psa_labels() {
+        let path = format!(
+            "{}/tests/fixtures/real/namespace/create-psa-labels.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let req: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        // The captured object carries no apiVersion/kind (the request's
+        // `kind` says it): the test context reads them from the object.
+        let mut obj = req["object"].clone();
+        obj["apiVersion"] = json!("v1");
+        obj["kind"] = req["kind"]["kind"].clone();
+        let w = world(true, user("alice", &["acme-admins"]));
+        let out = run_op(&w, Operation::Create, &obj);
+        let mut want = obj["metadata"]["labels"].clone();
+        want[TENANT_LABEL] = json!("acme");
+        want["team"] = json!("acme");
+        want["cost-center"] = json!("42");
+        assert_eq!(labels(&out), want);
     }
 
     #[test]

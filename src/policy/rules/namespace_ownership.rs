@@ -23,11 +23,9 @@
 //!   tenant owner who labelled `tenantguard-system` would otherwise get
 //!   `edit` there from the onboarding controller, and the isolation policy
 //!   would cut the webhook off from the apiserver.
-//! - `tenantguard.io/onboarded` (the onboarding gate's mark): only
-//!   tenantguard's own service account and admins add, change or remove it,
-//!   on any namespace this rule judges (a mark put on a platform namespace
-//!   in advance would open the gate the moment it is handed to a tenant).
-//!   `namespace-metadata` will own this once it lands.
+//! - Every other protected label and annotation (the Pod Security labels,
+//!   `tenantguard.io/` keys such as the onboarding mark, `namespaceLabels`)
+//!   is `namespace-metadata`'s.
 //!
 //! Owners count as [`crate::tenancy::Inventory::honours`] says: a
 //! ServiceAccount owner only while its namespace is one of the tenant's, so
@@ -42,7 +40,7 @@ use serde_json::Value;
 use super::{Ctx, Effect, GroupKind, Kinds, Operation, Rule, Scope, Violation};
 use crate::tenancy::{NamespaceTenancy, UnknownNamespaces};
 use crate::tenant_label::{of_object as tenant_label, TenantLabel};
-use crate::{ONBOARDED_ANNOTATION, TENANT_LABEL};
+use crate::TENANT_LABEL;
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -64,8 +62,6 @@ impl Rule for NamespaceOwnership {
 
 /// Where violations about the tenant label point.
 const LABEL_PATH: &str = "metadata.labels.tenantguard.io/tenant";
-/// Where violations about the onboarding mark point.
-const ONBOARDED_PATH: &str = "metadata.annotations.tenantguard.io/onboarded";
 
 /// At most this many tenant names in one message (clusters hold thousands).
 const MAX_NAMES: usize = 10;
@@ -368,35 +364,6 @@ fn judge_exempt(ctx: &Ctx<'_>) -> Option<Violation> {
     }
 }
 
-/// `tenantguard.io/onboarded` added, changed or removed by anyone but
-/// tenantguard itself or an admin.
-fn judge_onboarded(ctx: &Ctx<'_>) -> Option<Violation> {
-    if ctx.is_admin() || ctx.is_tenantguard() {
-        return None;
-    }
-    let mark = |o: Option<&Value>| {
-        o.and_then(|o| o.pointer("/metadata/annotations"))
-            .and_then(|a| a.get(ONBOARDED_ANNOTATION))
-            .cloned()
-    };
-    let new = mark(ctx.object);
-    let changed = match (ctx.operation, ctx.old_object) {
-        (Operation::Create, _) | (Operation::Update, None) => new.is_some(),
-        (Operation::Update, Some(old)) => mark(Some(old)) != new,
-        _ => false,
-    };
-    changed.then(|| {
-        Violation::new(
-            ONBOARDED_PATH,
-            format!(
-                "{}: {ONBOARDED_ANNOTATION} is tenantguard's mark that the namespace's baseline (isolation NetworkPolicy, quota) exists; only tenantguard and platform admins may add, change or remove it; {}",
-                which(ctx),
-                if ctx.operation == Operation::Create { "remove it" } else { "leave it as it was" }
-            ),
-        )
-    })
-}
-
 pub fn validate(ctx: &Ctx<'_>, _params: &Params) -> Vec<Violation> {
     if !(ctx.group.is_empty() && ctx.kind == "Namespace") {
         return Vec::new();
@@ -410,11 +377,7 @@ pub fn validate(ctx: &Ctx<'_>, _params: &Params) -> Vec<Violation> {
         Operation::Delete => judge_delete(ctx),
         Operation::Connect => None,
     };
-    let mark = match ctx.operation {
-        Operation::Create | Operation::Update => judge_onboarded(ctx),
-        Operation::Delete | Operation::Connect => None,
-    };
-    found.into_iter().chain(mark).collect()
+    found.into_iter().collect()
 }
 
 #[cfg(test)]

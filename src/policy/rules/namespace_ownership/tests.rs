@@ -300,7 +300,6 @@ type ExemptCase<'a> = (
     Option<Value>,
     Vec<&'a str>,
 );
-type MarkCase<'a> = (&'a str, Who, Operation, Option<Value>, Value, Vec<&'a str>);
 
 /// The ServiceAccount owner counts from the moment its namespace is
 /// acme's, and stops counting when it is handed elsewhere.
@@ -381,39 +380,6 @@ fn exempt_namespace_cases() {
         got[0].message.contains("to a platform namespace"),
         "no longer exempt: judged as any platform namespace: {got:?}"
     );
-}
-
-/// `tenantguard.io/onboarded`: only tenantguard and admins set it.
-#[test]
-#[rustfmt::skip]
-fn onboarded_mark_cases() {
-    let mark = |name: &str, tenant: Option<&str>, value: Option<&str>| {
-        let mut n = ns(name, tenant.map(|t| json!(t)));
-        if let Some(v) = value {
-            n["metadata"]["annotations"] = json!({ONBOARDED_ANNOTATION: v, "other": "x"});
-        }
-        n
-    };
-    const O: &str = ONBOARDED_PATH;
-    let cases: Vec<MarkCase> = vec![
-        ("owner creates a namespace already marked", DAVE, Operation::Create, None, mark("acme-x", Some("acme"), Some("acme")), vec![O]),
-        ("owner adds the mark", DAVE, Operation::Update, Some(mark("acme-prod", Some("acme"), None)), mark("acme-prod", Some("acme"), Some("acme")), vec![O]),
-        ("owner changes the mark", DAVE, Operation::Update, Some(mark("acme-prod", Some("acme"), Some("acme"))), mark("acme-prod", Some("acme"), Some("x")), vec![O]),
-        ("owner removes the mark", DAVE, Operation::Update, Some(mark("acme-prod", Some("acme"), Some("acme"))), mark("acme-prod", Some("acme"), None), vec![O]),
-        ("stranger marks a platform namespace in advance", MALLORY, Operation::Update, Some(mark("monitoring", None, None)), mark("monitoring", None, Some("acme")), vec![O]),
-        ("owner leaves the mark alone", DAVE, Operation::Update, Some(mark("acme-prod", Some("acme"), Some("acme"))), mark("acme-prod", Some("acme"), Some("acme")), vec![]),
-        ("owner creates an unmarked namespace", DAVE, Operation::Create, None, mark("acme-x", Some("acme"), None), vec![]),
-        ("tenantguard marks it", TENANTGUARD, Operation::Update, Some(mark("acme-prod", Some("acme"), None)), mark("acme-prod", Some("acme"), Some("acme")), vec![]),
-        ("admin marks it", ROOT, Operation::Update, Some(mark("acme-prod", Some("acme"), None)), mark("acme-prod", Some("acme"), Some("acme")), vec![]),
-        ("a foreign tenantguard account is no tenantguard", ("system:serviceaccount:acme-prod:tenantguard", &[]), Operation::Update,
-            Some(mark("acme-prod", Some("acme"), None)), mark("acme-prod", Some("acme"), Some("acme")), vec![O]),
-        ("owner marks and relabels: both reported", DAVE, Operation::Update, Some(mark("acme-prod", Some("acme"), None)), mark("acme-prod", Some("globex"), Some("globex")), vec![L, O]),
-    ];
-    for (name, who, op, old, new, want) in cases {
-        let w = world(true, who);
-        let got = run(&w, op, old.as_ref(), Some(&new));
-        assert_eq!(paths(&got), want, "{name}: {got:?}");
-    }
 }
 
 /// name, cap, requester, operation, oldObject, object, expected paths.

@@ -1,0 +1,596 @@
+//! `pod-security` (validating): the Kubernetes Pod Security Standards, at the
+//! tenant's `podSecurity` level (`TenantRef::pod_security`: the Tenant's,
+//! else the Settings', `baseline` by default), for Pods and every pod
+//! template. A privileged pod or a hostPath mount reaches the node, and from
+//! the node every other tenant's Secrets, tokens and Vault Agent caches: no
+//! other isolation tenantguard keeps survives that.
+//!
+//! The checks, field paths and allowed values are those of the upstream
+//! `pod-security-admission` library at version `latest`:
+//!
+//! - `baseline`: host namespaces (`hostNetwork`, `hostPID`, `hostIPC`),
+//!   `privileged`, `capabilities.add` outside the baseline list, `hostPath`
+//!   volumes, non-zero `hostPort`s, AppArmor (the beta annotations and
+//!   `appArmorProfile` at pod and container level: `Unconfined` refused,
+//!   `RuntimeDefault`/`Localhost` and `runtime/default`/`localhost/*`
+//!   allowed), SELinux (`type` only from the container types, `user` and
+//!   `role` unset), `procMount` other than `Default`, seccomp `Unconfined`,
+//!   sysctls outside the safe list, Windows `hostProcess`, and (since 1.34)
+//!   a `host` in the `httpGet`/`tcpSocket` of probes and lifecycle hooks,
+//!   which would make the kubelet call any address from the node.
+//! - `restricted`: all of baseline, plus volume types (only `configMap`,
+//!   `csi`, `downwardAPI`, `emptyDir`, `ephemeral`, `persistentVolumeClaim`,
+//!   `projected`, `secret`, `image`), `allowPrivilegeEscalation: false`,
+//!   `runAsNonRoot: true` (at pod level or in every container, never
+//!   `false`), no `runAsUser: 0`, seccomp `RuntimeDefault` or `Localhost` (at
+//!   pod level or in every container), and capabilities `drop: [ALL]` with
+//!   nothing added but `NET_BIND_SERVICE`. As upstream, the restricted
+//!   volume, seccomp and capability checks replace their baseline
+//!   counterparts (one finding per field, not two), and Windows pods
+//!   (`spec.os.name: windows`) are exempt from `allowPrivilegeEscalation`,
+//!   seccomp and capabilities, which do not exist there.
+//! - `privileged`: nothing is checked.
+//!
+//! Containers, initContainers (restartable sidecars included) and
+//! ephemeralContainers alike. One violation per offending field, at its
+//! dotted path, saying what value the level allows. A value of the wrong
+//! type is never read as harmless: a flag that must be false is refused
+//! unless it is `false` or unset.
+//!
+//! Operations: CREATE and UPDATE. As the other pod rules do
+//! ([`Ctx::changed`]), an UPDATE that leaves the pod spec and its AppArmor
+//! annotations as they were is not judged (a label or finalizer change must
+//! not be blocked by a pod that predates the policy). A
+//! `pods/ephemeralcontainers` UPDATE (the one subresource this rule sees)
+//! carries the whole Pod with its new `spec.ephemeralContainers` and is
+//! always judged, as the pod it makes.
+//!
+//! References:
+//! <https://kubernetes.io/docs/concepts/security/pod-security-standards/>,
+//! <https://kubernetes.io/docs/concepts/security/pod-security-admission/>.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::cross_tenant_selectors::list_at;
+use super::{Ctx, Effect, Kinds, Operation, Rule, Scope, Violation};
+use crate::podspec::{self, ContainerList, ContainerView, PodView};
+use crate::policy::PodSecurityLevel;
+
+mod values;
+
+use values::{raised, set, show, HANDLERS};
+pub use values::{
+    APPARMOR_PREFIX, BASELINE_CAPABILITIES, RESTRICTED_CAPABILITY, RESTRICTED_VOLUMES,
+    SAFE_SYSCTLS, SELINUX_TYPES,
+};
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {}
+
+/// `pod-security`.
+pub struct PodSecurity;
+
+impl Rule for PodSecurity {
+    const ID: &'static str = "pod-security";
+    const SCOPE: Scope = Scope::TenantObjects;
+    /// A pod's security fields are written on CREATE and changed by UPDATEs
+    /// (a workload's template, a Pod's ephemeral containers); a DELETE
+    /// carries no object.
+    const OPERATIONS: &'static [Operation] = &[Operation::Create, Operation::Update];
+    /// Pods and every pod template.
+    const KINDS: Kinds = Kinds::Only(podspec::POD_KINDS);
+    /// `kubectl debug` adds ephemeral containers through this subresource,
+    /// never through the Pod itself.
+    const SUBRESOURCES: &'static [&'static str] = &["ephemeralcontainers"];
+    type Params = Params;
+    const EFFECT: Effect<Params> = Effect::Validate(validate);
+}
+
+/// Collects the findings of one pod at one level.
+struct Judge<'a> {
+    level: PodSecurityLevel,
+    /// The pod's spec path, e.g. `spec.template.spec`.
+    sp: &'a str,
+    out: Vec<Violation>,
+}
+
+impl<'a> Judge<'a> {
+    fn deny(&mut self, path: String, what: &str, who: Option<&ContainerView<'_>>) {
+        let who = who.map_or_else(String::new, |c| format!(" (container {:?})", c.name()));
+        let message = format!("{path}: {what} for the {} level{who}", self.level.as_str());
+        self.out.push(Violation::new(path, message));
+    }
+
+    /// The object at `v` (a securityContext and the like): None when unset,
+    /// and a violation when it is not an object.
+    fn section<'v>(&mut self, v: Option<&'v Value>, path: &str) -> Option<&'v Map<String, Value>> {
+        match set(v)? {
+            Value::Object(m) => Some(m),
+            other => {
+                self.deny(
+                    path.to_string(),
+                    &format!(
+                        "is {}, not an object, so it cannot be judged; fix its structure",
+                        show(other)
+                    ),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    fn restricted(&self) -> bool {
+        self.level == PodSecurityLevel::Restricted
+    }
+
+    fn must_be_false(
+        &mut self,
+        m: &Map<String, Value>,
+        key: &str,
+        at: &str,
+        who: Option<&ContainerView<'_>>,
+    ) {
+        if raised(m.get(key)) {
+            self.deny(format!("{at}.{key}"), "must be false or unset", who);
+        }
+    }
+
+    fn host_namespaces(&mut self, spec: &Map<String, Value>) {
+        for key in ["hostNetwork", "hostPID", "hostIPC"] {
+            self.must_be_false(spec, key, self.sp, None);
+        }
+    }
+
+    /// `windowsOptions.hostProcess`, `seLinuxOptions`, `appArmorProfile` and
+    /// (at baseline) seccomp `Unconfined`: judged alike at pod and container level.
+    fn common_context(
+        &mut self,
+        sc: &Map<String, Value>,
+        at: &str,
+        who: Option<&ContainerView<'_>>,
+    ) {
+        let wo_path = format!("{at}.windowsOptions");
+        if let Some(wo) = self.section(sc.get("windowsOptions"), &wo_path) {
+            self.must_be_false(wo, "hostProcess", &wo_path, who);
+        }
+        let se_path = format!("{at}.seLinuxOptions");
+        if let Some(se) = self.section(sc.get("seLinuxOptions"), &se_path) {
+            if let Some(t) = set(se.get("type")) {
+                if !t.as_str().is_some_and(|t| SELINUX_TYPES.contains(&t)) {
+                    self.deny(
+                        format!("{se_path}.type"),
+                        &format!(
+                            "is {}; it must be unset or one of container_t, container_init_t, container_kvm_t, container_engine_t",
+                            show(t)
+                        ),
+                        who,
+                    );
+                }
+            }
+            for key in ["user", "role"] {
+                if let Some(v) = set(se.get(key)) {
+                    if v.as_str() != Some("") {
+                        self.deny(
+                            format!("{se_path}.{key}"),
+                            &format!("is {}; it must be unset", show(v)),
+                            who,
+                        );
+                    }
+                }
+            }
+        }
+        let aa_path = format!("{at}.appArmorProfile");
+        if let Some(aa) = self.section(sc.get("appArmorProfile"), &aa_path) {
+            let t = aa.get("type").unwrap_or(&Value::Null);
+            if !matches!(t.as_str(), Some("RuntimeDefault" | "Localhost")) {
+                self.deny(
+                    format!("{aa_path}.type"),
+                    &format!("is {}; it must be RuntimeDefault or Localhost (or leave appArmorProfile unset)", show(t)),
+                    who,
+                );
+            }
+        }
+        if !self.restricted() {
+            let sp_path = format!("{at}.seccompProfile");
+            if let Some(sp) = self.section(sc.get("seccompProfile"), &sp_path) {
+                let t = sp.get("type").unwrap_or(&Value::Null);
+                if !matches!(t.as_str(), Some(s) if s != "Unconfined") {
+                    self.deny(
+                        format!("{sp_path}.type"),
+                        &format!("is {}; it must be RuntimeDefault or Localhost (or leave seccompProfile unset), never Unconfined", show(t)),
+                        who,
+                    );
+                }
+            }
+        }
+    }
+
+    fn pod_context(&mut self, sc: &Map<String, Value>, at: &str) {
+        self.common_context(sc, at, None);
+        let sysctls_path = format!("{at}.sysctls");
+        let mut found = Vec::new();
+        for (i, s) in list_at(sc.get("sysctls"), &sysctls_path, &mut found)
+            .iter()
+            .enumerate()
+        {
+            let name = s.get("name").unwrap_or(&Value::Null);
+            if !name.as_str().is_some_and(|n| SAFE_SYSCTLS.contains(&n)) {
+                self.deny(
+                    format!("{sysctls_path}[{i}].name"),
+                    &format!(
+                        "{} is not a safe sysctl; only {} are allowed",
+                        show(name),
+                        SAFE_SYSCTLS.join(", ")
+                    ),
+                    None,
+                );
+            }
+        }
+        self.out.extend(found);
+        if self.restricted() {
+            if let Some(u) = set(sc.get("runAsUser")) {
+                if u.as_i64() == Some(0) || !u.is_number() {
+                    self.deny(
+                        format!("{at}.runAsUser"),
+                        &format!("is {}; it must not be 0 (root)", show(u)),
+                        None,
+                    );
+                }
+            }
+        }
+    }
+
+    fn volumes(&mut self, spec: &Map<String, Value>) {
+        let path = format!("{}.volumes", self.sp);
+        let mut found = Vec::new();
+        let list = list_at(spec.get("volumes"), &path, &mut found);
+        self.out.extend(found);
+        for (i, vol) in list.iter().enumerate() {
+            let at = format!("{path}[{i}]");
+            let Some(vol) = self.section(Some(vol), &at) else {
+                continue;
+            };
+            for (key, v) in vol {
+                if key == "name" || v.is_null() {
+                    continue;
+                }
+                if self.restricted() {
+                    if !RESTRICTED_VOLUMES.contains(&key.as_str()) {
+                        self.deny(
+                            format!("{at}.{key}"),
+                            &format!(
+                                "{key} volumes are not allowed; use one of {}",
+                                RESTRICTED_VOLUMES.join(", ")
+                            ),
+                            None,
+                        );
+                    }
+                } else if key == "hostPath" {
+                    self.deny(
+                        format!("{at}.hostPath"),
+                        "hostPath volumes are not allowed (they mount the node's filesystem)",
+                        None,
+                    );
+                }
+            }
+        }
+    }
+
+    fn apparmor_annotations(&mut self, pod: &PodView<'_>) {
+        let Some(annotations) = pod.annotations() else {
+            return;
+        };
+        for (key, v) in annotations {
+            if !key.starts_with(APPARMOR_PREFIX) {
+                continue;
+            }
+            let ok = v
+                .as_str()
+                .is_some_and(|s| s == "runtime/default" || s.starts_with("localhost/"));
+            if !ok {
+                self.deny(
+                    format!("{}.annotations.{key}", pod.at.meta_path),
+                    &format!(
+                        "is {}; it must be runtime/default or localhost/<profile>",
+                        show(v)
+                    ),
+                    None,
+                );
+            }
+        }
+    }
+
+    fn container(&mut self, c: &ContainerView<'_>, windows: bool, missing: &mut Missing) {
+        let at = c.path(self.sp);
+        let Some(cm) = self.section(Some(c.value), &at) else {
+            return;
+        };
+        self.host_ports(cm, &at, c);
+        self.handler_hosts(cm, &at, c);
+        let sc_path = format!("{at}.securityContext");
+        let sc = self.section(cm.get("securityContext"), &sc_path);
+        let empty = Map::new();
+        let sc = sc.unwrap_or(&empty);
+        self.must_be_false(sc, "privileged", &sc_path, Some(c));
+        if let Some(pm) = set(sc.get("procMount")) {
+            if pm.as_str() != Some("Default") {
+                self.deny(
+                    format!("{sc_path}.procMount"),
+                    &format!("is {}; it must be Default or unset", show(pm)),
+                    Some(c),
+                );
+            }
+        }
+        self.common_context(sc, &sc_path, Some(c));
+        self.capabilities(sc, &sc_path, c, windows);
+        if !self.restricted() {
+            return;
+        }
+        if !windows && sc.get("allowPrivilegeEscalation") != Some(&Value::Bool(false)) {
+            self.deny(
+                format!("{sc_path}.allowPrivilegeEscalation"),
+                "must be false",
+                Some(c),
+            );
+        }
+        match set(sc.get("runAsNonRoot")) {
+            None => missing.run_as_non_root.push(c.label(self.sp)),
+            Some(Value::Bool(true)) => {}
+            Some(v) => self.deny(
+                format!("{sc_path}.runAsNonRoot"),
+                &format!("is {}; it must be true or unset", show(v)),
+                Some(c),
+            ),
+        }
+        if let Some(u) = set(sc.get("runAsUser")) {
+            if u.as_i64() == Some(0) || !u.is_number() {
+                self.deny(
+                    format!("{sc_path}.runAsUser"),
+                    &format!("is {}; it must not be 0 (root)", show(u)),
+                    Some(c),
+                );
+            }
+        }
+        if !windows {
+            let sp_path = format!("{sc_path}.seccompProfile");
+            match self.section(sc.get("seccompProfile"), &sp_path) {
+                None if set(sc.get("seccompProfile")).is_none() => {
+                    missing.seccomp.push(c.label(self.sp))
+                }
+                None => {}
+                Some(sp) => {
+                    let t = sp.get("type").unwrap_or(&Value::Null);
+                    if !matches!(t.as_str(), Some("RuntimeDefault" | "Localhost")) {
+                        self.deny(
+                            format!("{sp_path}.type"),
+                            &format!("is {}; it must be RuntimeDefault or Localhost", show(t)),
+                            Some(c),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn host_ports(&mut self, cm: &Map<String, Value>, at: &str, c: &ContainerView<'_>) {
+        let path = format!("{at}.ports");
+        let mut found = Vec::new();
+        let ports = list_at(cm.get("ports"), &path, &mut found);
+        self.out.extend(found);
+        for (i, p) in ports.iter().enumerate() {
+            if let Some(hp) = set(p.get("hostPort")) {
+                if hp.as_i64() != Some(0) {
+                    self.deny(
+                        format!("{path}[{i}].hostPort"),
+                        &format!("is {}; it must be 0 or unset", show(hp)),
+                        Some(c),
+                    );
+                }
+            }
+        }
+    }
+
+    /// `host` in a probe's or lifecycle hook's `httpGet`/`tcpSocket`.
+    fn handler_hosts(&mut self, cm: &Map<String, Value>, at: &str, c: &ContainerView<'_>) {
+        for (field, hook) in HANDLERS {
+            let h = cm.get(field);
+            let h = match hook {
+                Some(hook) => h.and_then(|l| l.get(hook)),
+                None => h,
+            };
+            let handler = hook.map_or_else(|| field.to_string(), |hook| format!("{field}.{hook}"));
+            let Some(h) = set(h) else {
+                continue;
+            };
+            for action in ["httpGet", "tcpSocket"] {
+                if let Some(host) = set(h.get(action).and_then(|a| a.get("host"))) {
+                    if host.as_str() != Some("") {
+                        self.deny(
+                            format!("{at}.{handler}.{action}.host"),
+                            &format!("is {}; it must be unset (the kubelet would call that address from the node)", show(host)),
+                            Some(c),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn capabilities(
+        &mut self,
+        sc: &Map<String, Value>,
+        sc_path: &str,
+        c: &ContainerView<'_>,
+        windows: bool,
+    ) {
+        let path = format!("{sc_path}.capabilities");
+        let caps = self.section(sc.get("capabilities"), &path);
+        if self.restricted() && windows {
+            return;
+        }
+        let mut found = Vec::new();
+        let add = caps.map_or(&[][..], |m| {
+            list_at(m.get("add"), &format!("{path}.add"), &mut found)
+        });
+        let drop = caps.map_or(&[][..], |m| {
+            list_at(m.get("drop"), &format!("{path}.drop"), &mut found)
+        });
+        self.out.extend(found);
+        for (i, cap) in add.iter().enumerate() {
+            let name = cap.as_str();
+            let ok = if self.restricted() {
+                name == Some(RESTRICTED_CAPABILITY)
+            } else {
+                name.is_some_and(|n| BASELINE_CAPABILITIES.contains(&n))
+            };
+            if !ok {
+                let allowed = if self.restricted() {
+                    RESTRICTED_CAPABILITY.to_string()
+                } else {
+                    BASELINE_CAPABILITIES.join(", ")
+                };
+                self.deny(
+                    format!("{path}.add[{i}]"),
+                    &format!("{} may not be added; only {allowed} may", show(cap)),
+                    Some(c),
+                );
+            }
+        }
+        if self.restricted() && !drop.iter().any(|d| d.as_str() == Some("ALL")) {
+            self.deny(format!("{path}.drop"), "must include ALL", Some(c));
+        }
+    }
+}
+
+/// Containers that leave a restricted field to the pod level, which does not set it.
+#[derive(Default)]
+struct Missing {
+    run_as_non_root: Vec<String>,
+    seccomp: Vec<String>,
+}
+
+/// Whether an UPDATE changes what this rule judges. A
+/// `pods/ephemeralcontainers` request is always judged: it exists only to
+/// add containers to a running pod.
+fn judged(ctx: &Ctx<'_>, pod: &PodView<'_>) -> bool {
+    if ctx.operation != Operation::Update
+        || ctx.subresource == "ephemeralcontainers"
+        || ctx.changed(&[pod.at.spec_ptr])
+    {
+        return true;
+    }
+    let apparmor = |o: Option<&Value>| -> Vec<(String, Value)> {
+        o.and_then(|o| o.pointer(&format!("{}/annotations", pod.at.meta_ptr)))
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| k.starts_with(APPARMOR_PREFIX))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    apparmor(ctx.object) != apparmor(ctx.old_object)
+}
+
+/// The findings for `pod` at `level` (none at `privileged`).
+pub fn judge(pod: &PodView<'_>, level: PodSecurityLevel) -> Vec<Violation> {
+    if level == PodSecurityLevel::Privileged {
+        return Vec::new();
+    }
+    let mut j = Judge {
+        level,
+        sp: pod.at.spec_path,
+        out: Vec::new(),
+    };
+    let Some(spec) = j.section(Some(pod.spec), pod.at.spec_path) else {
+        return j.out;
+    };
+    let windows = spec
+        .get("os")
+        .and_then(|o| o.get("name"))
+        .and_then(Value::as_str)
+        == Some("windows");
+    j.host_namespaces(spec);
+    let psc_path = format!("{}.securityContext", j.sp);
+    let psc = j.section(spec.get("securityContext"), &psc_path);
+    let empty = Map::new();
+    let psc = psc.unwrap_or(&empty);
+    j.pod_context(psc, &psc_path);
+    j.volumes(spec);
+    j.apparmor_annotations(pod);
+    let mut missing = Missing::default();
+    for c in pod.containers(&ContainerList::ALL) {
+        j.container(&c, windows, &mut missing);
+    }
+    if j.restricted() {
+        pod_level_restricted(&mut j, psc, &psc_path, &missing, windows);
+    }
+    j.out
+}
+
+/// `runAsNonRoot` and seccomp at pod level: refused when set to a bad value,
+/// or when unset while some container leaves it to the pod.
+fn pod_level_restricted(
+    j: &mut Judge<'_>,
+    psc: &Map<String, Value>,
+    at: &str,
+    missing: &Missing,
+    windows: bool,
+) {
+    let left = |names: &[String]| {
+        if names.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " ({} {} not set it)",
+                names.join(", "),
+                if names.len() == 1 { "does" } else { "do" }
+            )
+        }
+    };
+    let rnr = set(psc.get("runAsNonRoot"));
+    if rnr != Some(&Value::Bool(true)) && (rnr.is_some() || !missing.run_as_non_root.is_empty()) {
+        let is = rnr.map_or_else(|| "is unset".to_string(), |v| format!("is {}", show(v)));
+        j.deny(
+            format!("{at}.runAsNonRoot"),
+            &format!(
+                "{is}; it must be true here or in every container{}",
+                left(&missing.run_as_non_root)
+            ),
+            None,
+        );
+    }
+    if windows {
+        return;
+    }
+    let sp_path = format!("{at}.seccompProfile");
+    let t = set(psc.get("seccompProfile")).map(|sp| sp.get("type").unwrap_or(&Value::Null));
+    let valid = t.is_some_and(|t| matches!(t.as_str(), Some("RuntimeDefault" | "Localhost")));
+    if !valid && (t.is_some() || !missing.seccomp.is_empty()) {
+        let is = t.map_or_else(|| "is unset".to_string(), |v| format!("is {}", show(v)));
+        j.deny(
+            format!("{sp_path}.type"),
+            &format!(
+                "{is}; it must be RuntimeDefault or Localhost here or in every container{}",
+                left(&missing.seccomp)
+            ),
+            None,
+        );
+    }
+}
+
+pub fn validate(ctx: &Ctx<'_>, _params: &Params) -> Vec<Violation> {
+    let (Some(tenant), Some(pod)) = (ctx.tenant, ctx.pod()) else {
+        return Vec::new();
+    };
+    let level = tenant.pod_security();
+    if level == PodSecurityLevel::Privileged || !judged(ctx, &pod) {
+        return Vec::new();
+    }
+    judge(&pod, level)
+}
+
+#[cfg(test)]
+mod tests;
