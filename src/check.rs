@@ -225,9 +225,29 @@ fn tenancy_after_mutation(
     after
 }
 
+/// An input Ingress or route without `metadata.namespace` claims its hosts
+/// in the namespace it would be created in (`--namespace`), as itself: so
+/// it never collides with its own claims.
+fn claims_in_default_namespace(inv: &mut Inventory, objects: &[InputObject], namespace: &str) {
+    for o in objects {
+        let Some(mut claim) = crate::hosts::ClaimRef::of_object(&o.object) else {
+            continue;
+        };
+        if !claim.namespace.is_empty() || namespace.is_empty() {
+            continue;
+        }
+        let hosts = inv.claims().claimed_by(&claim).to_vec();
+        let claims = inv.claims_mut();
+        claims.remove(&claim);
+        claim.namespace = namespace.to_string();
+        claims.set(claim, hosts);
+    }
+}
+
 /// Kinds some rule looks into beyond labels.
 fn has_specific_rules(group: &str, kind: &str) -> bool {
     crate::podspec::locate(group, kind).is_some()
+        || crate::hosts::ClaimKind::of(group, kind).is_some()
         || matches!(
             (group, kind),
             ("", "Service" | "Namespace" | "Endpoints")
@@ -299,7 +319,8 @@ pub fn run(
     default_namespace: &str,
     user: &User,
 ) -> Report {
-    let inv = tenancy_after_mutation(engine, inv, objects, user);
+    let mut inv = tenancy_after_mutation(engine, inv, objects, user);
+    claims_in_default_namespace(&mut inv, objects, default_namespace);
     let mut results = Vec::with_capacity(objects.len());
     for o in objects {
         let req = create_request(&o.object, default_namespace, user);

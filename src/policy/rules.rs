@@ -8,6 +8,7 @@
 
 pub mod container_defaults;
 pub mod cross_tenant_selectors;
+pub mod ingress_hosts;
 pub mod managed_objects;
 pub mod namespace_labels;
 pub mod namespace_ownership;
