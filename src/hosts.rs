@@ -18,7 +18,7 @@ mod fields;
 
 use std::fmt;
 
-pub use claims::{hosts_of, ClaimKind, ClaimRef, HostClaims, GATEWAY_GROUP};
+pub use claims::{hosts_in, hosts_of, ClaimKind, ClaimRef, HostClaims, GATEWAY_GROUP};
 pub use fields::{host_fields, CatchAll, HostField, HostValue};
 
 /// The longest DNS name (RFC 1123).

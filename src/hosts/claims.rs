@@ -53,6 +53,14 @@ impl ClaimKind {
         ClaimKind::of(group, obj.get("kind")?.as_str()?)
     }
 
+    /// The API group objects of this kind are served under.
+    pub fn group(self) -> &'static str {
+        match self {
+            ClaimKind::Ingress => "networking.k8s.io",
+            _ => GATEWAY_GROUP,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ClaimKind::Ingress => "Ingress",
@@ -108,12 +116,16 @@ impl fmt::Display for ClaimRef {
 /// The hosts an object claims: its named hosts that parse, deduplicated.
 /// Catch-alls and unreadable hosts claim nothing (the rule denies them).
 pub fn hosts_of(obj: &Value) -> Vec<Host> {
-    let Some(kind) = ClaimKind::of_object(obj) else {
+    ClaimKind::of_object(obj).map_or_else(Vec::new, |k| hosts_in(k, obj))
+}
+
+/// [`hosts_of`] an object known to be of `kind` (list items of a watch may
+/// carry no `apiVersion` or `kind`).
+pub fn hosts_in(kind: ClaimKind, obj: &Value) -> Vec<Host> {
+    if !kind.claims() {
         return Vec::new();
-    };
-    let api = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    let group = api.rsplit_once('/').map_or("", |(g, _)| g);
-    let mut hosts: Vec<Host> = host_fields(group, kind.as_str(), obj)
+    }
+    let mut hosts: Vec<Host> = host_fields(kind.group(), kind.as_str(), obj)
         .into_iter()
         .flatten()
         .filter(|f| f.claims)
@@ -215,6 +227,15 @@ impl HostClaims {
         for (obj, hosts) in &other.by_object {
             self.set(obj.clone(), hosts.clone());
         }
+    }
+
+    /// Every object of `kind` that claims something.
+    pub fn refs(&self, kind: ClaimKind) -> Vec<ClaimRef> {
+        self.by_object
+            .keys()
+            .filter(|r| r.kind == kind)
+            .cloned()
+            .collect()
     }
 
     /// The hosts `obj` claims.
