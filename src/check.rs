@@ -8,6 +8,7 @@
 //! contract; anything else (lines, why an object was not judged, the patch as
 //! readable changes) lives in fields JSON skips.
 
+mod claims;
 mod input;
 mod text;
 
@@ -192,9 +193,14 @@ impl Report {
     }
 }
 
-/// Adds the Namespaces and Tenants of the input to the inventory.
+/// Adds the Namespaces and Tenants of the input to the inventory. The
+/// hosts the input's Ingresses and routes claim are added by [`run`], once
+/// the tenancy is known (see [`claims`]).
 pub fn absorb_inputs(inv: &mut Inventory, objects: &[InputObject]) -> Result<(), InputError> {
     for o in objects {
+        if crate::hosts::ClaimRef::of_object(&o.object).is_some() {
+            continue;
+        }
         tenancy::absorb(inv, &o.object, &o.source).map_err(|e| InputError(e.to_string()))?;
     }
     Ok(())
@@ -223,25 +229,6 @@ fn tenancy_after_mutation(
         }
     }
     after
-}
-
-/// An input Ingress or route without `metadata.namespace` claims its hosts
-/// in the namespace it would be created in (`--namespace`), as itself: so
-/// it never collides with its own claims.
-fn claims_in_default_namespace(inv: &mut Inventory, objects: &[InputObject], namespace: &str) {
-    for o in objects {
-        let Some(mut claim) = crate::hosts::ClaimRef::of_object(&o.object) else {
-            continue;
-        };
-        if !claim.namespace.is_empty() || namespace.is_empty() {
-            continue;
-        }
-        let hosts = inv.claims().claimed_by(&claim).to_vec();
-        let claims = inv.claims_mut();
-        claims.remove(&claim);
-        claim.namespace = namespace.to_string();
-        claims.set(claim, hosts);
-    }
 }
 
 /// Kinds some rule looks into beyond labels.
@@ -320,7 +307,7 @@ pub fn run(
     user: &User,
 ) -> Report {
     let mut inv = tenancy_after_mutation(engine, inv, objects, user);
-    claims_in_default_namespace(&mut inv, objects, default_namespace);
+    claims::absorb(engine, &mut inv, objects, default_namespace);
     let mut results = Vec::with_capacity(objects.len());
     for o in objects {
         let req = create_request(&o.object, default_namespace, user);
