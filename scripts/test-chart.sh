@@ -177,6 +177,9 @@ for d in dash:
     tenant = [v for v in board["templating"]["list"] if v["name"] == "tenant"]
     expect(tenant and "label_values(tenantguard_admission_requests_total, tenant)" in json.dumps(tenant),
            "dashboard needs the tenant variable")
+    exprs = json.dumps([t.get("expr", "") for p in board["panels"] for t in p.get("targets", [])])
+    for metric in ["tenantguard_tenant_quota_used", "tenantguard_tenant_quota_hard", "tenantguard_tenant_namespaces"]:
+        expect(metric in exprs, f"dashboard needs a panel of {metric} (budget use per tenant)")
 
 for e in errors:
     print(e)

@@ -10,6 +10,7 @@
 
 mod claims;
 mod input;
+mod resources;
 mod text;
 
 use serde::Serialize;
@@ -20,6 +21,7 @@ pub use text::{describe_patch, render_text};
 
 use crate::engine::{Engine, Outcome, Request, Standing};
 use crate::policy::rules::{Operation, User};
+use crate::policy::RuleId;
 use crate::tenancy::{self, Inventory};
 
 /// The pseudo-rule of a violation saying the engine could not judge the
@@ -164,6 +166,11 @@ pub struct ResultOut {
     /// The patch as changes a person reads (text output only).
     #[serde(skip)]
     pub changes: Vec<String>,
+    /// A pod that asks for Vault: its requests and limits with the Vault
+    /// Agent containers the Injector adds (text output only: the JSON
+    /// report keeps exactly the contract's fields).
+    #[serde(skip)]
+    pub resources: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -231,16 +238,13 @@ fn tenancy_after_mutation(
     after
 }
 
-/// Kinds some rule looks into beyond labels.
+/// Kinds some rule judged on CREATE looks into beyond labels (from the
+/// rule registry).
 fn has_specific_rules(group: &str, kind: &str) -> bool {
-    crate::podspec::locate(group, kind).is_some()
-        || crate::hosts::ClaimKind::of(group, kind).is_some()
-        || matches!(
-            (group, kind),
-            ("", "Service" | "Namespace" | "Endpoints")
-                | ("networking.k8s.io", "NetworkPolicy")
-                | ("discovery.k8s.io", "EndpointSlice")
-        )
+    RuleId::ALL.iter().any(|r| {
+        r.operations().contains(&Operation::Create)
+            && r.specific_kinds().iter().any(|gk| gk.is(group, kind))
+    })
 }
 
 /// What a person should know about how far the object was judged.
@@ -322,6 +326,12 @@ pub fn run(
         let display_name = meta(&o.object, "name")
             .or_else(|| meta(&o.object, "generateName"))
             .unwrap_or("");
+        let mut mutated = o.object.clone();
+        let resources = if json_patch::patch(&mut mutated, &outcome.patch).is_ok() {
+            resources::describe(&req.group, &req.kind, &mutated).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         results.push(ResultOut {
             source: o.source.clone(),
             kind: req.kind.clone(),
@@ -335,6 +345,7 @@ pub fn run(
             patch: outcome.patch,
             line: o.line,
             note: note(engine, &req, &standing),
+            resources,
         });
     }
     let mut notes = Vec::new();

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 pub use cause::{CannotJudge, Unsent};
 
-use crate::policy::rules::{self, Ctx, Identity, Operation, RuleId, RuleParams, Scope, User};
+use crate::policy::rules::{Ctx, Identity, Operation, RuleId, Scope, User};
 use crate::policy::{Action, Policy, PolicySet};
 use crate::tenancy::{Inventory, NamespaceTenancy, UnknownNamespaces};
 use crate::tenant_label::{self, TenantLabel};
@@ -209,13 +209,28 @@ impl Engine {
         }
     }
 
+    /// Whether `policy` judges this request: on, of the request's scope,
+    /// operation, kind and subresource, and not excluded.
     fn applies(&self, policy: &Policy, scope: Scope, req: &Request, scope_ns: &str) -> bool {
+        let rule = policy.rule;
         policy.action != Action::Off
-            && policy.rule.scope() == scope
-            && policy.rule.operations().contains(&req.operation)
+            && rule.scope() == scope
+            && rule.operations().contains(&req.operation)
+            && rule.kinds().contains(&req.group, &req.kind)
+            && (req.resource.subresource.is_empty()
+                || rule
+                    .subresources()
+                    .contains(&req.resource.subresource.as_str()))
             && !policy
                 .exclude
                 .matches(scope_ns, &req.user.username, &req.user.groups)
+    }
+
+    /// Whether some mutating rule that is on judges this kind.
+    fn mutable_kind(&self, group: &str, kind: &str) -> bool {
+        self.policies.policies.iter().any(|p| {
+            p.action != Action::Off && p.rule.is_mutating() && p.rule.kinds().contains(group, kind)
+        })
     }
 
     /// Runs the mutating rules; the outcome carries the JSON patch.
@@ -229,7 +244,7 @@ impl Engine {
             // DELETE and CONNECT carry nothing to mutate.
             return Outcome::allow(tenant);
         };
-        if !mutable_kind(&req.group, &req.kind) {
+        if !self.mutable_kind(&req.group, &req.kind) {
             // No mutating rule touches this kind: skip the copy and the diff.
             return Outcome::allow(tenant);
         }
@@ -239,20 +254,7 @@ impl Engine {
                 continue;
             }
             let ctx = self.ctx(req, inv, tenant.as_deref(), &scope_ns);
-            match &policy.params {
-                RuleParams::TenantLabels(p) => rules::tenant_labels::mutate(&ctx, &mut working, p),
-                RuleParams::NamespaceLabels(p) => {
-                    rules::namespace_labels::mutate(&ctx, &mut working, p)
-                }
-                RuleParams::ContainerDefaults(p) => {
-                    rules::container_defaults::mutate(&ctx, &mut working, p)
-                }
-                RuleParams::VaultInjection(p) => {
-                    rules::vault_injection::mutate(&ctx, &mut working, p)
-                }
-                RuleParams::NodePool(p) => rules::node_pool::mutate(&ctx, &mut working, p),
-                _ => {}
-            }
+            policy.params.mutate(&ctx, &mut working);
         }
         let patch = patch::diff(original, &working);
         Outcome {
@@ -276,17 +278,7 @@ impl Engine {
                 continue;
             }
             let ctx = self.ctx(req, inv, tenant.as_deref(), &scope_ns);
-            let violations = match &policy.params {
-                RuleParams::RequireLimits(p) => rules::require_limits::validate(&ctx, p),
-                RuleParams::CrossTenantSelectors(p) => {
-                    rules::cross_tenant_selectors::validate(&ctx, p)
-                }
-                RuleParams::RestrictEgress(p) => rules::restrict_egress::validate(&ctx, p),
-                RuleParams::NamespaceOwnership(p) => rules::namespace_ownership::validate(&ctx, p),
-                RuleParams::VaultBoundaries(p) => rules::vault_boundaries::validate(&ctx, p),
-                RuleParams::ManagedObjects(p) => rules::managed_objects::validate(&ctx, p),
-                _ => Vec::new(),
-            };
+            let violations = policy.params.validate(&ctx);
             findings.extend(violations.into_iter().map(|v| Finding {
                 rule: policy.rule,
                 action: policy.action,
@@ -382,6 +374,7 @@ impl Engine {
         Ctx {
             group: &req.group,
             kind: &req.kind,
+            subresource: &req.resource.subresource,
             operation: req.operation,
             namespace: scope_ns,
             name: &req.name,
@@ -394,13 +387,6 @@ impl Engine {
             identity: &self.identity,
         }
     }
-}
-
-/// Kinds some mutating rule may change: Pods and workloads (every rule),
-/// Services (`tenant-labels`) and Namespaces (`namespace-labels`).
-fn mutable_kind(group: &str, kind: &str) -> bool {
-    crate::podspec::locate(group, kind).is_some()
-        || (group.is_empty() && matches!(kind, "Service" | "Namespace"))
 }
 
 /// The onboarding gate (DESIGN, "Onboarding gate"): with the onboarding

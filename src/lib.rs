@@ -16,6 +16,7 @@ pub mod engine;
 pub mod hosts;
 pub mod manifest;
 pub mod metrics;
+pub mod model;
 pub mod podspec;
 pub mod policy;
 pub mod quantity;

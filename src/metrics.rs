@@ -6,10 +6,11 @@
 //! outside the set tenantguard judges are `other`. Object names never appear.
 
 use prometheus::{
-    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry, TextEncoder,
 };
 
+use crate::policy::RuleId;
 use crate::tenancy::Inventory;
 
 /// Latency buckets in seconds, from 50µs: the webhook is on every write.
@@ -18,27 +19,20 @@ pub const DURATION_BUCKETS: [f64; 16] = [
     2.5, 5.0,
 ];
 
-const KINDS: [&str; 19] = [
-    "Pod",
-    "Service",
-    "Endpoints",
-    "EndpointSlice",
-    "Namespace",
-    "NetworkPolicy",
-    "Deployment",
-    "StatefulSet",
-    "DaemonSet",
-    "ReplicaSet",
-    "ReplicationController",
-    "Job",
-    "CronJob",
-    "PodTemplate",
-    "ResourceQuota",
-    "LimitRange",
-    "ServiceAccount",
-    "Role",
-    "RoleBinding",
-];
+/// The kind label values besides `other`: every kind some rule has checks
+/// specific to (from the rule registry), by name.
+fn kinds() -> &'static [&'static str] {
+    static KINDS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    KINDS.get_or_init(|| {
+        let mut kinds: Vec<&'static str> = RuleId::ALL
+            .iter()
+            .flat_map(|r| r.specific_kinds().iter().map(|gk| gk.kind))
+            .collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        kinds
+    })
+}
 
 pub struct Metrics {
     pub registry: Registry,
@@ -60,6 +54,12 @@ pub struct Metrics {
     pub reconciles: IntCounterVec,
     pub reconcile_failing: IntGauge,
     pub leader: IntGauge,
+    /// Per tenant (written by the leader's status writer, from the same
+    /// figures as the Tenant's status): its namespaces, and with
+    /// `quota.scope: Tenant` its budget and use per resource of `hard`.
+    pub tenant_namespaces: IntGaugeVec,
+    pub tenant_quota_hard: GaugeVec,
+    pub tenant_quota_used: GaugeVec,
 }
 
 fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -210,6 +210,32 @@ impl Metrics {
             )
             .unwrap_or_else(|e| unreachable!("{e}")),
         );
+        let tenant_namespaces = register(
+            &r,
+            IntGaugeVec::new(
+                Opts::new(
+                    "tenantguard_tenant_namespaces",
+                    "Namespaces labelled for the tenant.",
+                ),
+                &["tenant"],
+            )
+            .unwrap_or_else(|e| unreachable!("{e}")),
+        );
+        let quota_gauge = |name: &str, help: &str| {
+            register(
+                &r,
+                GaugeVec::new(Opts::new(name, help), &["tenant", "resource"])
+                    .unwrap_or_else(|e| unreachable!("{e}")),
+            )
+        };
+        let tenant_quota_hard = quota_gauge(
+            "tenantguard_tenant_quota_hard",
+            "A tenant's budget (quota.hard with scope Tenant) per resource, for all its namespaces together (cpu in cores, memory and storage in bytes).",
+        );
+        let tenant_quota_used = quota_gauge(
+            "tenantguard_tenant_quota_used",
+            "What a tenant with scope Tenant uses of its budget per resource, summed over its namespaces' ResourceQuota status.used.",
+        );
         Metrics {
             registry: r,
             requests,
@@ -228,6 +254,9 @@ impl Metrics {
             reconciles,
             reconcile_failing,
             leader,
+            tenant_namespaces,
+            tenant_quota_hard,
+            tenant_quota_used,
         }
     }
 
@@ -241,7 +270,7 @@ impl Metrics {
 
     /// The kind label value: a kind tenantguard judges, else `other`.
     pub fn kind_label(kind: &str) -> &str {
-        if KINDS.contains(&kind) {
+        if kinds().contains(&kind) {
             kind
         } else {
             "other"

@@ -5,6 +5,44 @@
 
 use serde_json::Value;
 
+use crate::model::GroupKind;
+
+/// Pod and every kind with a pod template: the kinds [`locate`] finds a pod
+/// in, for rules to declare as the kinds they judge.
+pub const POD_KINDS: &[GroupKind] = &[
+    GroupKind::new("", "Pod"),
+    GroupKind::new("", "PodTemplate"),
+    GroupKind::new("", "ReplicationController"),
+    GroupKind::new("apps", "Deployment"),
+    GroupKind::new("apps", "StatefulSet"),
+    GroupKind::new("apps", "DaemonSet"),
+    GroupKind::new("apps", "ReplicaSet"),
+    GroupKind::new("batch", "Job"),
+    GroupKind::new("batch", "CronJob"),
+];
+
+/// [`POD_KINDS`] followed by `extra`, for a rule that judges pods and more:
+/// `const JUDGED: [GroupKind; 10] = pod_kinds_and(&[GroupKind::new("", "Service")]);`
+/// (`N` must be `POD_KINDS.len() + extra.len()`; anything else fails to compile).
+pub const fn pod_kinds_and<const N: usize>(extra: &[GroupKind]) -> [GroupKind; N] {
+    assert!(
+        N == POD_KINDS.len() + extra.len(),
+        "pod_kinds_and: N must be POD_KINDS.len() + extra.len()"
+    );
+    let mut out = [GroupKind::new("", ""); N];
+    let mut i = 0;
+    while i < POD_KINDS.len() {
+        out[i] = POD_KINDS[i];
+        i += 1;
+    }
+    let mut j = 0;
+    while j < extra.len() {
+        out[i + j] = extra[j];
+        j += 1;
+    }
+    out
+}
+
 /// Where a kind keeps its pod: dotted paths for messages, JSON pointers for access.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PodLocation {
@@ -186,6 +224,25 @@ pub fn object_at<'a>(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn pod_kinds_are_exactly_the_kinds_with_a_pod() {
+        for gk in POD_KINDS {
+            assert!(locate(gk.group, gk.kind).is_some(), "{gk:?}");
+        }
+        // Same names in other groups, and look-alikes, have no pod.
+        for (g, k) in [
+            ("apps", "Pod"),
+            ("", "Deployment"),
+            ("batch", "Pod"),
+            ("", "pod"),
+            ("extensions", "ReplicaSet"),
+            ("", "Service"),
+        ] {
+            assert!(locate(g, k).is_none(), "{g}/{k}");
+            assert!(!POD_KINDS.iter().any(|gk| gk.is(g, k)), "{g}/{k}");
+        }
+    }
 
     #[test]
     fn locations_by_kind() {

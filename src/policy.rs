@@ -19,7 +19,7 @@ pub use rules::{RuleId, RuleParams};
 pub use tenant::{
     check_host_pattern, AgentResources, AllowList, Allowed, Condition, ContainerDefaults, Owner,
     OwnerKind, PodSecurityLevel, Quota, QuotaScope, Tenant, TenantDocument, TenantEgress,
-    TenantIngress, TenantSpec, TenantStatus, TenantVault,
+    TenantIngress, TenantQuotaStatus, TenantSpec, TenantStatus, TenantVault,
 };
 
 use crate::manifest::{split_documents, YamlDocument};

@@ -302,5 +302,7 @@ fn times_pow2(digits: Vec<u8>, bits: u32) -> Vec<u8> {
     out
 }
 
+mod arith;
+
 #[cfg(test)]
 mod tests;

@@ -67,6 +67,9 @@ pub struct Inventory {
     namespaces: HashMap<String, NamespaceEntry>,
     /// Tenant names seen on namespaces (bounded by the namespaces seen).
     observed: HashSet<String>,
+    /// How many known namespaces carry each tenant's label (kept in step
+    /// with `namespaces`, so `maxNamespaces` costs one lookup).
+    per_tenant: HashMap<String, usize>,
     tenants: HashMap<String, TenantEntry>,
     /// Every declared tenant's dedicated-node pairs: (tenant, key, value).
     dedicated: Vec<(String, String, String)>,
@@ -91,6 +94,7 @@ impl Inventory {
         Inventory {
             namespaces: HashMap::new(),
             observed: HashSet::new(),
+            per_tenant: HashMap::new(),
             tenants: HashMap::new(),
             dedicated: Vec::new(),
             claims: Arc::default(),
@@ -114,13 +118,30 @@ impl Inventory {
                 self.observed.insert(t.to_string());
             }
         }
-        self.namespaces.insert(
+        if let Some(t) = tenant {
+            *self.per_tenant.entry(t.to_string()).or_insert(0) += 1;
+        }
+        let old = self.namespaces.insert(
             name.to_string(),
             NamespaceEntry {
                 tenant: tenant.map(str::to_string),
                 onboarded: onboarded && tenant.is_some(),
             },
         );
+        self.uncount(old);
+    }
+
+    /// Takes a namespace that is gone (or re-recorded) off its tenant's count.
+    fn uncount(&mut self, old: Option<NamespaceEntry>) {
+        let Some(t) = old.and_then(|e| e.tenant) else {
+            return;
+        };
+        if let Some(n) = self.per_tenant.get_mut(&t) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.per_tenant.remove(&t);
+            }
+        }
     }
 
     /// Records a namespace from a Namespace object (JSON). A Namespace
@@ -165,7 +186,8 @@ impl Inventory {
 
     /// Forgets a namespace (deleted, or gone from a re-list).
     pub fn remove_namespace(&mut self, name: &str) {
-        self.namespaces.remove(name);
+        let old = self.namespaces.remove(name);
+        self.uncount(old);
     }
 
     /// Forgets a declared tenant.
@@ -258,6 +280,11 @@ impl Inventory {
 
     pub fn namespace_count(&self) -> usize {
         self.namespaces.len()
+    }
+
+    /// How many known namespaces are labelled for `tenant`.
+    pub fn tenant_namespace_count(&self, tenant: &str) -> usize {
+        self.per_tenant.get(tenant).copied().unwrap_or(0)
     }
 
     /// Dedicated-node pairs of tenants other than `own`.
@@ -679,6 +706,45 @@ mod tests {
         assert!(
             copy.is_onboarded("acme-ci"),
             "merge keeps the onboarded bit"
+        );
+    }
+
+    /// The per-tenant count follows every add, relabel and removal.
+    #[test]
+    fn tenant_namespace_counts() {
+        let mut inv = Inventory::default();
+        inv.add_namespace("a1", Some("acme"));
+        inv.add_namespace("a2", Some("acme"));
+        inv.add_namespace("g1", Some("globex"));
+        inv.add_namespace("p", None);
+        inv.add_namespace("e", Some(""));
+        assert_eq!(inv.tenant_namespace_count("acme"), 2);
+        assert_eq!(inv.tenant_namespace_count("globex"), 1);
+        assert_eq!(inv.tenant_namespace_count(""), 0);
+        inv.add_namespace("a2", Some("acme"));
+        assert_eq!(
+            inv.tenant_namespace_count("acme"),
+            2,
+            "re-recorded, not added"
+        );
+        inv.add_namespace("a2", Some("globex"));
+        assert_eq!(inv.tenant_namespace_count("acme"), 1);
+        assert_eq!(inv.tenant_namespace_count("globex"), 2);
+        inv.add_namespace("p", Some("acme"));
+        inv.add_namespace("a1", None);
+        assert_eq!(inv.tenant_namespace_count("acme"), 1);
+        inv.remove_namespace("g1");
+        inv.remove_namespace("g1");
+        inv.remove_namespace("nope");
+        assert_eq!(inv.tenant_namespace_count("globex"), 1);
+        let mut copy = Inventory::default();
+        copy.add_namespace("p", Some("globex"));
+        copy.merge(inv.clone());
+        assert_eq!(copy.tenant_namespace_count("acme"), 1);
+        assert_eq!(copy.tenant_namespace_count("globex"), 1);
+        assert_eq!(
+            copy.tenant_namespace_count("acme") + copy.tenant_namespace_count("globex"),
+            copy.namespaces().filter(|(_, t)| t.is_some()).count()
         );
     }
 }

@@ -80,6 +80,7 @@ const RULES: &[&str] = &[
     "namespace-ownership",
     "vault-boundaries",
     "managed-objects",
+    "ingress-hosts",
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -706,6 +707,10 @@ check_cases! {
     pods_judged_by_where_they_run_controller => "check/who-sent-controller.yaml",
     empty_tenant_label_is_missing => "check/empty-tenant-label.yaml",
     exempt_namespace_objects => "check/exempt-namespace-objects.yaml",
+    max_namespaces_by_owner => "check/max-namespaces-owner.yaml",
+    max_namespaces_by_admin => "check/max-namespaces-admin.yaml",
+    vault_agent_resources => "check/vault-agent-resources.yaml",
+    ingress_hosts => "check/ingress-hosts.yaml",
 }
 
 review_cases! {

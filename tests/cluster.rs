@@ -22,6 +22,8 @@ mod hosts;
 mod leader;
 #[path = "cluster/onboarding.rs"]
 mod onboarding;
+#[path = "cluster/quota.rs"]
+mod quota;
 #[path = "cluster/rbac.rs"]
 mod rbac;
 #[path = "cluster/serve.rs"]

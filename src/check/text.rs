@@ -9,6 +9,14 @@
 //!         spec.containers[0] "app": resources.limits.cpu is not set; set it ...
 //!   patch + metadata.labels["tenantguard.io/tenant"]: "globex"
 //! ```
+//!
+//! A pod that asks for Vault also gets its requests and limits with the
+//! Vault Agent containers ([`super::resources`]):
+//!
+//! ```text
+//!   pod   requests cpu 125m, memory 160Mi; limits cpu 600m, memory 576Mi (with the Vault Agent)
+//!         Vault Agent (sidecar and init container, each): requests cpu 25m, ...
+//! ```
 
 use std::fmt::Write;
 
@@ -139,6 +147,9 @@ pub fn render_text(report: &Report) -> String {
         }
         for (i, change) in r.changes.iter().enumerate() {
             line(&mut s, if i == 0 { "patch" } else { "" }, change);
+        }
+        for (i, text) in r.resources.iter().enumerate() {
+            line(&mut s, if i == 0 { "pod" } else { "" }, text);
         }
         s.push('\n');
     }

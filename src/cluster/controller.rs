@@ -21,12 +21,17 @@
 //! A namespace whose tenant label is removed drops out of the watch, and the
 //! controller leaves its objects alone: it never deletes anything.
 //!
+//! With `quota.scope: Tenant` the quota's `hard` is the namespace's share
+//! of the tenant's budget, recomputed whenever the tenant's usage or
+//! namespaces change ([`shared_quota`]).
+//!
 //! Failures are per namespace: an error is retried with exponential
 //! backoff, counted in `tenantguard_reconciles_total{result="error"}` and
 //! shown in the Tenant's status; other namespaces and tenants carry on.
 //!
 //! Reference: <https://kubernetes.io/docs/reference/using-api/server-side-apply/>.
 
+mod shared_quota;
 mod statuses;
 
 use statuses::status_writer;
@@ -101,6 +106,10 @@ pub enum ReconcileError {
     Mark { source: kube::Error },
     #[error(transparent)]
     Baseline(#[from] BaselineError),
+    #[error("reading the namespaces and ResourceQuotas of tenant {tenant:?} (quota.scope: Tenant): {source}")]
+    ReadQuotas { tenant: String, source: kube::Error },
+    #[error(transparent)]
+    Budget(#[from] super::budget::BudgetError),
     #[error("server-side apply of {kind} {name:?} failed: {source}")]
     Apply {
         kind: String,
@@ -125,6 +134,8 @@ pub(crate) struct Ctx {
     /// tenantguard's own namespace: exempt whatever the Settings say.
     pub(crate) own_namespace: String,
     book: Mutex<HashMap<String, Record>>,
+    /// Tenant-wide budgets (`quota.scope: Tenant`) as last computed.
+    budgets: shared_quota::Budgets,
     wake: Arc<Notify>,
 }
 
@@ -146,6 +157,7 @@ impl Ctx {
             timing,
             own_namespace,
             book: Mutex::new(HashMap::new()),
+            budgets: Mutex::new(HashMap::new()),
             wake,
         })
     }
@@ -286,7 +298,22 @@ async fn reconcile(ns: Arc<Namespace>, ctx: Arc<Ctx>) -> Result<Action, Reconcil
         spec.owners = honoured(&ctx.client, &tenant, spec.owners).await?;
         one.add_tenant(&Tenant::new(&tenant, spec));
     }
-    let b = baseline(&name, &one.tenant(&tenant, &settings), &settings)?;
+    let t = one.tenant(&tenant, &settings);
+    let mut b = baseline(&name, &t, &settings)?;
+    match shared_quota::shared_hard(&t, &settings) {
+        Some(hard) => {
+            let share = shared_quota::share_of(&ctx, &tenant, &name, hard, &settings).await?;
+            if let Some(spec) = b.resource_quota.spec.as_mut() {
+                spec.hard = Some(share);
+            }
+        }
+        None => {
+            ctx.budgets
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&tenant);
+        }
+    }
     // The isolation NetworkPolicy first: it is what the gate waits for.
     apply(&ctx.client, &name, &b.network_policy).await?;
     apply(&ctx.client, &name, &b.resource_quota).await?;
@@ -378,7 +405,9 @@ async fn run_term(
     .with_config(ControllerConfig::default().concurrency(ctx.timing.concurrency));
     let store = controller.store();
     let owners_store = controller.store();
+    let quota_store = controller.store();
     let tenancy = ctx.tenancy.clone();
+    let owners_ctx = ctx.clone();
     // Every change of the counters reconciles every namespace: a policy
     // reload (Settings defaults), or a Tenant deleted (its namespaces fall
     // back to the defaults; the watch below cannot tell a delete apart).
@@ -432,17 +461,20 @@ async fn run_term(
                         })
                     })
                     .collect();
+                let mut out = shared_quota::namespace_triggers(&owners_ctx, &owners_store, &ns);
                 if tenants.is_empty() {
-                    return Vec::new();
+                    return out;
                 }
-                owners_store
-                    .state()
-                    .into_iter()
-                    .filter(|n| {
-                        tenant_label::in_map(n.labels()).is_some_and(|t| tenants.contains(&t))
-                    })
-                    .map(|n| ObjectRef::from_obj(&*n))
-                    .collect::<Vec<_>>()
+                out.extend(
+                    owners_store
+                        .state()
+                        .into_iter()
+                        .filter(|n| {
+                            tenant_label::in_map(n.labels()).is_some_and(|t| tenants.contains(&t))
+                        })
+                        .map(|n| ObjectRef::from_obj(&*n)),
+                );
+                out
             },
         )
         .watches(
@@ -453,7 +485,7 @@ async fn run_term(
         .watches(
             Api::<ResourceQuota>::all(c.clone()),
             managed.clone(),
-            drift_to_namespace(),
+            shared_quota::quota_triggers(ctx.clone(), quota_store),
         )
         .watches(
             Api::<LimitRange>::all(c.clone()),
@@ -525,6 +557,14 @@ pub(crate) async fn run_when_leading(
         ctx.book.lock().unwrap_or_else(|e| e.into_inner()).clear();
         ctx.metrics.leader.set(0);
         ctx.metrics.reconcile_failing.set(0);
+        // Only the leader reports tenants; a follower's figures would go stale.
+        ctx.budgets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        ctx.metrics.tenant_namespaces.reset();
+        ctx.metrics.tenant_quota_hard.reset();
+        ctx.metrics.tenant_quota_used.reset();
         idle.send_replace(true);
         tracing::info!("not leading: the onboarding controller stopped");
         if stopping {

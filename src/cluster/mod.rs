@@ -14,6 +14,7 @@
 //! [`Cluster::start`] wires them for `serve`; nothing here is on the request path
 //! except a snapshot read and, for an unknown namespace, one bounded GET.
 
+pub mod budget;
 pub mod cache;
 mod controller;
 pub mod leader;

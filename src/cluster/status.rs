@@ -125,6 +125,7 @@ pub fn tenant_status(
             .collect(),
         namespace_count: total as i64,
         last_error,
+        quota: None,
     }
 }
 

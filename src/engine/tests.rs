@@ -314,3 +314,63 @@ fn unsent_requests_cannot_be_judged() {
         }
     }
 }
+
+/// The registry's kinds and subresources decide which rules run: a rule is
+/// not called for a kind it does not declare, nor for a subresource it does
+/// not list, and no mutation copy is made for a kind no mutating rule judges.
+#[test]
+fn rules_run_only_for_their_kinds_and_subresources() {
+    let e = Engine::default();
+    let inv = world();
+    // A pod without limits: require-limits denies the resource itself...
+    let pod = req("acme-prod", bare_pod());
+    let o = e.validate(&pod, &inv);
+    assert_eq!(
+        o.findings.iter().map(|f| f.rule).collect::<Vec<_>>(),
+        vec![RuleId::RequireLimits, RuleId::RequireLimits]
+    );
+    // ...but no rule lists pods/status, so a status write is not judged.
+    let mut status = pod.clone();
+    status.operation = Operation::Update;
+    status.old_object = status.object.clone();
+    status.resource = Resource {
+        group: String::new(),
+        resource: "pods".into(),
+        subresource: "status".into(),
+    };
+    let o = e.validate(&status, &inv);
+    assert!(o.allowed && o.findings.is_empty(), "{o:?}");
+    assert!(e.mutate(&status, &inv).patch.is_empty());
+    // A ConfigMap is no mutating rule's kind: no patch, even though it has
+    // no tenant label (a Service, judged by tenant-labels, gets one).
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}});
+    assert!(!e.mutable_kind("", "ConfigMap"));
+    assert!(e.mutate(&req("acme-prod", cm), &inv).patch.is_empty());
+    let svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}});
+    assert!(e.mutable_kind("", "Service"));
+    assert_eq!(e.mutate(&req("acme-prod", svc), &inv).patch.len(), 1);
+    // A ConfigMap claiming another tenant is still judged: cross-tenant-
+    // selectors judges every kind.
+    let claim = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "labels": {TENANT_LABEL: "globex"}}});
+    let o = e.validate(&req("acme-prod", claim), &inv);
+    assert_eq!(
+        o.findings.iter().map(|f| f.rule).collect::<Vec<_>>(),
+        vec![RuleId::CrossTenantSelectors],
+        "{o:?}"
+    );
+}
+
+#[test]
+fn a_rule_turned_off_makes_no_mutation_copy_for_its_kinds() {
+    let set = load_sources([(
+        "p.yaml",
+        "apiVersion: tenantguard.io/v1alpha1\nkind: Policy\nspec: {rule: tenant-labels, action: Off}\n",
+    )])
+    .expect("policies");
+    let e = Engine::new(set, Identity::default());
+    assert!(
+        !e.mutable_kind("", "Service"),
+        "only tenant-labels mutates Services"
+    );
+    assert!(e.mutable_kind("", "Pod"));
+}

@@ -33,11 +33,10 @@ impl ClaimKind {
         ClaimKind::TlsRoute,
     ];
 
-    /// The kind of a group and kind, if it keeps hosts. `extensions` is the
-    /// Ingress's old group (files may still use it).
+    /// The kind of a group and kind, if it keeps hosts.
     pub fn of(group: &str, kind: &str) -> Option<ClaimKind> {
         match (group, kind) {
-            ("networking.k8s.io" | "extensions", "Ingress") => Some(ClaimKind::Ingress),
+            ("networking.k8s.io", "Ingress") => Some(ClaimKind::Ingress),
             (GATEWAY_GROUP, "Gateway") => Some(ClaimKind::Gateway),
             (GATEWAY_GROUP, "HTTPRoute") => Some(ClaimKind::HttpRoute),
             (GATEWAY_GROUP, "GRPCRoute") => Some(ClaimKind::GrpcRoute),

@@ -6,43 +6,50 @@
 //! object, the request's operation and user, its tenant's settings and a
 //! read-only view of namespace → tenant, all in [`Ctx`].
 
-pub mod container_defaults;
-pub mod cross_tenant_selectors;
-pub mod ingress_hosts;
-pub mod managed_objects;
-pub mod namespace_labels;
-pub mod namespace_ownership;
-pub mod node_pool;
-pub mod require_limits;
-pub mod restrict_egress;
-pub mod tenant_labels;
-pub mod vault_boundaries;
-pub mod vault_injection;
+#[macro_use]
+mod registry;
 
 use std::fmt;
 use std::str::FromStr;
 
-use serde::de::DeserializeOwned;
 use serde_json::Value;
+
+pub use registry::{Effect, GroupKind, Kinds, Rule};
 
 use crate::podspec::{self, PodView};
 use crate::policy::Settings;
 use crate::tenancy::{Inventory, TenantRef};
 
-/// Every rule id, in the order rules run and report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum RuleId {
-    TenantLabels,
-    NamespaceLabels,
-    ContainerDefaults,
-    VaultInjection,
-    NodePool,
-    RequireLimits,
-    CrossTenantSelectors,
-    RestrictEgress,
-    NamespaceOwnership,
-    VaultBoundaries,
-    ManagedObjects,
+// The one list of rules, in the order they run and report. Adding a rule is
+// one line here (`Variant => module::Struct`); the macro declares the module
+// and generates `RuleId`, `RuleParams` and the engine's dispatch from the
+// rule's `impl Rule` (see `registry.rs` and `docs/rules.md`).
+registry! {
+    TenantLabels => tenant_labels::TenantLabels,
+    NamespaceLabels => namespace_labels::NamespaceLabels,
+    ContainerDefaults => container_defaults::ContainerDefaults,
+    VaultInjection => vault_injection::VaultInjection,
+    NodePool => node_pool::NodePool,
+    RequireLimits => require_limits::RequireLimits,
+    CrossTenantSelectors => cross_tenant_selectors::CrossTenantSelectors,
+    RestrictEgress => restrict_egress::RestrictEgress,
+    NamespaceOwnership => namespace_ownership::NamespaceOwnership,
+    VaultBoundaries => vault_boundaries::VaultBoundaries,
+    ManagedObjects => managed_objects::ManagedObjects,
+    IngressHosts => ingress_hosts::IngressHosts,
+}
+
+impl fmt::Display for RuleId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for RuleId {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        RuleId::ALL.into_iter().find(|r| r.as_str() == s).ok_or(())
+    }
 }
 
 /// The admission operation of a request.
@@ -85,143 +92,6 @@ pub enum Scope {
     TenantObjects,
     /// Namespace objects themselves (judged even before they have a tenant).
     Namespaces,
-}
-
-use Operation::{Create, Delete, Update};
-
-impl RuleId {
-    pub const ALL: [RuleId; 11] = [
-        RuleId::TenantLabels,
-        RuleId::NamespaceLabels,
-        RuleId::ContainerDefaults,
-        RuleId::VaultInjection,
-        RuleId::NodePool,
-        RuleId::RequireLimits,
-        RuleId::CrossTenantSelectors,
-        RuleId::RestrictEgress,
-        RuleId::NamespaceOwnership,
-        RuleId::VaultBoundaries,
-        RuleId::ManagedObjects,
-    ];
-
-    pub fn index(self) -> usize {
-        self as usize
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RuleId::TenantLabels => "tenant-labels",
-            RuleId::NamespaceLabels => "namespace-labels",
-            RuleId::ContainerDefaults => "container-defaults",
-            RuleId::VaultInjection => "vault-injection",
-            RuleId::NodePool => "node-pool",
-            RuleId::RequireLimits => "require-limits",
-            RuleId::CrossTenantSelectors => "cross-tenant-selectors",
-            RuleId::RestrictEgress => "restrict-egress",
-            RuleId::NamespaceOwnership => "namespace-ownership",
-            RuleId::VaultBoundaries => "vault-boundaries",
-            RuleId::ManagedObjects => "managed-objects",
-        }
-    }
-
-    pub fn is_mutating(self) -> bool {
-        matches!(
-            self,
-            RuleId::TenantLabels
-                | RuleId::NamespaceLabels
-                | RuleId::ContainerDefaults
-                | RuleId::VaultInjection
-                | RuleId::NodePool
-        )
-    }
-
-    pub fn scope(self) -> Scope {
-        match self {
-            RuleId::NamespaceLabels | RuleId::NamespaceOwnership => Scope::Namespaces,
-            _ => Scope::TenantObjects,
-        }
-    }
-
-    /// The operations a rule judges, and why.
-    pub fn operations(self) -> &'static [Operation] {
-        match self {
-            // Labels are added when a namespace is born; an UPDATE that drops
-            // them is namespace-ownership's to judge.
-            RuleId::NamespaceLabels => &[Create],
-            // Who may create, relabel and delete a tenant's namespaces.
-            RuleId::NamespaceOwnership => &[Create, Update, Delete],
-            // Managed objects are created by tenantguard itself; what tenants
-            // must not do is change or remove them.
-            RuleId::ManagedObjects => &[Update, Delete],
-            // Everything else is about the content of an object, which exists
-            // only on CREATE and UPDATE (a DELETE carries no object).
-            _ => &[Create, Update],
-        }
-    }
-}
-
-impl fmt::Display for RuleId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for RuleId {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, ()> {
-        RuleId::ALL.into_iter().find(|r| r.as_str() == s).ok_or(())
-    }
-}
-
-/// One rule's parameters, typed.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RuleParams {
-    TenantLabels(tenant_labels::Params),
-    NamespaceLabels(namespace_labels::Params),
-    ContainerDefaults(container_defaults::Params),
-    VaultInjection(vault_injection::Params),
-    NodePool(node_pool::Params),
-    RequireLimits(require_limits::Params),
-    CrossTenantSelectors(cross_tenant_selectors::Params),
-    RestrictEgress(restrict_egress::Params),
-    NamespaceOwnership(namespace_ownership::Params),
-    VaultBoundaries(vault_boundaries::Params),
-    ManagedObjects(managed_objects::Params),
-}
-
-fn typed<P: DeserializeOwned + Default>(v: Option<Value>) -> Result<P, String> {
-    match v {
-        None | Some(Value::Null) => Ok(P::default()),
-        Some(v) => serde_json::from_value(v).map_err(|e| e.to_string()),
-    }
-}
-
-impl RuleParams {
-    pub fn default_for(rule: RuleId) -> RuleParams {
-        // Default parameters always parse.
-        Self::parse(rule, None).unwrap_or_else(|_| unreachable!("default params of {rule}"))
-    }
-
-    /// Parses and validates a rule's `params`; the error says what is wrong.
-    pub fn parse(rule: RuleId, v: Option<Value>) -> Result<RuleParams, String> {
-        Ok(match rule {
-            RuleId::TenantLabels => RuleParams::TenantLabels(typed(v)?),
-            RuleId::NamespaceLabels => RuleParams::NamespaceLabels(typed(v)?),
-            RuleId::ContainerDefaults => RuleParams::ContainerDefaults(typed(v)?),
-            RuleId::VaultInjection => RuleParams::VaultInjection(typed(v)?),
-            RuleId::NodePool => RuleParams::NodePool(typed(v)?),
-            RuleId::RequireLimits => {
-                let p: require_limits::Params = typed(v)?;
-                p.check()?;
-                RuleParams::RequireLimits(p)
-            }
-            RuleId::CrossTenantSelectors => RuleParams::CrossTenantSelectors(typed(v)?),
-            RuleId::RestrictEgress => RuleParams::RestrictEgress(typed(v)?),
-            RuleId::NamespaceOwnership => RuleParams::NamespaceOwnership(typed(v)?),
-            RuleId::VaultBoundaries => RuleParams::VaultBoundaries(typed(v)?),
-            RuleId::ManagedObjects => RuleParams::ManagedObjects(typed(v)?),
-        })
-    }
 }
 
 /// The requester, from the AdmissionReview's `userInfo`.
@@ -282,6 +152,9 @@ impl Violation {
 pub struct Ctx<'a> {
     pub group: &'a str,
     pub kind: &'a str,
+    /// The request's subresource (`ephemeralcontainers`, ...); empty for the
+    /// resource itself. A rule only sees the subresources it declares.
+    pub subresource: &'a str,
     pub operation: Operation,
     /// The object's namespace; for a Namespace, its own name.
     pub namespace: &'a str,
@@ -410,6 +283,7 @@ pub mod testing {
             Ctx {
                 group,
                 kind: obj.get("kind").and_then(Value::as_str).unwrap_or(""),
+                subresource: "",
                 operation: Operation::Create,
                 namespace,
                 name: obj

@@ -336,6 +336,21 @@ pub struct TenantStatus {
     pub namespace_count: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// With `quota.scope: Tenant`: the budget for all its namespaces
+    /// together and what they use of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<TenantQuotaStatus>,
+}
+
+/// A tenant-wide budget in a Tenant's status: `quota.hard` and the sum of
+/// its namespaces' ResourceQuota `status.used`, per resource of `hard`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantQuotaStatus {
+    #[serde(default)]
+    pub hard: BTreeMap<String, String>,
+    #[serde(default)]
+    pub used: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]

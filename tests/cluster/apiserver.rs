@@ -340,6 +340,17 @@ impl ApiServer {
         self.commit(&mut st, key, old, None);
     }
 
+    /// Plays the ResourceQuota controller (kube-controller-manager), which
+    /// no test cluster runs: sets the quota's `status.hard` from its spec
+    /// and `status.used` to `used`, as a status-only change.
+    pub fn set_quota_used(&self, namespace: &str, name: &str, used: Value) -> u64 {
+        let mut q = self
+            .get("resourcequotas", namespace, name)
+            .unwrap_or_else(|| panic!("no ResourceQuota {namespace}/{name}"));
+        q["status"] = json!({"hard": q["spec"]["hard"].clone(), "used": used});
+        self.put(q)
+    }
+
     pub fn get(&self, resource: &str, namespace: &str, name: &str) -> Option<Value> {
         let key = (
             resource.to_string(),

@@ -28,14 +28,28 @@ use std::collections::BTreeSet;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::Ctx;
+use super::{Ctx, Effect, Kinds, Operation, Rule, Scope};
 use crate::podspec::{self, ContainerList};
-use crate::policy::ContainerDefaults;
+use crate::policy::ContainerDefaults as Defaults;
 use crate::quantity::Quantity;
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Params {}
+
+/// `container-defaults`.
+pub struct ContainerDefaults;
+
+impl Rule for ContainerDefaults {
+    const ID: &'static str = "container-defaults";
+    const SCOPE: Scope = Scope::TenantObjects;
+    /// Defaults fill in what a pod is written with; a DELETE carries no object.
+    const OPERATIONS: &'static [Operation] = &[Operation::Create, Operation::Update];
+    /// The kinds judged.
+    const KINDS: Kinds = Kinds::Only(podspec::POD_KINDS);
+    type Params = Params;
+    const EFFECT: Effect<Params> = Effect::Mutate(mutate);
+}
 
 const FILLED: [ContainerList; 2] = [ContainerList::Containers, ContainerList::InitContainers];
 
@@ -56,7 +70,7 @@ fn is_set(map: &Map<String, Value>, key: &str) -> bool {
 }
 
 /// Fills one container's `resources` from `defaults`.
-fn fill(container: &mut Value, defaults: &ContainerDefaults) {
+fn fill(container: &mut Value, defaults: &Defaults) {
     let Some(container) = container.as_object_mut() else {
         return;
     };
@@ -484,7 +498,7 @@ mod tests {
     #[test]
     fn settings_defaults_apply_to_undeclared_tenants() {
         let mut w = World::new();
-        w.settings.tenant_defaults.container_defaults = Some(ContainerDefaults {
+        w.settings.tenant_defaults.container_defaults = Some(Defaults {
             requests: [("cpu".to_string(), "50m".to_string())].into(),
             limits: [("cpu".to_string(), "1".to_string())].into(),
         });

@@ -41,7 +41,8 @@ pub(crate) mod own_pool;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Ctx, Violation};
+use crate::podspec;
+use super::{Ctx, Effect, GroupKind, Kinds, Operation, Rule, Scope, Violation};
 use crate::selector::LabelSelector;
 use crate::tenancy::{is_shared, NamespaceTenancy, TenantRef};
 use crate::tenant_label::TenantLabel;
@@ -50,6 +51,32 @@ use crate::{NAME_LABEL, TENANT_LABEL};
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Params {}
+
+/// NetworkPolicies, Services, Endpoints and EndpointSlices, pods and
+/// workloads: the kinds judged beyond the labels every object carries.
+const SPECIFIC: [GroupKind; 13] = podspec::pod_kinds_and(&[
+    GroupKind::new("networking.k8s.io", "NetworkPolicy"),
+    GroupKind::new("", "Service"),
+    GroupKind::new("", "Endpoints"),
+    GroupKind::new("discovery.k8s.io", "EndpointSlice"),
+]);
+
+/// `cross-tenant-selectors`.
+pub struct CrossTenantSelectors;
+
+impl Rule for CrossTenantSelectors {
+    const ID: &'static str = "cross-tenant-selectors";
+    const SCOPE: Scope = Scope::TenantObjects;
+    /// A selector or label changed later reaches as far as one set at
+    /// creation; a DELETE carries no object.
+    const OPERATIONS: &'static [Operation] = &[Operation::Create, Operation::Update];
+    /// Any kind: a tenant label claiming another tenant is refused on every
+    /// object.
+    const KINDS: Kinds = Kinds::Any;
+    const SPECIFIC_KINDS: &'static [GroupKind] = &SPECIFIC;
+    type Params = Params;
+    const EFFECT: Effect<Params> = Effect::Validate(validate);
+}
 
 /// What a namespace selector is used for: it decides which namespaces
 /// besides the tenant's own may be selected.

@@ -40,15 +40,38 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Ctx, Violation};
-use crate::hosts::{self, CatchAll, ClaimKind, ClaimRef, Host, HostValue};
+use super::{Ctx, Effect, GroupKind, Kinds, Operation, Rule, Scope, Violation};
+use crate::hosts::{self, CatchAll, ClaimKind, ClaimRef, Host, HostValue, GATEWAY_GROUP};
 use crate::tenancy::TenantRef;
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Params {}
 
-pub fn validate(ctx: &Ctx<'_>, _params: &Params) -> Vec<Violation> {
+/// `ingress-hosts`.
+pub struct IngressHosts;
+
+/// The kinds that keep hosts ([`ClaimKind`]).
+const JUDGED: [GroupKind; 5] = [
+    GroupKind::new("networking.k8s.io", "Ingress"),
+    GroupKind::new(GATEWAY_GROUP, "Gateway"),
+    GroupKind::new(GATEWAY_GROUP, "HTTPRoute"),
+    GroupKind::new(GATEWAY_GROUP, "GRPCRoute"),
+    GroupKind::new(GATEWAY_GROUP, "TLSRoute"),
+];
+
+impl Rule for IngressHosts {
+    const ID: &'static str = "ingress-hosts";
+    const SCOPE: Scope = Scope::TenantObjects;
+    /// Hosts exist only in an object's content: an UPDATE can take a new
+    /// host as a CREATE can; a DELETE carries no object.
+    const OPERATIONS: &'static [Operation] = &[Operation::Create, Operation::Update];
+    const KINDS: Kinds = Kinds::Only(&JUDGED);
+    type Params = Params;
+    const EFFECT: Effect<Params> = Effect::Validate(validate);
+}
+
+fn validate(ctx: &Ctx<'_>, _params: &Params) -> Vec<Violation> {
     let (Some(obj), Some(tenant)) = (ctx.object, ctx.tenant) else {
         return Vec::new();
     };

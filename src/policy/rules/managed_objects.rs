@@ -15,12 +15,39 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Ctx, Operation, Violation};
+use super::{Ctx, Effect, GroupKind, Kinds, Operation, Rule, Scope, Violation};
 use crate::{MANAGED_BY_LABEL, MANAGED_BY_VALUE};
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Params {}
+
+/// What the onboarding controller creates in a tenant namespace.
+const SPECIFIC: [GroupKind; 6] = [
+    GroupKind::new("networking.k8s.io", "NetworkPolicy"),
+    GroupKind::new("", "ResourceQuota"),
+    GroupKind::new("", "LimitRange"),
+    GroupKind::new("", "ServiceAccount"),
+    GroupKind::new("rbac.authorization.k8s.io", "Role"),
+    GroupKind::new("rbac.authorization.k8s.io", "RoleBinding"),
+];
+
+/// `managed-objects`.
+pub struct ManagedObjects;
+
+impl Rule for ManagedObjects {
+    const ID: &'static str = "managed-objects";
+    const SCOPE: Scope = Scope::TenantObjects;
+    /// Managed objects are created by tenantguard itself; what tenants must
+    /// not do is change or remove them.
+    const OPERATIONS: &'static [Operation] = &[Operation::Update, Operation::Delete];
+    /// Any kind carrying the managed-by label; [`SPECIFIC`] are the kinds the
+    /// onboarding controller makes.
+    const KINDS: Kinds = Kinds::Any;
+    const SPECIFIC_KINDS: &'static [GroupKind] = &SPECIFIC;
+    type Params = Params;
+    const EFFECT: Effect<Params> = Effect::Validate(validate);
+}
 
 const PATH: &str = "metadata.labels.app.kubernetes.io/managed-by";
 

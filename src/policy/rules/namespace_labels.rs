@@ -25,7 +25,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::namespace_ownership::owned_tenants;
-use super::{Ctx, Operation};
+use super::{Ctx, Effect, GroupKind, Kinds, Operation, Rule, Scope};
 use crate::podspec::object_at;
 use crate::tenant_label::{of_object as tenant_label, TenantLabel};
 use crate::{NAME_LABEL, TENANT_LABEL};
@@ -33,6 +33,21 @@ use crate::{NAME_LABEL, TENANT_LABEL};
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Params {}
+
+/// `namespace-labels`.
+pub struct NamespaceLabels;
+
+impl Rule for NamespaceLabels {
+    const ID: &'static str = "namespace-labels";
+    const SCOPE: Scope = Scope::Namespaces;
+    /// Labels are added when a namespace is born; an UPDATE that drops them is
+    /// `namespace-ownership`'s to judge.
+    const OPERATIONS: &'static [Operation] = &[Operation::Create];
+    /// The kinds judged.
+    const KINDS: Kinds = Kinds::Only(&[GroupKind::new("", "Namespace")]);
+    type Params = Params;
+    const EFFECT: Effect<Params> = Effect::Mutate(mutate);
+}
 
 /// Whether a label key is unset (absent or null) in `labels`.
 fn unset(labels: Option<&Map<String, Value>>, key: &str) -> bool {

@@ -7,6 +7,10 @@
 //!   Tenant is declared, for everyone, admins included) and a requester who
 //!   is a Settings admin or one of `t`'s owners. A namespace without the
 //!   label is a platform namespace: only admins create those.
+//!   With the Tenant's `maxNamespaces` set, a CREATE that would give the
+//!   tenant more namespaces than that is denied, admins included (they
+//!   raise the cap instead). Only CREATE counts: relabelling by an admin
+//!   and namespaces that existed before the cap was lowered are left alone.
 //! - UPDATE: only the tenant label is judged (the namespace controller and
 //!   others update namespaces all the time). Changing, adding or removing it
 //!   is for admins only, and only to a declared tenant.
@@ -35,7 +39,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Ctx, Operation, Violation};
+use super::{Ctx, Effect, GroupKind, Kinds, Operation, Rule, Scope, Violation};
 use crate::tenancy::{NamespaceTenancy, UnknownNamespaces};
 use crate::tenant_label::{of_object as tenant_label, TenantLabel};
 use crate::{ONBOARDED_ANNOTATION, TENANT_LABEL};
@@ -43,6 +47,20 @@ use crate::{ONBOARDED_ANNOTATION, TENANT_LABEL};
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Params {}
+
+/// `namespace-ownership`.
+pub struct NamespaceOwnership;
+
+impl Rule for NamespaceOwnership {
+    const ID: &'static str = "namespace-ownership";
+    const SCOPE: Scope = Scope::Namespaces;
+    /// Who may create, relabel and delete a tenant's namespaces.
+    const OPERATIONS: &'static [Operation] = &[Operation::Create, Operation::Update, Operation::Delete];
+    /// The kinds judged.
+    const KINDS: Kinds = Kinds::Only(&[GroupKind::new("", "Namespace")]);
+    type Params = Params;
+    const EFFECT: Effect<Params> = Effect::Validate(validate);
+}
 
 /// Where violations about the tenant label point.
 const LABEL_PATH: &str = "metadata.labels.tenantguard.io/tenant";
@@ -153,7 +171,7 @@ fn judge_create(ctx: &Ctx<'_>) -> Option<Violation> {
     match tenant_label(ctx.object) {
         TenantLabel::Malformed(v) => Some(malformed(ctx, v)),
         TenantLabel::Tenant(t) if !nameable(ctx, t) => Some(undeclared(ctx, t)),
-        TenantLabel::Tenant(t) if ctx.is_admin() || owns(ctx, t) => None,
+        TenantLabel::Tenant(t) if ctx.is_admin() || owns(ctx, t) => over_cap(ctx, t),
         TenantLabel::Tenant(t) => Some(Violation::new(
             LABEL_PATH,
             format!(
@@ -173,6 +191,40 @@ fn judge_create(ctx: &Ctx<'_>) -> Option<Violation> {
             ),
         )),
     }
+}
+
+/// `maxNamespaces`: a new namespace for `tenant` when the tenant already
+/// has that many. The count is the inventory's (the Namespace cache in a
+/// cluster; `--inventory` and the input offline) less the namespace itself
+/// when it is already known under that tenant (offline, an input Namespace
+/// is both context and the object judged). Admins are held to it as well:
+/// the cap is the tenant's budget, and an admin raises it instead. In a
+/// cluster the count is the Namespace cache's, which may lag the apiserver
+/// by a moment: namespaces created for the same tenant at the same instant
+/// can each see the count before the others (the cap is a budget, not a
+/// lock).
+fn over_cap(ctx: &Ctx<'_>, tenant: &str) -> Option<Violation> {
+    let cap = ctx
+        .inventory
+        .tenant(tenant, ctx.settings)
+        .max_namespaces()?;
+    let itself =
+        !ctx.namespace.is_empty() && ctx.inventory.tenant_of(ctx.namespace) == Some(tenant);
+    let count = ctx
+        .inventory
+        .tenant_namespace_count(tenant)
+        .saturating_sub(usize::from(itself));
+    if count < cap as usize {
+        return None;
+    }
+    Some(Violation::new(
+        LABEL_PATH,
+        format!(
+            "{}: tenant {tenant:?} already has {count} namespace{} and its maxNamespaces is {cap}; delete one of its namespaces first, or have a platform admin raise spec.maxNamespaces of Tenant {tenant:?}",
+            which(ctx),
+            if count == 1 { "" } else { "s" },
+        ),
+    ))
 }
 
 fn show(label: TenantLabel<'_>) -> String {

@@ -21,12 +21,27 @@
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::Ctx;
+use super::{Ctx, Effect, Kinds, Operation, Rule, Scope};
 use crate::podspec;
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Params {}
+
+/// `node-pool`.
+pub struct NodePool;
+
+impl Rule for NodePool {
+    const ID: &'static str = "node-pool";
+    const SCOPE: Scope = Scope::TenantObjects;
+    /// Scheduling constraints go on when a pod is written; a DELETE carries no
+    /// object.
+    const OPERATIONS: &'static [Operation] = &[Operation::Create, Operation::Update];
+    /// The kinds judged.
+    const KINDS: Kinds = Kinds::Only(podspec::POD_KINDS);
+    type Params = Params;
+    const EFFECT: Effect<Params> = Effect::Mutate(mutate);
+}
 
 /// Whether toleration `t` already tolerates the NoSchedule taint `key=value`:
 /// same key, `Equal` (the default operator) with the same value or `Exists`,

@@ -22,8 +22,8 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{Ctx, Violation};
-use crate::podspec::ContainerList;
+use super::{Ctx, Effect, Kinds, Operation, Rule, Scope, Violation};
+use crate::podspec::{self, ContainerList};
 use crate::quantity::Quantity;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -57,6 +57,24 @@ impl Params {
         }
         Ok(())
     }
+}
+
+/// `require-limits`.
+pub struct RequireLimits;
+
+impl Rule for RequireLimits {
+    const ID: &'static str = "require-limits";
+    const SCOPE: Scope = Scope::TenantObjects;
+    /// Limits are part of what a pod is written with (see the module comment
+    /// for the one UPDATE left alone); a DELETE carries no object.
+    const OPERATIONS: &'static [Operation] = &[Operation::Create, Operation::Update];
+    /// The kinds judged.
+    const KINDS: Kinds = Kinds::Only(podspec::POD_KINDS);
+    type Params = Params;
+    fn check_params(p: &Params) -> Result<(), String> {
+        p.check()
+    }
+    const EFFECT: Effect<Params> = Effect::Validate(validate);
 }
 
 const JUDGED: [ContainerList; 2] = [ContainerList::Containers, ContainerList::InitContainers];

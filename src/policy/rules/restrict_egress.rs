@@ -30,7 +30,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::cross_tenant_selectors::list_at;
-use super::{Ctx, Violation};
+use crate::podspec;
+use super::{Ctx, Effect, GroupKind, Kinds, Operation, Rule, Scope, Violation};
 use crate::selector::{LabelSelector, Operator};
 use crate::tenancy::TenantRef;
 use crate::{NAME_LABEL, TENANT_LABEL};
@@ -38,6 +39,25 @@ use crate::{NAME_LABEL, TENANT_LABEL};
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Params {}
+
+/// NetworkPolicies, and pods and workloads (`hostNetwork`).
+const JUDGED: [GroupKind; 10] =
+    podspec::pod_kinds_and(&[GroupKind::new("networking.k8s.io", "NetworkPolicy")]);
+
+/// `restrict-egress`.
+pub struct RestrictEgress;
+
+impl Rule for RestrictEgress {
+    const ID: &'static str = "restrict-egress";
+    const SCOPE: Scope = Scope::TenantObjects;
+    /// A policy widened by an update opens egress as much as one created
+    /// wide; a DELETE carries no object.
+    const OPERATIONS: &'static [Operation] = &[Operation::Create, Operation::Update];
+    /// The kinds judged.
+    const KINDS: Kinds = Kinds::Only(&JUDGED);
+    type Params = Params;
+    const EFFECT: Effect<Params> = Effect::Validate(validate);
+}
 
 /// Whether the policy's egress rules are in force.
 fn egress_in_force(spec: &Value) -> bool {

@@ -8,7 +8,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::Ctx;
+use super::{Ctx, Effect, GroupKind, Kinds, Operation, Rule, Scope};
 use crate::podspec::{self, object_at};
 use crate::tenant_label::{self, TenantLabel};
 use crate::TENANT_LABEL;
@@ -16,6 +16,23 @@ use crate::TENANT_LABEL;
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Params {}
+
+/// Services besides pods and workloads.
+const JUDGED: [GroupKind; 10] = podspec::pod_kinds_and(&[GroupKind::new("", "Service")]);
+
+/// `tenant-labels`.
+pub struct TenantLabels;
+
+impl Rule for TenantLabels {
+    const ID: &'static str = "tenant-labels";
+    const SCOPE: Scope = Scope::TenantObjects;
+    /// The labels go on when an object is written; a DELETE carries no object.
+    const OPERATIONS: &'static [Operation] = &[Operation::Create, Operation::Update];
+    /// The kinds judged.
+    const KINDS: Kinds = Kinds::Only(&JUDGED);
+    type Params = Params;
+    const EFFECT: Effect<Params> = Effect::Mutate(mutate);
+}
 
 fn in_scope(group: &str, kind: &str) -> bool {
     (group.is_empty() && kind == "Service") || podspec::locate(group, kind).is_some()

@@ -41,13 +41,29 @@ use serde_json::{Map, Value};
 use super::vault_injection::{
     invalid_name_reason, secret_names, SECRET_PREFIX, TEMPLATE_PREFIX, VAULT_PREFIX, VAULT_SECRETS,
 };
-use super::{Ctx, Violation};
+use crate::podspec;
+use super::{Ctx, Effect, Kinds, Operation, Rule, Scope, Violation};
 use paths::{Decoding, PathError};
 use templates::{template_reads, Delims, TemplateRead};
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Params {}
+
+/// `vault-boundaries`.
+pub struct VaultBoundaries;
+
+impl Rule for VaultBoundaries {
+    const ID: &'static str = "vault-boundaries";
+    const SCOPE: Scope = Scope::TenantObjects;
+    /// An UPDATE of a workload's template makes new pods as surely as a
+    /// CREATE does; a DELETE carries no object.
+    const OPERATIONS: &'static [Operation] = &[Operation::Create, Operation::Update];
+    /// The kinds judged.
+    const KINDS: Kinds = Kinds::Only(podspec::POD_KINDS);
+    type Params = Params;
+    const EFFECT: Effect<Params> = Effect::Validate(validate);
+}
 
 const LEFT_DELIM: &str = "agent-template-left-delim-";
 const RIGHT_DELIM: &str = "agent-template-right-delim-";

@@ -415,3 +415,67 @@ fn onboarded_mark_cases() {
         assert_eq!(paths(&got), want, "{name}: {got:?}");
     }
 }
+
+/// name, cap, requester, operation, oldObject, object, expected paths.
+type CapCase<'a> = (
+    &'a str,
+    u32,
+    Who,
+    Operation,
+    Option<Value>,
+    Value,
+    Vec<&'a str>,
+);
+
+/// `maxNamespaces`: acme has acme-ci, acme-prod and acme-dev (globex's
+/// and the platform namespaces do not count).
+fn capped(who: Who, cap: u32) -> World {
+    let mut w = World::new()
+        .with_tenant("acme", &format!("{ACME}maxNamespaces: {cap}\n"))
+        .with_tenant("globex", GLOBEX);
+    w.inventory.add_namespace("acme-ci", Some("acme"));
+    w.user = user(who.0, who.1);
+    w
+}
+
+#[test]
+#[rustfmt::skip]
+fn max_namespaces_cases() {
+    let named = |name: &str, t: Option<&str>| ns(name, t.map(|t| json!(t)));
+    let mut generated = named("", Some("acme"));
+    generated["metadata"] = json!({"generateName": "acme-", "labels": {TENANT_LABEL: "acme"}});
+    let cases: Vec<CapCase> = vec![
+        ("owner at the cap", 3, DAVE, Operation::Create, None, named("acme-x", Some("acme")), vec![L]),
+        ("admin at the cap: admins raise it instead", 3, ROOT, Operation::Create, None, named("acme-x", Some("acme")), vec![L]),
+        ("ServiceAccount owner at the cap", 3, CI, Operation::Create, None, named("acme-x", Some("acme")), vec![L]),
+        ("generateName at the cap", 3, DAVE, Operation::Create, None, generated.clone(), vec![L]),
+        ("owner below the cap", 4, DAVE, Operation::Create, None, named("acme-x", Some("acme")), vec![]),
+        ("generateName below the cap", 4, DAVE, Operation::Create, None, generated, vec![]),
+        ("cap lowered below the count", 2, DAVE, Operation::Create, None, named("acme-x", Some("acme")), vec![L]),
+        ("a cap of zero", 0, ROOT, Operation::Create, None, named("acme-x", Some("acme")), vec![L]),
+        ("other tenant's namespaces do not count", 3, GINA, Operation::Create, None, named("globex-x", Some("globex")), vec![]),
+        ("platform namespace by an admin", 3, ROOT, Operation::Create, None, named("tools", None), vec![]),
+        ("the namespace itself, known already, is not counted twice", 3, DAVE, Operation::Create, None, named("acme-prod", Some("acme")), vec![]),
+        ("non-owner at the cap: one violation, no count shown", 3, MALLORY, Operation::Create, None, named("acme-x", Some("acme")), vec![L]),
+        ("update is not judged by the cap", 3, DAVE, Operation::Update, Some(named("acme-prod", Some("acme"))), named("acme-prod", Some("acme")), vec![]),
+        ("admin relabels into a capped tenant: CREATE only", 3, ROOT, Operation::Update, Some(named("monitoring", None)), named("monitoring", Some("acme")), vec![]),
+    ];
+    for (name, cap, who, op, old, new, want) in cases {
+        let w = capped(who, cap);
+        let got = run(&w, op, old.as_ref(), Some(&new));
+        assert_eq!(paths(&got), want, "{name}: {got:?}");
+    }
+    let m = run(&capped(DAVE, 3), Operation::Create, None, Some(&named("acme-x", Some("acme")))).remove(0).message;
+    assert_eq!(m, "namespace \"acme-x\": tenant \"acme\" already has 3 namespaces and its maxNamespaces is 3; delete one of its namespaces first, or have a platform admin raise spec.maxNamespaces of Tenant \"acme\"");
+    let m = run(&capped(MALLORY, 3), Operation::Create, None, Some(&named("acme-x", Some("acme")))).remove(0).message;
+    assert!(!m.contains("maxNamespaces"), "a stranger learns nothing of acme's namespaces: {m}");
+    // Deleting one makes room; no cap, no limit.
+    let mut w = capped(DAVE, 3);
+    w.inventory.remove_namespace("acme-ci");
+    assert!(run(&w, Operation::Create, None, Some(&named("acme-x", Some("acme")))).is_empty());
+    let mut w = world(true, DAVE);
+    for i in 0..50 {
+        w.inventory.add_namespace(&format!("acme-{i}"), Some("acme"));
+    }
+    assert!(run(&w, Operation::Create, None, Some(&named("acme-x", Some("acme")))).is_empty());
+}
