@@ -3,11 +3,19 @@
 //! with the objects), readiness only once they are listed, and clusters
 //! without the Gateway API CRDs.
 
-use axum::http::Method;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Method, Request};
+use http_body_util::BodyExt;
 use serde_json::{json, Value};
+use tenantguard::engine::Engine;
 use tenantguard::hosts::Host;
+use tenantguard::server::{self, AppState, Limits, Swap};
 use tenantguard::tenancy::TenancySource;
 use tokio::sync::watch;
+use tower::ServiceExt;
 
 use super::apiserver::{ApiServer, Fault};
 use super::{eventually, rbac, world, Replica};
@@ -150,5 +158,61 @@ async fn without_the_gateway_api_crds_routes_are_skipped() {
         claimers(&replica, "shop.globex.example"),
         ["Ingress globex-prod/web"]
     );
+    replica.stop().await;
+}
+
+/// `/validate` of an Ingress CREATE through the real router, with the
+/// replica's tenancy; the response.
+async fn validate_ingress(replica: &Replica, obj: Value) -> Value {
+    let ns = obj["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let review = json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+        "uid": "ingress", "kind": {"group": "networking.k8s.io", "version": "v1", "kind": "Ingress"},
+        "resource": {"group": "networking.k8s.io", "version": "v1", "resource": "ingresses"},
+        "namespace": ns, "operation": "CREATE", "name": obj["metadata"]["name"],
+        "userInfo": {"username": "dave", "groups": ["acme-admins", "system:authenticated"]},
+        "object": obj}});
+    let state = AppState {
+        engine: Arc::new(Swap::new(Engine::default())),
+        tenancy: replica.cluster.tenancy() as Arc<dyn TenancySource>,
+        metrics: replica.metrics.clone(),
+        shutting_down: Arc::new(AtomicBool::new(false)),
+    };
+    let resp = server::router(state, Limits::default())
+        .oneshot(
+            Request::builder()
+                .method("POST")
+                .uri("/validate")
+                .body(Body::from(serde_json::to_vec(&review).unwrap()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    serde_json::from_slice::<Value>(&bytes).unwrap()["response"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhook_judges_with_the_cached_claims() {
+    let server = world();
+    server.put(ingress("globex-prod", "web", &["shop.globex.example"]));
+    let replica = Replica::start(&server, "replica-a", false);
+    let tenancy = replica.cluster.tenancy();
+    eventually("sync", || tenancy.ready().then_some(())).await;
+    let take = ingress("acme-prod", "mine", &["Shop.Globex.Example."]);
+    let v = validate_ingress(&replica, take.clone()).await;
+    assert_eq!(v["allowed"], false, "{v}");
+    let msg = v["status"]["message"].as_str().unwrap_or("");
+    assert!(
+        msg.contains("[ingress-hosts]") && msg.contains("spec.rules[0].host"),
+        "{msg}"
+    );
+    // globex gives the host up: acme may take it.
+    server.delete("ingresses", "globex-prod", "web");
+    claimed_by(&replica, "shop.globex.example", &[]).await;
+    let v = validate_ingress(&replica, take).await;
+    assert_eq!(v["allowed"], true, "{v}");
     replica.stop().await;
 }
