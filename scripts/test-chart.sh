@@ -42,6 +42,8 @@ import base64, json, sys, yaml
 
 rendered, known_out, mode, ns = sys.argv[1:5]
 extra_exempt = json.loads(sys.argv[5]) if len(sys.argv) > 5 else []
+# failurePolicy of the entries the CEL fallback covers (the others: Fail).
+covered_policy = sys.argv[6] if len(sys.argv) > 6 else "Fail"
 docs = [d for d in yaml.safe_load_all(open(rendered)) if d]
 errors = []
 def expect(cond, msg):
@@ -87,16 +89,24 @@ expect(env.get("TENANTGUARD_NAMESPACE") == "metadata.namespace"
 tls_secret = next((v["secret"]["secretName"] for v in pod.get("volumes", []) if v["name"] == "tls"), None)
 secrets = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Secret"}
 must_exclude = {"kube-system", "kube-public", "kube-node-lease", ns, *extra_exempt}
-for kind, hook, path in (("MutatingWebhookConfiguration", "mutate.tenantguard.io", "/mutate"),
-                         ("ValidatingWebhookConfiguration", "validate.tenantguard.io", "/validate")):
+# Entries by blast radius: <verb> (pods, pod templates, services: what the CEL
+# fallback also judges), objects.<verb> (other namespaced kinds), both in tenant
+# namespaces only, and namespaces.<verb> (Namespace objects, wider selector).
+for kind, verb, path, names in (
+        ("MutatingWebhookConfiguration", "mutate", "/mutate",
+         ["mutate.tenantguard.io", "namespaces.mutate.tenantguard.io"]),
+        ("ValidatingWebhookConfiguration", "validate", "/validate",
+         ["validate.tenantguard.io", "objects.validate.tenantguard.io", "namespaces.validate.tenantguard.io"])):
     cfg = one(kind)
     hooks = cfg.get("webhooks", [])
-    expect([h["name"] for h in hooks] == [hook], f"{kind}: webhooks {[h['name'] for h in hooks]}")
+    expect([h["name"] for h in hooks] == names, f"{kind}: webhooks {[h['name'] for h in hooks]}")
     for h in hooks:
         where = f"{kind} {h['name']}"
         expect(h.get("admissionReviewVersions") == ["v1"], f"{where}: admissionReviewVersions")
         expect(h.get("sideEffects") == "None", f"{where}: sideEffects")
-        expect(h.get("failurePolicy") == "Fail", f"{where}: failurePolicy {h.get('failurePolicy')}")
+        want_policy = covered_policy if h["name"] in ("mutate.tenantguard.io", "validate.tenantguard.io") else "Fail"
+        expect(h.get("failurePolicy") == want_policy,
+               f"{where}: failurePolicy {h.get('failurePolicy')}, expected {want_policy}")
         expect(h.get("matchPolicy") == "Equivalent", f"{where}: matchPolicy")
         expect(h.get("timeoutSeconds", 0) <= 30, f"{where}: timeoutSeconds")
         if kind.startswith("Mutating"):
@@ -129,8 +139,9 @@ for kind, hook, path in (("MutatingWebhookConfiguration", "mutate.tenantguard.io
 
 # The exempt namespaces' ValidatingAdmissionPolicy: on by default, every exempt
 # namespace in its list, bound with Deny. (tests/chart_vap.rs runs its CEL.)
-vap = [d for d in docs if d["kind"] == "ValidatingAdmissionPolicy"]
-binding = [d for d in docs if d["kind"] == "ValidatingAdmissionPolicyBinding"]
+vap = [d for d in docs if d["kind"] == "ValidatingAdmissionPolicy" and d["metadata"]["name"].endswith("-exempt-namespaces")]
+binding = [d for d in docs if d["kind"] == "ValidatingAdmissionPolicyBinding"
+           and d["metadata"]["name"].endswith("-exempt-namespaces")]
 expect(len(vap) == 1 and len(binding) == 1, f"one exempt-namespaces policy and binding, found {len(vap)}, {len(binding)}")
 for p in vap[:1]:
     spec = p.get("spec", {})
@@ -146,11 +157,42 @@ for p in vap[:1]:
     expect(b.get("policyName") == p["metadata"]["name"] and b.get("validationActions") == ["Deny"],
            f"binding: {b}")
 
+# The CEL fallback (tenantguard vap's objects): only when asked for; then one
+# policy and binding per rule it covers, every binding that selects
+# namespaces leaving out the exempt ones, messages naming their rule.
+fallback = [d for d in docs if d["kind"].startswith("ValidatingAdmissionPolicy")
+            and d["metadata"].get("labels", {}).get("tenantguard.io/rule")]
+if covered_policy == "Ignore":
+    rules_seen = sorted({d["metadata"]["labels"]["tenantguard.io/rule"] for d in fallback})
+    expect(rules_seen == ["namespace-ownership", "pod-security", "require-limits", "service-types"],
+           f"fallback rules: {rules_seen}")
+    for d in fallback:
+        rule = d["metadata"]["labels"]["tenantguard.io/rule"]
+        spec = d.get("spec", {})
+        if d["kind"] == "ValidatingAdmissionPolicy":
+            for v in spec.get("validations", []):
+                expect(v.get("message", "").startswith(f"[{rule}] "), f"fallback {rule}: message {v.get('message')}")
+        else:
+            expect(spec.get("validationActions") == ["Deny"], f"fallback {rule}: {spec.get('validationActions')}")
+            sel = spec.get("matchResources", {}).get("namespaceSelector")
+            if rule == "namespace-ownership":
+                expect(sel is None, f"fallback {rule} binds every namespace: {sel}")
+            else:
+                exprs = (sel or {}).get("matchExpressions", [])
+                expect({"key": "tenantguard.io/tenant", "operator": "Exists"} in exprs, f"fallback {rule}: {sel}")
+                excluded = set().union(*[set(e.get("values", [])) for e in exprs
+                                         if e["key"] == "kubernetes.io/metadata.name" and e["operator"] == "NotIn"])
+                expect(must_exclude <= excluded, f"fallback {rule} must leave out {sorted(must_exclude)}: {sel}")
+else:
+    expect(not fallback, f"the fallback is off, yet rendered: {[d['metadata']['name'] for d in fallback]}")
+
 def covered(rules, group, resource, ops):
     return any(group in r["apiGroups"] and resource in r["resources"] and set(ops) <= set(r["operations"])
                for r in rules)
-mut = one("MutatingWebhookConfiguration").get("webhooks", [{}])[0].get("rules", [])
-val = one("ValidatingWebhookConfiguration").get("webhooks", [{}])[0].get("rules", [])
+def all_rules(kind):
+    return [r for h in one(kind).get("webhooks", []) for r in h.get("rules", [])]
+mut = all_rules("MutatingWebhookConfiguration")
+val = all_rules("ValidatingWebhookConfiguration")
 workloads = [("", "pods"), ("", "services"), ("", "replicationcontrollers"), ("apps", "deployments"),
              ("apps", "statefulsets"), ("apps", "daemonsets"), ("apps", "replicasets"),
              ("batch", "jobs"), ("batch", "cronjobs")]
@@ -164,6 +206,85 @@ for g, r in [("", "namespaces"), ("networking.k8s.io", "networkpolicies"), ("", 
              ("", "limitranges"), ("", "serviceaccounts"), ("rbac.authorization.k8s.io", "roles"),
              ("rbac.authorization.k8s.io", "rolebindings")]:
     expect(covered(val, g, r, ["CREATE", "UPDATE", "DELETE"]), f"validating rules miss {g}/{r} incl. DELETE")
+# The round-2 rules' kinds: pod-security and allowed-registries (ephemeral
+# containers), ingress-hosts and allowed-classes (Ingresses, Gateway API),
+# allowed-classes (PersistentVolumeClaims).
+expect(covered(val, "", "pods/ephemeralcontainers", ["UPDATE"]), "validating rules miss pods/ephemeralcontainers")
+for g, r in [("networking.k8s.io", "ingresses"), ("", "persistentvolumeclaims"),
+             ("gateway.networking.k8s.io", "gateways"), ("gateway.networking.k8s.io", "httproutes"),
+             ("gateway.networking.k8s.io", "grpcroutes"), ("gateway.networking.k8s.io", "tlsroutes")]:
+    expect(covered(val, g, r, ["CREATE", "UPDATE"]), f"validating rules miss {g}/{r}")
+
+# Blast radius: which entries the apiserver sends a request to, evaluated as it
+# does: the entry's rules match group/resource/operation, and its
+# namespaceSelector matches the labels of the object's namespace, or, for a
+# Namespace itself, the object's own labels (the new object's on CREATE and
+# UPDATE, the old object's on DELETE). Every namespace carries
+# kubernetes.io/metadata.name.
+def selects(sel, labels):
+    for k, v in (sel.get("matchLabels") or {}).items():
+        if labels.get(k) != v:
+            return False
+    for e in sel.get("matchExpressions") or []:
+        k, op, vals = e["key"], e["operator"], e.get("values") or []
+        if op == "In" and not (k in labels and labels[k] in vals): return False
+        if op == "NotIn" and k in labels and labels[k] in vals: return False
+        if op == "Exists" and k not in labels: return False
+        if op == "DoesNotExist" and k in labels: return False
+    return True
+def rule_matches(r, group, resource, op):
+    return ((group in r["apiGroups"] or "*" in r["apiGroups"]) and (resource in r["resources"] or "*" in r["resources"])
+            and (op in r["operations"] or "*" in r["operations"]))
+def sent_to(group, resource, op, labels):
+    out = []
+    for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
+        for h in one(kind).get("webhooks", []):
+            if any(rule_matches(r, group, resource, op) for r in h.get("rules", [])) \
+                    and selects(h.get("namespaceSelector", {}), labels):
+                out.append(h["name"])
+    return out
+def ns_labels(name, tenant=None, **more):
+    labels = {"kubernetes.io/metadata.name": name, **more}
+    if tenant is not None:
+        labels["tenantguard.io/tenant"] = tenant
+    return labels
+NS_VAL, NS_MUT = "namespaces.validate.tenantguard.io", "namespaces.mutate.tenantguard.io"
+cases = [
+    # (what, group, resource, operation, labels matched, entries expected)
+    ("Namespace CREATE with the tenant label", "", "namespaces", "CREATE", ns_labels("acme-prod", "acme"), [NS_MUT, NS_VAL]),
+    ("Namespace CREATE without a label", "", "namespaces", "CREATE", ns_labels("scratch"), [NS_MUT, NS_VAL]),
+    ("Namespace UPDATE adding the label (new labels)", "", "namespaces", "UPDATE", ns_labels("scratch", "acme"), [NS_MUT, NS_VAL]),
+    ("Namespace UPDATE changing the label (new labels)", "", "namespaces", "UPDATE", ns_labels("acme-prod", "globex"), [NS_MUT, NS_VAL]),
+    ("Namespace UPDATE removing the label (new labels)", "", "namespaces", "UPDATE", ns_labels("acme-prod"), [NS_MUT, NS_VAL]),
+    ("Namespace UPDATE emptying the label (new labels)", "", "namespaces", "UPDATE", ns_labels("acme-prod", ""), [NS_MUT, NS_VAL]),
+    ("Namespace DELETE of a tenant namespace (old labels)", "", "namespaces", "DELETE", ns_labels("acme-prod", "acme"), [NS_VAL]),
+    ("Namespace DELETE of a platform namespace (old labels)", "", "namespaces", "DELETE", ns_labels("platform-tools"), [NS_VAL]),
+    ("Pod in a platform namespace", "", "pods", "CREATE", ns_labels("ingress-nginx"), []),
+    ("Pod in a namespace with an empty tenant label", "", "pods", "CREATE", ns_labels("odd", ""), []),
+    ("Deployment in a platform namespace", "apps", "deployments", "UPDATE", ns_labels("platform-tools"), []),
+    ("NetworkPolicy DELETE in a platform namespace", "networking.k8s.io", "networkpolicies", "DELETE", ns_labels("cni"), []),
+    ("Pod in a tenant namespace", "", "pods", "CREATE", ns_labels("acme-prod", "acme"),
+     ["mutate.tenantguard.io", "validate.tenantguard.io"]),
+    ("kubectl debug in a tenant namespace", "", "pods/ephemeralcontainers", "UPDATE", ns_labels("acme-prod", "acme"),
+     ["validate.tenantguard.io"]),
+    ("Service in a tenant namespace", "", "services", "UPDATE", ns_labels("acme-prod", "acme"),
+     ["mutate.tenantguard.io", "validate.tenantguard.io"]),
+    ("Ingress in a tenant namespace", "networking.k8s.io", "ingresses", "CREATE", ns_labels("acme-prod", "acme"),
+     ["objects.validate.tenantguard.io"]),
+    ("HTTPRoute in a tenant namespace", "gateway.networking.k8s.io", "httproutes", "UPDATE", ns_labels("acme-prod", "acme"),
+     ["objects.validate.tenantguard.io"]),
+    ("managed NetworkPolicy DELETE in a tenant namespace", "networking.k8s.io", "networkpolicies", "DELETE",
+     ns_labels("acme-prod", "acme"), ["objects.validate.tenantguard.io"]),
+]
+for exempt in sorted(must_exclude):
+    cases += [
+        (f"Pod in exempt {exempt}, even tenant-labelled", "", "pods", "CREATE", ns_labels(exempt, "acme"), []),
+        (f"Namespace {exempt} UPDATE adding a tenant label", "", "namespaces", "UPDATE", ns_labels(exempt, "acme"), []),
+        (f"Namespace {exempt} DELETE", "", "namespaces", "DELETE", ns_labels(exempt), []),
+    ]
+for what, g, r, op, labels, want in cases:
+    got = sent_to(g, r, op, labels)
+    expect(sorted(got) == sorted(want), f"blast radius: {what}: sent to {got}, expected {want}")
 
 pol_cm = next((v["configMap"]["name"] for v in pod.get("volumes", []) if v["name"] == "policies"), None)
 expect(pol_cm, "the Deployment must mount the policies ConfigMap")
@@ -187,6 +308,8 @@ sys.exit(1 if errors else 0)
 PY
 
 # name|namespace|extra exempt namespaces (JSON)|helm arguments
+# (cases whose name starts with fallback-ignore expect failurePolicy Ignore on
+# the entries the CEL fallback covers)
 cases=(
   "tls-generate|tenantguard-system|[]|"
   "tls-certManager|tenantguard-system|[]|-f $CHART/ci/certmanager-values.yaml"
@@ -195,6 +318,10 @@ cases=(
   # Values cannot take the built-in and release namespaces out of the exclusion.
   "exempt-emptied|platform-guard|[]|--set-json webhook.exemptNamespaces=[] --set-json webhook.extraMatchExpressions=[]"
   "tls-secret-base64|tenantguard-system|[]|-f $CHART/ci/secret-values.yaml --set tls.caBundle=LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg=="
+  # The fallback installed, and the entries it covers set to Ignore.
+  "fallback-ignore|tenantguard-system|[]|--set fallback.validatingAdmissionPolicy=true --set fallback.failurePolicy=Ignore"
+  # Ignore asked for without the fallback: the entries stay Fail.
+  "fallback-off|tenantguard-system|[]|--set fallback.failurePolicy=Ignore"
 )
 known=()
 for c in "${cases[@]}"; do
@@ -208,7 +335,8 @@ for c in "${cases[@]}"; do
   if out="$("$HELM" template tg "$CHART" --namespace "$ns" --kube-version "$K8S_VERSION" --include-crds $args 2>&1 >"$OUT/$name.yaml")"; then
     pass "$name: helm template"
     check "$name: webhook and deployment assertions" \
-      "$PYTHON" "$OUT/assert.py" "$OUT/$name.yaml" "$OUT/$name.known.yaml" "$mode" "$ns" "$exempt"
+      "$PYTHON" "$OUT/assert.py" "$OUT/$name.yaml" "$OUT/$name.known.yaml" "$mode" "$ns" "$exempt" \
+      "$([[ "$name" == fallback-ignore* ]] && echo Ignore || echo Fail)"
     known+=("$OUT/$name.known.yaml")
   else
     fail "$name: helm template" "$out"
@@ -225,6 +353,24 @@ if ((${#known[@]} > 0)); then
   else
     fail "kubernetes-validate --strict -k $K8S_VERSION" "$out"
   fi
+fi
+
+# The fallback with policies of your own needs their own generation...
+if out="$("$HELM" template tg "$CHART" --set fallback.validatingAdmissionPolicy=true --set tenants[0].name=acme 2>&1)"; then
+  fail "fallback with own tenants and no fallback.objects is refused" "rendered without error"
+elif grep -q "tenantguard vap --policies" <<<"$out"; then
+  pass "fallback with own tenants and no fallback.objects is refused"
+else
+  fail "fallback with own tenants and no fallback.objects is refused" "$out"
+fi
+# ...passed in fallback.objects; anything but its objects is refused.
+check "fallback.objects from --set-file renders" "$HELM" template tg "$CHART" \
+  --set fallback.validatingAdmissionPolicy=true --set tenants[0].name=acme --set-file fallback.objects="$CHART/files/vap.yaml"
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n' >"$OUT/not-vap.yaml"
+if out="$("$HELM" template tg "$CHART" --set fallback.validatingAdmissionPolicy=true --set-file fallback.objects="$OUT/not-vap.yaml" 2>&1)"; then
+  fail "fallback.objects with other kinds is refused" "rendered without error"
+else
+  pass "fallback.objects with other kinds is refused"
 fi
 
 # The schema must reject each bad values file (a typo, a wrong type, ...).

@@ -57,6 +57,9 @@ pub enum Command {
     Review(ReviewArgs),
     /// Write a CA and a serving certificate for S.N.svc.
     Certs(CertsArgs),
+    /// Print the CEL fallback: ValidatingAdmissionPolicies and bindings for
+    /// the current policies and Settings.
+    Vap(VapArgs),
     /// Print the Tenant CustomResourceDefinition as YAML.
     Crd,
     /// Print the version.
@@ -243,6 +246,19 @@ pub struct ReviewArgs {
     pub endpoint: EndpointArg,
     #[command(flatten)]
     pub policy: PolicyArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VapArgs {
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// tenantguard's own namespace: left out of every binding.
+    #[arg(
+        long = "own-namespace",
+        env = "TENANTGUARD_NAMESPACE",
+        default_value = "tenantguard-system"
+    )]
+    pub own_namespace: String,
 }
 
 #[derive(Debug, Args)]

@@ -14,7 +14,7 @@ use crate::admission::{self, Endpoint};
 use crate::certs;
 use crate::check;
 use crate::cli::{
-    CertsArgs, CheckArgs, EndpointArg, LogFormat, OutputFormat, ReviewArgs, ServeArgs,
+    CertsArgs, CheckArgs, EndpointArg, LogFormat, OutputFormat, ReviewArgs, ServeArgs, VapArgs,
 };
 use crate::config::{self, ServeConfig};
 use crate::engine::Engine;
@@ -22,6 +22,7 @@ use crate::metrics::Metrics;
 use crate::policy::Tenant;
 use crate::server::{self, tls, AppState, Swap};
 use crate::tenancy::{StaticTenancy, TenancySource};
+use crate::vap;
 
 fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("TENANTGUARD_LOG")
@@ -309,6 +310,20 @@ pub fn certs(args: CertsArgs) -> anyhow::Result<u8> {
         names.join(", "),
         dir = args.out.display()
     );
+    Ok(0)
+}
+
+/// `tenantguard vap`.
+pub fn vap(args: VapArgs) -> anyhow::Result<u8> {
+    let (set, _) = config::load_policies(args.policy.policies.as_deref())
+        .context("cannot generate the fallback from these policies")?;
+    let inventory = config::load_inventory(&set, args.policy.inventory.as_deref())
+        .context("cannot generate the fallback with this inventory")?;
+    let options = vap::Options {
+        own_namespace: args.own_namespace,
+    };
+    let objects = vap::generate(&set, &inventory, &options);
+    print!("{}", vap::to_yaml(&objects)?);
     Ok(0)
 }
 

@@ -14,6 +14,7 @@ pub mod commands;
 pub mod config;
 pub mod engine;
 pub mod hosts;
+pub mod image;
 pub mod manifest;
 pub mod metrics;
 pub mod model;
@@ -25,6 +26,7 @@ pub mod server;
 pub mod swap;
 pub mod tenancy;
 pub mod tenant_label;
+pub mod vap;
 
 /// The namespace label that names a namespace's tenant: the single source of truth.
 pub const TENANT_LABEL: &str = "tenantguard.io/tenant";

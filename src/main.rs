@@ -19,6 +19,7 @@ fn main() -> ExitCode {
         Command::Check(a) => commands::check(a),
         Command::Review(a) => commands::review(a),
         Command::Certs(a) => commands::certs(a),
+        Command::Vap(a) => commands::vap(a),
         Command::Crd => commands::crd(),
         Command::Version => {
             println!("tenantguard {}", env!("CARGO_PKG_VERSION"));

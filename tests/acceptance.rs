@@ -81,6 +81,9 @@ const RULES: &[&str] = &[
     "vault-boundaries",
     "managed-objects",
     "ingress-hosts",
+    "allowed-classes",
+    "allowed-registries",
+    "service-types",
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -707,6 +710,9 @@ check_cases! {
     pods_judged_by_where_they_run_controller => "check/who-sent-controller.yaml",
     empty_tenant_label_is_missing => "check/empty-tenant-label.yaml",
     exempt_namespace_objects => "check/exempt-namespace-objects.yaml",
+    service_types => "check/service-types.yaml",
+    allowed_classes => "check/allowed-classes.yaml",
+    allowed_registries => "check/allowed-registries.yaml",
     max_namespaces_by_owner => "check/max-namespaces-owner.yaml",
     max_namespaces_by_admin => "check/max-namespaces-admin.yaml",
     vault_agent_resources => "check/vault-agent-resources.yaml",

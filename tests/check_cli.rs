@@ -6,6 +6,8 @@
 //! `UPDATE_SNAPSHOTS=1 cargo test --test check_cli` rewrites the snapshot
 //! after an intended change of the text report; review the diff.
 
+#[path = "check_cli/allow_lists.rs"]
+mod allow_lists;
 #[path = "check_cli/bad_input.rs"]
 mod bad_input;
 mod common;

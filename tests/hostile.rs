@@ -1,5 +1,5 @@
 //! Hostile input, end to end against the real server over HTTP/2 and
-//! HTTP/1.1: truncated JSON, 5 MiB and 50 MiB bodies, nesting 100,000 deep,
+//! HTTP/1.1: truncated JSON, 5 MiB and 12 MiB bodies, nesting 100,000 deep,
 //! invalid UTF-8, duplicate keys, numbers out of range, keys with `/` and
 //! `~` in patches, an object disagreeing with its request (namespace, kind),
 //! and slow clients. Every input gets a clear answer, the server keeps
@@ -131,18 +131,21 @@ async fn hostile_corpus_gets_clear_answers_and_nothing_unjudged_is_admitted() {
             check(&s, proto, c).await;
         }
     }
-    // 50 MiB: refused by size over HTTP/2 (the whole body sent) and over
-    // HTTP/1.1 (the Content-Length announced), then more service.
+    // 12 MiB, over the 8 MiB limit: refused by size over HTTP/2 (the whole
+    // body sent) and over HTTP/1.1 (the Content-Length announced), then more
+    // service. (Larger bodies add nothing but time: a debug build on a busy
+    // 2-core machine needs seconds to encrypt 50 MiB, past the server's
+    // request timeout, and the test would measure the machine.)
     let mut h2 = Client::connect(&s, Proto::H2).await.unwrap();
     let huge = bytes(&review(
         "huge",
         "Pod",
         "acme-prod",
-        json!({"x": "y".repeat(50 << 20)}),
+        json!({"x": "y".repeat(12 << 20)}),
     ));
     let r = h2.request("POST", "/validate", huge).await.unwrap();
     assert_eq!(r.status, 413, "{}", r.text());
-    let head = raw_h1(s.addr, &s.certs.join("ca.crt"), 50 << 20).await;
+    let head = raw_h1(s.addr, &s.certs.join("ca.crt"), 12 << 20).await;
     assert!(head.starts_with("HTTP/1.1 413"), "{head}");
     let extra = 2;
     let mut c = Client::connect(&s, Proto::H1).await.unwrap();
@@ -156,7 +159,7 @@ async fn hostile_corpus_gets_clear_answers_and_nothing_unjudged_is_admitted() {
         .json();
     assert_eq!(v["response"]["allowed"], true, "still judging: {v}");
     println!(
-        "hostile corpus: {} inputs, each over HTTP/2 and HTTP/1.1, plus {extra} 50 MiB bodies",
+        "hostile corpus: {} inputs, each over HTTP/2 and HTTP/1.1, plus {extra} 12 MiB bodies",
         corpus.len()
     );
     let log = s.log.lock().unwrap().join("\n");

@@ -4,6 +4,9 @@
 
 mod common;
 
+#[path = "rules_e2e/allow_lists.rs"]
+mod allow_lists;
+
 use common::{start, Client, Opts, Proto};
 use serde_json::{json, Value};
 

@@ -37,6 +37,9 @@ registry! {
     VaultBoundaries => vault_boundaries::VaultBoundaries,
     ManagedObjects => managed_objects::ManagedObjects,
     IngressHosts => ingress_hosts::IngressHosts,
+    AllowedClasses => allowed_classes::AllowedClasses,
+    AllowedRegistries => allowed_registries::AllowedRegistries,
+    ServiceTypes => service_types::ServiceTypes,
 }
 
 impl fmt::Display for RuleId {

@@ -180,6 +180,11 @@ impl Allowed {
                 if v.trim().is_empty() {
                     return Err(format!("{at} is empty; remove it or name a value"));
                 }
+                if which == AllowList::Registries {
+                    crate::image::Prefix::parse(v).map_err(|e| {
+                        format!("{at} {v:?} is not a registry prefix such as registry.example.com/acme/: {e}")
+                    })?;
+                }
                 if which == AllowList::ServiceTypes
                     && !["ClusterIP", "ExternalName", "NodePort", "LoadBalancer"]
                         .contains(&v.as_str())

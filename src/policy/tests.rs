@@ -239,6 +239,10 @@ fn round_two_settings_fields_load_and_are_checked() {
             "vault.agentResources.limits.gpu",
         ),
         ("podSecurity: strict", "podSecurity"),
+        (
+            "allowed: {registries: [ghcr.io/acme, nginx]}",
+            "allowed.registries[1] \"nginx\" is not a registry prefix",
+        ),
     ] {
         let text = format!("apiVersion: tenantguard.io/v1alpha1\nkind: Settings\nspec:\n  {bad}\n");
         let err = load(&text).unwrap_err().to_string();
@@ -267,6 +271,14 @@ fn round_two_tenant_fields_are_checked() {
             "spec.vault.agentResources.requests.memory",
         ),
         ("quota: {scope: Cluster}", "scope"),
+        (
+            "allowed: {registries: [\"ghcr.io/acme:v1\"]}",
+            "spec.allowed.registries[0] \"ghcr.io/acme:v1\" is not a registry prefix",
+        ),
+        (
+            "allowed: {registries: [ghcr.io/Acme/]}",
+            "spec.allowed.registries[0] \"ghcr.io/Acme/\" is not a registry prefix such as registry.example.com/acme/: the repository path segment \"Acme\" has uppercase letters",
+        ),
     ] {
         let text = format!("apiVersion: tenantguard.io/v1alpha1\nkind: Tenant\nmetadata: {{name: acme}}\nspec:\n  {bad}\n");
         let err = load(&text).unwrap_err().to_string();

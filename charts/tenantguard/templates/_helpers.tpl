@@ -139,17 +139,28 @@ entry the server's default, the group system:masters.
 {{- end }}
 
 {{/*
-Shared by both webhooks. matchExpressions are ANDed, so extra expressions from
-the values can only narrow the selection, never bring an excluded namespace back.
-For Namespace objects themselves the selector is matched against the object's
-own labels, and kubernetes.io/metadata.name is set on every namespace.
+A webhook entry's namespaceSelector; args: root, tenants (bool).
+matchExpressions are ANDed, so extra expressions from the values can only
+narrow the selection, never bring an excluded namespace back. With `tenants`
+only namespaces carrying a non-empty tenantguard.io/tenant label are selected
+(entries for namespaced objects: rules never judge objects in platform
+namespaces). For Namespace objects themselves the selector is matched against
+the object's own labels, and kubernetes.io/metadata.name is set on every
+namespace.
 */}}
 {{- define "tenantguard.namespaceSelector" -}}
 matchExpressions:
   - key: kubernetes.io/metadata.name
     operator: NotIn
-    values: {{ include "tenantguard.excludedNamespaces" . }}
-{{- with .Values.webhook.extraMatchExpressions }}
+    values: {{ include "tenantguard.excludedNamespaces" .root }}
+{{- if .tenants }}
+  - key: tenantguard.io/tenant
+    operator: Exists
+  - key: tenantguard.io/tenant
+    operator: NotIn
+    values: [""]
+{{- end }}
+{{- with .root.Values.webhook.extraMatchExpressions }}
 {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end }}

@@ -147,7 +147,7 @@ fn read(
 }
 
 /// An UPDATE of a Pod already being deleted that leaves its spec alone.
-fn terminating_pod_untouched(ctx: &Ctx<'_>, spec_ptr: &str) -> bool {
+pub(super) fn terminating_pod_untouched(ctx: &Ctx<'_>, spec_ptr: &str) -> bool {
     ctx.kind == "Pod"
         && ctx.group.is_empty()
         && ctx
