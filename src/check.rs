@@ -8,6 +8,7 @@
 //! contract; anything else (lines, why an object was not judged, the patch as
 //! readable changes) lives in fields JSON skips.
 
+mod claims;
 mod input;
 mod resources;
 mod text;
@@ -199,9 +200,14 @@ impl Report {
     }
 }
 
-/// Adds the Namespaces and Tenants of the input to the inventory.
+/// Adds the Namespaces and Tenants of the input to the inventory. The
+/// hosts the input's Ingresses and routes claim are added by [`run`], once
+/// the tenancy is known (see [`claims`]).
 pub fn absorb_inputs(inv: &mut Inventory, objects: &[InputObject]) -> Result<(), InputError> {
     for o in objects {
+        if crate::hosts::ClaimRef::of_object(&o.object).is_some() {
+            continue;
+        }
         tenancy::absorb(inv, &o.object, &o.source).map_err(|e| InputError(e.to_string()))?;
     }
     Ok(())
@@ -304,7 +310,8 @@ pub fn run(
     default_namespace: &str,
     user: &User,
 ) -> Report {
-    let inv = tenancy_after_mutation(engine, inv, objects, user);
+    let mut inv = tenancy_after_mutation(engine, inv, objects, user);
+    claims::absorb(engine, &mut inv, objects, default_namespace);
     let mut results = Vec::with_capacity(objects.len());
     for o in objects {
         let req = create_request(&o.object, default_namespace, user);

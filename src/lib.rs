@@ -13,6 +13,7 @@ pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod engine;
+pub mod hosts;
 pub mod image;
 pub mod manifest;
 pub mod metrics;

@@ -11,6 +11,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
+use crate::hosts::HostClaims;
 use crate::swap::Swap;
 
 use ipnet::IpNet;
@@ -72,6 +73,9 @@ pub struct Inventory {
     tenants: HashMap<String, TenantEntry>,
     /// Every declared tenant's dedicated-node pairs: (tenant, key, value).
     dedicated: Vec<(String, String, String)>,
+    /// The hosts Ingresses and routes claim (shared between snapshots
+    /// until one changes them).
+    claims: Arc<HostClaims>,
     pub unknown: UnknownNamespaces,
     /// Whether the onboarding controller runs, so that a Pod in a tenant
     /// namespace it has not onboarded yet must wait (only in a cluster: an
@@ -93,6 +97,7 @@ impl Inventory {
             per_tenant: HashMap::new(),
             tenants: HashMap::new(),
             dedicated: Vec::new(),
+            claims: Arc::default(),
             unknown,
             onboarding_gate: false,
         }
@@ -198,8 +203,27 @@ impl Inventory {
             .map(|(n, e)| (n.as_str(), e.tenant.as_deref()))
     }
 
+    /// Who claims which host: Ingresses and routes in the cluster, or
+    /// offline in `--inventory` and the input.
+    pub fn claims(&self) -> &HostClaims {
+        &self.claims
+    }
+
+    /// The claims, to change them (copied first if a snapshot shares them).
+    pub fn claims_mut(&mut self) -> &mut HostClaims {
+        Arc::make_mut(&mut self.claims)
+    }
+
+    /// Replaces the claims with a shared index (the cluster's host cache).
+    pub fn set_claims(&mut self, claims: Arc<HostClaims>) {
+        self.claims = claims;
+    }
+
     /// Adds everything `other` knows (its entries win).
     pub fn merge(&mut self, other: Inventory) {
+        if !other.claims.is_empty() {
+            self.claims_mut().merge(&other.claims);
+        }
         for (ns, e) in other.namespaces {
             self.record_namespace(&ns, e.tenant.as_deref(), e.onboarded);
         }

@@ -82,6 +82,7 @@ const RULES: &[&str] = &[
     "managed-objects",
     "pod-security",
     "namespace-metadata",
+    "ingress-hosts",
     "allowed-classes",
     "allowed-registries",
     "service-types",
@@ -720,6 +721,7 @@ check_cases! {
     max_namespaces_by_owner => "check/max-namespaces-owner.yaml",
     max_namespaces_by_admin => "check/max-namespaces-admin.yaml",
     vault_agent_resources => "check/vault-agent-resources.yaml",
+    ingress_hosts => "check/ingress-hosts.yaml",
 }
 
 review_cases! {

@@ -16,6 +16,8 @@ mod cache;
 mod common;
 #[path = "cluster/gate.rs"]
 mod gate;
+#[path = "cluster/hosts.rs"]
+mod hosts;
 #[path = "cluster/leader.rs"]
 mod leader;
 #[path = "cluster/onboarding.rs"]

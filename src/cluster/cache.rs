@@ -16,6 +16,12 @@
 //! unconfirmed. Readiness needs both initial lists; a cluster without the
 //! Tenant CRD (404) simply declares no tenants.
 //!
+//! Ingresses and the Gateway API routes (`HTTPRoute`, `GRPCRoute`,
+//! `TLSRoute`) are watched for the hosts they claim (`ingress-hosts`); only
+//! their identity and hosts are kept ([`super::state`]). Readiness waits for
+//! their lists too; a cluster without the Gateway API CRDs (404 on the list)
+//! has no routes, and that kind counts as listed.
+//!
 //! Tenant objects are read as dynamic objects and parsed one by one, so one
 //! invalid Tenant (unknown field, bad quantity or CIDR) never breaks the
 //! list: it keeps its last valid spec in force (like a bad policy reload)
@@ -37,6 +43,7 @@ use tokio::task::JoinHandle;
 
 use super::state::State;
 pub use super::state::{parse_tenant, TenantRecord};
+use crate::hosts::ClaimKind;
 use crate::metrics::Metrics;
 use crate::policy::{Tenant, TenantSpec};
 use crate::swap::Swap;
@@ -49,18 +56,71 @@ const BACKOFF_MAX: Duration = Duration::from_secs(30);
 const LOOKUPS_IN_FLIGHT: usize = 16;
 
 /// Which watch a health mark is about.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Resource {
     Namespaces = 0,
     Tenants = 1,
+    Ingresses = 2,
+    HttpRoutes = 3,
+    GrpcRoutes = 4,
+    TlsRoutes = 5,
 }
 
+/// How many watches there are.
+const WATCHES: usize = 6;
+
+/// The watches of objects that claim hosts, with the kind each claims as.
+const CLAIM_WATCHES: [(Resource, ClaimKind); 4] = [
+    (Resource::Ingresses, ClaimKind::Ingress),
+    (Resource::HttpRoutes, ClaimKind::HttpRoute),
+    (Resource::GrpcRoutes, ClaimKind::GrpcRoute),
+    (Resource::TlsRoutes, ClaimKind::TlsRoute),
+];
+
 impl Resource {
+    const ALL: [Resource; WATCHES] = [
+        Resource::Namespaces,
+        Resource::Tenants,
+        Resource::Ingresses,
+        Resource::HttpRoutes,
+        Resource::GrpcRoutes,
+        Resource::TlsRoutes,
+    ];
+
     fn label(self) -> &'static str {
         match self {
             Resource::Namespaces => "namespaces",
             Resource::Tenants => "tenants",
+            Resource::Ingresses => "ingresses",
+            Resource::HttpRoutes => "httproutes",
+            Resource::GrpcRoutes => "grpcroutes",
+            Resource::TlsRoutes => "tlsroutes",
         }
+    }
+
+    /// Kinds a cluster may not serve (their CRD is optional): a 404 on the
+    /// list means "none", not a broken watch.
+    fn optional(self) -> bool {
+        !matches!(self, Resource::Namespaces | Resource::Ingresses)
+    }
+}
+
+/// The API resource of a kind that claims hosts, at the version watched
+/// (TLSRoute is only served as v1alpha2 in the Gateway API's channels).
+pub fn claim_resource(kind: ClaimKind) -> ApiResource {
+    let (version, plural) = match kind {
+        ClaimKind::Ingress => ("v1", "ingresses"),
+        ClaimKind::Gateway => ("v1", "gateways"),
+        ClaimKind::HttpRoute => ("v1", "httproutes"),
+        ClaimKind::GrpcRoute => ("v1", "grpcroutes"),
+        ClaimKind::TlsRoute => ("v1alpha2", "tlsroutes"),
+    };
+    ApiResource {
+        group: kind.group().to_string(),
+        version: version.to_string(),
+        api_version: format!("{}/{version}", kind.group()),
+        kind: kind.as_str().to_string(),
+        plural: plural.to_string(),
     }
 }
 
@@ -71,9 +131,9 @@ pub struct ClusterTenancy {
     lookups: Semaphore,
     state: Mutex<State>,
     current: Swap<Inventory>,
-    synced: [AtomicBool; 2],
+    synced: [AtomicBool; WATCHES],
     /// When each watch broke, while it is broken.
-    broken: Mutex<[Option<Instant>; 2]>,
+    broken: Mutex<[Option<Instant>; WATCHES]>,
     changed: Arc<Notify>,
     /// Counts Tenant objects deleted (the controller reconciles everything then).
     deleted: watch::Sender<u64>,
@@ -92,7 +152,7 @@ impl ClusterTenancy {
     ) -> Arc<Self> {
         let state = State::new(file_tenants, gate);
         let current = Swap::new(state.inventory.clone());
-        for r in [Resource::Namespaces, Resource::Tenants] {
+        for r in Resource::ALL {
             metrics.cache_synced.with_label_values(&[r.label()]).set(0);
         }
         Arc::new(ClusterTenancy {
@@ -101,15 +161,15 @@ impl ClusterTenancy {
             lookups: Semaphore::new(LOOKUPS_IN_FLIGHT),
             state: Mutex::new(state),
             current,
-            synced: [AtomicBool::new(false), AtomicBool::new(false)],
-            broken: Mutex::new([None, None]),
+            synced: Default::default(),
+            broken: Mutex::new([None; WATCHES]),
             changed: Arc::new(Notify::new()),
             deleted: watch::channel(0).0,
             metrics,
         })
     }
 
-    /// Starts the two watches and the cache-age gauge; they end when `stop` turns true.
+    /// Starts the watches and the cache-age gauge; they end when `stop` turns true.
     pub fn spawn(self: &Arc<Self>, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
         // Metadata only: labels and annotations are all tenantguard reads of a Namespace.
         let ns_api: Api<PartialObjectMeta<Namespace>> = Api::all(self.client.clone());
@@ -128,8 +188,18 @@ impl ClusterTenancy {
             |s, e| s.tenant_event(e),
             stop.clone(),
         ));
-        let age = tokio::spawn(me.age_ticker(stop));
-        vec![namespaces, tenants, age]
+        let mut tasks = vec![namespaces, tenants];
+        for (which, kind) in CLAIM_WATCHES {
+            let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &claim_resource(kind));
+            tasks.push(tokio::spawn(me.clone().follow(
+                which,
+                move || watcher::watcher(api.clone(), watcher::Config::default()).boxed(),
+                move |s, e| s.claim_event(kind, e),
+                stop.clone(),
+            )));
+        }
+        tasks.push(tokio::spawn(me.age_ticker(stop)));
+        tasks
     }
 
     /// Runs one watch until `stop`, restarting it (with a fresh list) after failures.
@@ -230,11 +300,14 @@ impl ClusterTenancy {
             e,
             watcher::Error::InitialListFailed(kube::Error::Api(s)) if s.code == 404
         );
-        if matches!(which, Resource::Tenants) && not_found {
-            // No Tenant CRD: no tenants are declared. Keep trying, quietly,
-            // in case it gets installed.
-            if !self.synced[1].swap(true, Ordering::Relaxed) {
-                tracing::warn!("the Tenant CRD is not installed: no Tenants are declared");
+        if which.optional() && not_found {
+            // No Tenant CRD: no tenants are declared; no Gateway API CRDs:
+            // no routes. Keep trying, quietly, in case it gets installed.
+            if !self.synced[which as usize].swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    resource = which.label(),
+                    "not served by this cluster (CRD not installed): there are none"
+                );
                 self.metrics
                     .cache_synced
                     .with_label_values(&[which.label()])

@@ -1,6 +1,7 @@
 //! The Kubernetes side, over the kube client.
 //!
-//! - [`fetch_inventory`]: `check --cluster` lists Namespaces and Tenants once.
+//! - [`fetch_inventory`]: `check --cluster` lists Namespaces, Tenants and
+//!   the hosts Ingresses and routes claim, once.
 //! - [`cache`]: `serve` in a cluster watches them into the tenancy snapshots
 //!   the webhook judges with (no inventory file), and looks a namespace it
 //!   has not seen yet up directly.
@@ -26,7 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::ListParams;
+use kube::api::{DynamicObject, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 use tokio::sync::watch;
@@ -37,6 +38,7 @@ pub use controller::Timing;
 pub use leader::LeaseConfig;
 
 use crate::cli::ServeArgs;
+use crate::hosts::{hosts_in, ClaimKind, ClaimRef};
 use crate::metrics::Metrics;
 use crate::policy::{Settings, Tenant};
 use crate::tenancy::{Inventory, UnknownNamespaces};
@@ -85,8 +87,9 @@ pub async fn client(kubeconfig: Option<&Path>) -> Result<Client, ClusterError> {
         .map_err(|_| ClusterError::Timeout(TIMEOUT))?
 }
 
-/// Lists every Namespace and Tenant of the current context. Tenants are
-/// optional: a cluster without the CRD simply has none.
+/// Lists every Namespace and Tenant of the current context, and the hosts
+/// its Ingresses and routes claim. Tenants and routes are optional: a
+/// cluster without their CRDs simply has none.
 pub async fn fetch_inventory() -> Result<Inventory, ClusterError> {
     let client = client(None).await?;
     let namespaces: Api<Namespace> = Api::all(client.clone());
@@ -105,7 +108,7 @@ pub async fn fetch_inventory() -> Result<Inventory, ClusterError> {
         let tenant = ns.metadata.labels.as_ref().and_then(tenant_label::in_map);
         inv.add_namespace(name, tenant);
     }
-    let tenants: Api<Tenant> = Api::all(client);
+    let tenants: Api<Tenant> = Api::all(client.clone());
     match tokio::time::timeout(TIMEOUT, tenants.list(&ListParams::default())).await {
         Err(_) => return Err(ClusterError::Timeout(TIMEOUT)),
         Ok(Ok(list)) => {
@@ -120,6 +123,27 @@ pub async fn fetch_inventory() -> Result<Inventory, ClusterError> {
                 what: "tenants.tenantguard.io",
                 source,
             })
+        }
+    }
+    for kind in ClaimKind::ALL.into_iter().filter(|k| k.claims()) {
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), &cache::claim_resource(kind));
+        let list = match tokio::time::timeout(TIMEOUT, api.list(&ListParams::default())).await {
+            Err(_) => return Err(ClusterError::Timeout(TIMEOUT)),
+            Ok(Ok(list)) => list,
+            // 404: the Gateway API CRDs are not installed; no routes.
+            Ok(Err(kube::Error::Api(e))) if e.code == 404 && kind != ClaimKind::Ingress => continue,
+            Ok(Err(source)) => {
+                return Err(ClusterError::List {
+                    what: kind.as_str(),
+                    source,
+                })
+            }
+        };
+        let claims = inv.claims_mut();
+        for o in &list.items {
+            let ns = o.metadata.namespace.as_deref().unwrap_or("");
+            let name = o.metadata.name.as_deref().unwrap_or("");
+            claims.set(ClaimRef::new(ns, kind, name), hosts_in(kind, &o.data));
         }
     }
     Ok(inv)

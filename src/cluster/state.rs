@@ -1,10 +1,13 @@
 //! What the watches fold into: the master [`Inventory`] (namespaces,
-//! Tenants from the cluster over those from the policies directory) and the
+//! Tenants from the cluster over those from the policies directory, the
+//! hosts Ingresses and routes claim, see [`claims`]) and the
 //! record of every Tenant object, valid or not. Pure: no client, no clock;
 //! [`super::cache`] feeds it events and publishes snapshots of it.
 //!
 //! A re-list (`Init` … `InitDone`) is buffered and then replaces what was
 //! known at once, so a snapshot never shows half a list.
+
+mod claims;
 
 use std::collections::HashMap;
 
@@ -59,6 +62,8 @@ pub struct State {
     /// A re-list in progress: name -> (tenant, onboarded).
     ns_buffer: Option<HashMap<String, (Option<String>, bool)>>,
     tenant_buffer: Option<HashMap<String, DynamicObject>>,
+    /// Re-lists of Ingresses and routes in progress.
+    claim_buffers: claims::ClaimBuffers,
     /// Tenant objects deleted so far.
     deletions: u64,
 }
@@ -75,6 +80,7 @@ impl State {
             cluster: HashMap::new(),
             ns_buffer: None,
             tenant_buffer: None,
+            claim_buffers: Default::default(),
             deletions: 0,
         };
         s.set_files(files);

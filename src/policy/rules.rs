@@ -38,6 +38,7 @@ registry! {
     ManagedObjects => managed_objects::ManagedObjects,
     PodSecurity => pod_security::PodSecurity,
     NamespaceMetadata => namespace_metadata::NamespaceMetadata,
+    IngressHosts => ingress_hosts::IngressHosts,
     AllowedClasses => allowed_classes::AllowedClasses,
     AllowedRegistries => allowed_registries::AllowedRegistries,
     ServiceTypes => service_types::ServiceTypes,

@@ -484,24 +484,11 @@ fn check_quantities(
 /// case, a trailing dot allowed. `{tenant}` (Settings patterns) stands for
 /// the tenant's name, itself a DNS label.
 pub fn check_host_pattern(path: &str, pattern: &str) -> Result<(), String> {
-    let p = pattern.trim_end_matches('.');
-    let name = p.strip_prefix("*.").unwrap_or(p);
-    let ok = !name.is_empty()
-        && name.split('.').all(|label| {
-            let label = label.replace("{tenant}", "t");
-            !label.is_empty()
-                && label.len() <= 63
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        });
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "{path} {pattern:?} is not a hostname pattern; use a DNS name such as app.acme.example or a one-label wildcard such as *.acme.example"
-        ))
-    }
+    crate::hosts::Host::parse(&pattern.replace("{tenant}", "t"))
+        .map(|_| ())
+        .map_err(|e| {
+            format!(
+                "{path} {pattern:?} is not a hostname pattern ({e}); use a DNS name such as app.acme.example or a one-label wildcard such as *.acme.example"
+            )
+        })
 }

@@ -1,5 +1,6 @@
 //! Loading an inventory from files: Namespace and Tenant objects in YAML or
-//! JSON, one file or a directory of them; other kinds are ignored.
+//! JSON, one file or a directory of them, and the hosts Ingresses and
+//! Gateway API routes claim; other kinds are ignored.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -108,6 +109,12 @@ fn inventory_files(path: &Path, out: &mut Vec<std::path::PathBuf>) -> Result<(),
     Ok(())
 }
 
+/// Whether objects of this apiVersion and kind claim hosts.
+fn claim_kind(api_version: &str, kind: &str) -> bool {
+    let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+    crate::hosts::ClaimKind::of(group, kind).is_some_and(|k| k.claims())
+}
+
 /// Just what the inventory needs of a document.
 #[derive(serde::Deserialize)]
 struct DocHead {
@@ -172,6 +179,13 @@ fn absorb_streaming(inv: &mut Inventory, name: &str, text: &str) -> bool {
                 staged.add_tenant(&t);
             }
             (_, k) if k.ends_with("List") => return false,
+            (api, kind) if claim_kind(api, kind) => {
+                // An Ingress or route: an existing claim on its hosts.
+                let Ok(obj) = serde_yaml_ng::from_str::<Value>(doc.text) else {
+                    return false;
+                };
+                staged.claims_mut().absorb(&obj);
+            }
             _ => {}
         }
     }
@@ -179,7 +193,8 @@ fn absorb_streaming(inv: &mut Inventory, name: &str, text: &str) -> bool {
     true
 }
 
-/// Adds a Namespace or Tenant object to the inventory; other kinds are ignored.
+/// Adds a Namespace or Tenant object to the inventory, and the hosts an
+/// Ingress or route claims; other kinds are ignored.
 pub fn absorb(inv: &mut Inventory, obj: &Value, source: &str) -> Result<bool, InventoryError> {
     let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
     let api = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
@@ -220,6 +235,7 @@ pub fn absorb(inv: &mut Inventory, obj: &Value, source: &str) -> Result<bool, In
             inv.add_tenant(&tenant);
             Ok(true)
         }
+        (api, kind) if claim_kind(api, kind) => Ok(inv.claims_mut().absorb(obj)),
         _ => Ok(false),
     }
 }
@@ -251,6 +267,31 @@ mod tests {
             err.contains("lots"),
             "an invalid Tenant is reported precisely: {err}"
         );
+    }
+
+    #[test]
+    fn ingresses_and_routes_are_claims() {
+        use crate::hosts::{ClaimKind, ClaimRef, Host};
+        let dir = tempfile::tempdir().unwrap();
+        let yaml = "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: web, namespace: globex-prod}\nspec: {rules: [{host: Shop.Globex.example}]}\n---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: api, namespace: globex-prod}\nspec: {hostnames: ['*.api.example']}\n---\napiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: gw, namespace: infra}\nspec: {listeners: [{name: a, hostname: gw.example}]}\n";
+        std::fs::write(dir.path().join("a.yaml"), yaml).unwrap();
+        let json = r#"{"apiVersion": "v1", "kind": "List", "items": [{"apiVersion": "gateway.networking.k8s.io/v1alpha2", "kind": "TLSRoute", "metadata": {"name": "db", "namespace": "globex-prod"}, "spec": {"hostnames": ["db.example"]}}]}"#;
+        std::fs::write(dir.path().join("b.json"), json).unwrap();
+        let inv = load_inventory(dir.path()).unwrap();
+        let claims = inv.claims();
+        assert_eq!(claims.objects(), 3, "the Gateway claims nothing");
+        let web = ClaimRef::new("globex-prod", ClaimKind::Ingress, "web");
+        assert_eq!(
+            claims.claimed_by(&web),
+            [Host::parse("shop.globex.example").unwrap()]
+        );
+        let under = Host::parse("x.api.example").unwrap();
+        assert_eq!(claims.overlapping(&under).len(), 1);
+        let db = Host::parse("db.example").unwrap();
+        assert_eq!(claims.overlapping(&db).len(), 1, "a List item (JSON)");
+        let mut copy = Inventory::default();
+        copy.merge(inv);
+        assert_eq!(copy.claims().objects(), 3, "merge keeps the claims");
     }
 
     #[test]

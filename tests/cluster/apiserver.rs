@@ -34,7 +34,7 @@ pub type Body = UnsyncBoxBody<Bytes, Infallible>;
 type Key = (String, String, String);
 
 /// Plural resource, kind, apiVersion.
-const RESOURCES: [(&str, &str, &str); 8] = [
+const RESOURCES: [(&str, &str, &str); 12] = [
     ("namespaces", "Namespace", "v1"),
     ("tenants", "Tenant", "tenantguard.io/v1alpha1"),
     ("networkpolicies", "NetworkPolicy", "networking.k8s.io/v1"),
@@ -47,6 +47,14 @@ const RESOURCES: [(&str, &str, &str); 8] = [
         "rbac.authorization.k8s.io/v1",
     ),
     ("leases", "Lease", "coordination.k8s.io/v1"),
+    ("ingresses", "Ingress", "networking.k8s.io/v1"),
+    ("httproutes", "HTTPRoute", "gateway.networking.k8s.io/v1"),
+    ("grpcroutes", "GRPCRoute", "gateway.networking.k8s.io/v1"),
+    (
+        "tlsroutes",
+        "TLSRoute",
+        "gateway.networking.k8s.io/v1alpha2",
+    ),
 ];
 
 fn kind_of(resource: &str) -> (&'static str, &'static str) {
