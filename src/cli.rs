@@ -53,6 +53,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Judge manifests offline, as the webhook would on CREATE.
     Check(CheckArgs),
+    /// Judge objects as they stand (validating rules only, no mutation).
+    Audit(AuditArgs),
     /// Print the AdmissionReview response to a recorded request.
     Review(ReviewArgs),
     /// Write a CA and a serving certificate for S.N.svc.
@@ -228,6 +230,37 @@ pub struct CheckArgs {
     #[arg(short = 'n', long, default_value = "default")]
     pub namespace: String,
     /// Read Namespaces and Tenants from the current kubeconfig context.
+    #[arg(long)]
+    pub cluster: bool,
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
+}
+
+/// `check`'s flags, for objects as they stand: `-f` or `--cluster` (or
+/// both: the files judged with the cluster's tenancy).
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Manifest file, directory (walked for .yaml, .yml, .json) or - for stdin; repeatable.
+    #[arg(
+        short = 'f',
+        long = "filename",
+        required_unless_present = "cluster",
+        value_name = "PATH"
+    )]
+    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// Requester matched against policy exclusions [default: no one in particular, no admin].
+    #[arg(long = "as", value_name = "USER")]
+    pub as_user: Option<String>,
+    /// Requester's group; repeatable (needs --as, as in kubectl).
+    #[arg(long = "as-group", value_name = "GROUP", requires = "as_user")]
+    pub as_groups: Vec<String>,
+    /// Namespace of objects that name none.
+    #[arg(short = 'n', long, default_value = "default")]
+    pub namespace: String,
+    /// Read the tenancy from the current kubeconfig context and, without
+    /// -f, judge the objects of every tenant namespace there.
     #[arg(long)]
     pub cluster: bool,
     #[arg(short = 'o', long, value_enum, default_value = "text")]
