@@ -16,6 +16,8 @@
 //! (`--as`/`--as-group` name one, for policy exclusions by user or group).
 //! Exclusions by namespace apply as they do in admission.
 
+pub mod report;
+
 use anyhow::{bail, Context};
 
 use crate::check::{self, InputObject, Report};
