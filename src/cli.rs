@@ -204,6 +204,16 @@ pub struct ClusterArgs {
     /// This replica's holder identity in the Lease [default: the hostname, which is the pod name].
     #[arg(long, env = "POD_NAME", value_name = "NAME")]
     pub leader_identity: Option<String>,
+    /// Time between audit scans of existing objects (on the Lease holder),
+    /// e.g. 1h, 30m; 0 turns the background scan off.
+    #[arg(
+        long,
+        env = "TENANTGUARD_AUDIT_INTERVAL",
+        default_value = "1h",
+        value_parser = crate::audit::scan::parse_interval,
+        value_name = "DURATION"
+    )]
+    pub audit_interval: std::time::Duration,
     /// Seconds a request may wait for the direct lookup of a namespace the cache has not seen yet.
     #[arg(
         long,
