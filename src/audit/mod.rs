@@ -16,6 +16,7 @@
 //! (`--as`/`--as-group` name one, for policy exclusions by user or group).
 //! Exclusions by namespace apply as they do in admission.
 
+pub mod events;
 pub mod kinds;
 pub mod metrics;
 pub mod report;

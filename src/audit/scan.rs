@@ -27,6 +27,7 @@ use kube::Client;
 use serde_json::Value;
 use tokio::sync::watch;
 
+use super::events::Notifier;
 use super::kinds::{self, AuditedKind, AUDITED};
 use super::metrics::AuditMetrics;
 use super::report::{self, NamespaceReport, ObjectRef};
@@ -213,17 +214,21 @@ pub struct Scanner {
     engine: EngineSource,
     metrics: Arc<AuditMetrics>,
     opts: ScanOptions,
+    notifier: Notifier,
 }
 
 impl Scanner {
+    /// `instance`: this replica's name, on the Events it sends.
     pub fn new(
         client: Client,
         tenancy: Arc<dyn TenancySource>,
         engine: EngineSource,
         metrics: Arc<AuditMetrics>,
         opts: ScanOptions,
+        instance: &str,
     ) -> Self {
         Scanner {
+            notifier: Notifier::new(client.clone(), instance),
             client,
             tenancy,
             engine,
@@ -233,7 +238,7 @@ impl Scanner {
     }
 
     /// One scan of every tenant namespace, while `keep_going` holds.
-    pub async fn scan_once(&self, keep_going: &(dyn Fn() -> bool + Sync)) -> ScanStats {
+    pub async fn scan_once(&mut self, keep_going: &(dyn Fn() -> bool + Sync)) -> ScanStats {
         let started = Instant::now();
         let now = unix_now();
         let audit = super::engine(&(self.engine)());
@@ -245,6 +250,7 @@ impl Scanner {
         let mut unserved: HashSet<&'static str> = HashSet::new();
         let mut reports_missing = false;
         let reports: Api<DynamicObject> = Api::all_with(self.client.clone(), &report_resource());
+        self.notifier.start_scan();
         for (namespace, tenant) in &namespaces {
             if !keep_going() {
                 stats.interrupted = true;
@@ -257,6 +263,7 @@ impl Scanner {
                     continue;
                 }
                 let mut objects = 0u64;
+                let notifier = &mut self.notifier;
                 let mut each = |obj: Value| {
                     if kinds::made_by_audited_owner(&obj) {
                         return;
@@ -264,7 +271,9 @@ impl Scanner {
                     objects += 1;
                     let req = check::create_request(&obj, namespace, &user);
                     let outcome = super::judge(&audit, &req, &inv);
-                    report.add(&ObjectRef::of(&obj), &outcome);
+                    let r = ObjectRef::of(&obj);
+                    report.add(&r, &outcome);
+                    notifier.saw(&r, &outcome);
                 };
                 let listing = list_kind(
                     &self.client,
@@ -276,6 +285,7 @@ impl Scanner {
                 )
                 .await;
                 stats.objects += objects;
+                self.notifier.flush().await;
                 match listing {
                     Ok(true) => {}
                     Ok(false) => {
@@ -344,6 +354,8 @@ impl Scanner {
             let current: BTreeSet<&str> = namespaces.iter().map(|(n, _)| n.as_str()).collect();
             stats.errors += self.delete_stale(&reports, &current).await;
         }
+        self.notifier
+            .end_scan(!stats.interrupted && stats.errors == 0);
         self.metrics.objects.inc_by(stats.objects);
         let result = if stats.interrupted {
             "interrupted"
@@ -445,7 +457,11 @@ impl Scanner {
     /// Scans while this replica leads: at once, every interval, and once a
     /// change to the policies or a Tenant has settled. Ends when `stop`
     /// turns true. Nothing at all with a zero interval.
-    pub async fn run(self, mut leading: watch::Receiver<bool>, mut stop: watch::Receiver<bool>) {
+    pub async fn run(
+        mut self,
+        mut leading: watch::Receiver<bool>,
+        mut stop: watch::Receiver<bool>,
+    ) {
         if self.opts.interval.is_zero() {
             return;
         }

@@ -185,6 +185,8 @@ pub struct Cluster {
     /// Whether this replica holds the Lease (only with the controller).
     leading: Option<watch::Receiver<bool>>,
     stop: watch::Receiver<bool>,
+    /// This replica's holder identity in the Lease.
+    identity: String,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -215,6 +217,7 @@ impl Cluster {
         metrics: Arc<Metrics>,
         stop: watch::Receiver<bool>,
     ) -> Cluster {
+        let identity = opts.lease.identity.clone();
         let tenancy = ClusterTenancy::new(
             client.clone(),
             opts.lookup_timeout,
@@ -254,6 +257,7 @@ impl Cluster {
             reconcile_all: Arc::new(reconcile_all),
             leading,
             stop,
+            identity,
             tasks,
         }
     }
@@ -279,6 +283,7 @@ impl Cluster {
             engine,
             Arc::new(crate::audit::metrics::AuditMetrics::new(registry)),
             opts,
+            &self.identity,
         );
         self.tasks
             .push(tokio::spawn(scanner.run(leading, self.stop.clone())));

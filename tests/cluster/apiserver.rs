@@ -37,7 +37,7 @@ type Key = (String, String, String);
 
 /// Plural resource, kind, apiVersion. Anything else answers 404, as a
 /// kind whose CRD is not installed does.
-const RESOURCES: [(&str, &str, &str); 12] = [
+const RESOURCES: [(&str, &str, &str); 13] = [
     ("namespaces", "Namespace", "v1"),
     ("tenants", "Tenant", "tenantguard.io/v1alpha1"),
     ("networkpolicies", "NetworkPolicy", "networking.k8s.io/v1"),
@@ -54,6 +54,7 @@ const RESOURCES: [(&str, &str, &str); 12] = [
     ("services", "Service", "v1"),
     ("deployments", "Deployment", "apps/v1"),
     ("policyreports", "PolicyReport", "wgpolicyk8s.io/v1alpha2"),
+    ("events", "Event", "events.k8s.io/v1"),
 ];
 
 fn served(resource: &str) -> bool {

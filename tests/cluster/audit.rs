@@ -149,6 +149,33 @@ async fn a_bad_object_is_reported_until_it_is_fixed() {
     })
     .await;
     assert!(m.metric("tenantguard_audit_objects_total").unwrap_or(0.0) >= 2.0);
+    // One Warning Event on the bad pod, naming both violations.
+    let events = |server: &ApiServer| -> Vec<Value> {
+        server
+            .calls()
+            .into_iter()
+            .filter(|c| c.resource == "events" && c.verb == "create" && c.status < 300)
+            .filter_map(|c| c.body)
+            .collect()
+    };
+    let sent = events(&server);
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    for e in &sent {
+        assert_eq!(
+            (
+                e["type"].as_str(),
+                e["reason"].as_str(),
+                e["regarding"]["name"].as_str()
+            ),
+            (Some("Warning"), Some("PolicyViolation"), Some("bad"))
+        );
+        let note = e["note"].as_str().unwrap();
+        assert!(note.starts_with("[require-limits]"), "{e}");
+        assert!(
+            note.contains("limits.cpu") && note.contains("limits.memory"),
+            "{e}"
+        );
+    }
     assert!(
         m.metric("tenantguard_audit_last_run_timestamp_seconds")
             .unwrap_or(0.0)
@@ -171,6 +198,8 @@ async fn a_bad_object_is_reported_until_it_is_fixed() {
     .await;
     assert_eq!(r["results"], json!([]));
     assert!(r["summary"]["pass"].as_u64() >= Some(2), "{r:#}");
+    // Nothing new was found, so nothing more was announced.
+    assert_eq!(events(&server).len(), 1);
     eventually("the gauge to drop", || {
         m.metric("tenantguard_audit_violations{policy=\"require-limits\",tenant=\"acme\"}")
             .is_none()
@@ -298,6 +327,7 @@ fn the_chart_lets_the_audit_list_every_kind_and_write_reports() {
     for verb in ["list", "create", "patch", "delete"] {
         calls.push(call(verb, "wgpolicyk8s.io", "policyreports", "acme-prod"));
     }
+    calls.push(call("create", "events.k8s.io", "events", "acme-prod"));
     rbac::assert_allowed(&calls);
 }
 

@@ -175,6 +175,10 @@ async fn the_chart_grants_exactly_what_is_used() {
         "metadata": {"name": "tenantguard", "namespace": "monitoring",
             "labels": {"app.kubernetes.io/managed-by": "tenantguard"}}}),
     );
+    // A pod without limits: the audit sends an Event about it.
+    server.put(serde_json::json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "bad", "namespace": "acme-prod"},
+        "spec": {"containers": [{"name": "app", "image": "nginx"}]}}));
     let mut replica = super::Replica::start(&server, "replica-a", true);
     let registry = replica.metrics.registry.clone();
     let engine = std::sync::Arc::new(tenantguard::engine::Engine::default());
@@ -183,6 +187,14 @@ async fn the_chart_grants_exactly_what_is_used() {
         tenantguard::audit::scan::ScanOptions::new(std::time::Duration::from_secs(3600)),
         &registry,
     ));
+    super::eventually("the audit's Event", || {
+        server
+            .calls()
+            .iter()
+            .any(|c| c.resource == "events" && c.verb == "create")
+            .then_some(())
+    })
+    .await;
     super::eventually("the audit to remove a stale report", || {
         server
             .get("policyreports", "monitoring", "tenantguard")
