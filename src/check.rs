@@ -9,6 +9,8 @@
 //! readable changes) lives in fields JSON skips.
 
 mod claims;
+
+pub use claims::absorb as absorb_claims;
 mod input;
 mod resources;
 mod text;
@@ -312,11 +314,32 @@ pub fn run(
 ) -> Report {
     let mut inv = tenancy_after_mutation(engine, inv, objects, user);
     claims::absorb(engine, &mut inv, objects, default_namespace);
+    report(
+        engine,
+        &inv,
+        objects,
+        default_namespace,
+        user,
+        |req, inv| engine.admit(req, inv),
+    )
+}
+
+/// The report of `judge` over every object's CREATE request, in input
+/// order: `check` judges with mutation and validation, `audit` with the
+/// validating rules alone.
+pub fn report(
+    engine: &Engine,
+    inv: &Inventory,
+    objects: &[InputObject],
+    default_namespace: &str,
+    user: &User,
+    judge: impl Fn(&Request, &Inventory) -> Outcome,
+) -> Report {
     let mut results = Vec::with_capacity(objects.len());
     for o in objects {
         let req = create_request(&o.object, default_namespace, user);
-        let outcome = engine.admit(&req, &inv);
-        let standing = engine.standing(&req, &inv);
+        let outcome = judge(&req, inv);
+        let standing = engine.standing(&req, inv);
         // An object that could not be judged still says whose namespace it is in.
         let tenant = outcome.tenant.clone().or_else(|| {
             (!engine.is_exempt(&req.namespace))

@@ -53,6 +53,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Judge manifests offline, as the webhook would on CREATE.
     Check(CheckArgs),
+    /// Judge objects as they stand (validating rules only, no mutation).
+    Audit(AuditArgs),
     /// Print the AdmissionReview response to a recorded request.
     Review(ReviewArgs),
     /// Write a CA and a serving certificate for S.N.svc.
@@ -205,6 +207,16 @@ pub struct ClusterArgs {
     /// This replica's holder identity in the Lease [default: the hostname, which is the pod name].
     #[arg(long, env = "POD_NAME", value_name = "NAME")]
     pub leader_identity: Option<String>,
+    /// Time between audit scans of existing objects (on the Lease holder),
+    /// e.g. 1h, 30m; 0 turns the background scan off.
+    #[arg(
+        long,
+        env = "TENANTGUARD_AUDIT_INTERVAL",
+        default_value = "1h",
+        value_parser = crate::audit::scan::parse_interval,
+        value_name = "DURATION"
+    )]
+    pub audit_interval: std::time::Duration,
     /// Seconds a request may wait for the direct lookup of a namespace the cache has not seen yet.
     #[arg(
         long,
@@ -231,6 +243,37 @@ pub struct CheckArgs {
     #[arg(short = 'n', long, default_value = "default")]
     pub namespace: String,
     /// Read Namespaces and Tenants from the current kubeconfig context.
+    #[arg(long)]
+    pub cluster: bool,
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
+}
+
+/// `check`'s flags, for objects as they stand: `-f` or `--cluster` (or
+/// both: the files judged with the cluster's tenancy).
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Manifest file, directory (walked for .yaml, .yml, .json) or - for stdin; repeatable.
+    #[arg(
+        short = 'f',
+        long = "filename",
+        required_unless_present = "cluster",
+        value_name = "PATH"
+    )]
+    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// Requester matched against policy exclusions [default: no one in particular, no admin].
+    #[arg(long = "as", value_name = "USER")]
+    pub as_user: Option<String>,
+    /// Requester's group; repeatable (needs --as, as in kubectl).
+    #[arg(long = "as-group", value_name = "GROUP", requires = "as_user")]
+    pub as_groups: Vec<String>,
+    /// Namespace of objects that name none.
+    #[arg(short = 'n', long, default_value = "default")]
+    pub namespace: String,
+    /// Read the tenancy from the current kubeconfig context and, without
+    /// -f, judge the objects of every tenant namespace there.
     #[arg(long)]
     pub cluster: bool,
     #[arg(short = 'o', long, value_enum, default_value = "text")]

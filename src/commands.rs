@@ -87,14 +87,20 @@ async fn run_server(
             controller = opts.controller,
             "tenancy from the cluster: watching Namespaces and Tenants"
         );
-        Some(crate::cluster::Cluster::start(
+        let settings_engine = engine.clone();
+        let mut cluster = crate::cluster::Cluster::start(
             client,
             opts,
-            Arc::new(move || engine.load().policies.settings.clone()),
+            Arc::new(move || settings_engine.load().policies.settings.clone()),
             file_tenants,
             metrics.clone(),
             cluster_stop_rx,
-        ))
+        );
+        let scan = crate::audit::scan::ScanOptions::new(args.cluster.audit_interval);
+        if cluster.start_audit(Arc::new(move || engine.load()), scan, &metrics.registry) {
+            tracing::info!(interval = ?args.cluster.audit_interval, "audit of existing objects: on the Lease holder, writing PolicyReports");
+        }
+        Some(cluster)
     } else {
         None
     };

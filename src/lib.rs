@@ -6,6 +6,7 @@
 //! patch) → bytes. `check`, `review` and `serve` share every decision.
 
 pub mod admission;
+pub mod audit;
 pub mod certs;
 pub mod check;
 pub mod cli;

@@ -10,6 +10,8 @@
 
 #[path = "cluster/apiserver.rs"]
 mod apiserver;
+#[path = "cluster/audit.rs"]
+mod audit;
 #[path = "cluster/cache.rs"]
 mod cache;
 #[path = "common/mod.rs"]

@@ -135,7 +135,13 @@ pub fn render_text(report: &Report) -> String {
             let _ = write!(s, "  (tenant {t})");
         }
         s.push('\n');
-        line(&mut s, "from", &format!("{}, line {}", r.source, r.line));
+        // Objects read from a cluster have no line.
+        let at = if r.line > 0 {
+            format!(", line {}", r.line)
+        } else {
+            String::new()
+        };
+        line(&mut s, "from", &format!("{}{at}", r.source));
         if let Some(n) = &r.note {
             line(&mut s, "note", n);
         }

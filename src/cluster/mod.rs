@@ -204,8 +204,14 @@ pub(crate) async fn stopped(rx: &mut watch::Receiver<bool>) {
 
 /// The running cluster side of `serve`.
 pub struct Cluster {
+    client: Client,
     tenancy: Arc<ClusterTenancy>,
     reconcile_all: Arc<watch::Sender<u64>>,
+    /// Whether this replica holds the Lease (only with the controller).
+    leading: Option<watch::Receiver<bool>>,
+    stop: watch::Receiver<bool>,
+    /// This replica's holder identity in the Lease.
+    identity: String,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -236,6 +242,7 @@ impl Cluster {
         metrics: Arc<Metrics>,
         stop: watch::Receiver<bool>,
     ) -> Cluster {
+        let identity = opts.lease.identity.clone();
         let tenancy = ClusterTenancy::new(
             client.clone(),
             opts.lookup_timeout,
@@ -245,14 +252,16 @@ impl Cluster {
         );
         let mut tasks = tenancy.spawn(stop.clone());
         let (reconcile_all, all_rx) = watch::channel(0u64);
+        let mut leading = None;
         if opts.controller {
             tracing::info!(lease = %opts.lease.name, namespace = %opts.lease.namespace, identity = %opts.lease.identity, "onboarding controller enabled: campaigning for the Lease");
             let (leading_tx, leading_rx) = watch::channel(false);
+            leading = Some(leading_tx.subscribe());
             let (idle_tx, idle_rx) = watch::channel(true);
             let elector = leader::LeaderElector::new(client.clone(), opts.lease.clone());
             tasks.push(tokio::spawn(elector.run(leading_tx, stop.clone(), idle_rx)));
             let ctx = controller::Ctx::new(
-                client,
+                client.clone(),
                 tenancy.clone(),
                 settings,
                 metrics,
@@ -260,14 +269,50 @@ impl Cluster {
                 opts.own_namespace,
             );
             tasks.push(tokio::spawn(controller::run_when_leading(
-                ctx, leading_rx, stop, all_rx, idle_tx,
+                ctx,
+                leading_rx,
+                stop.clone(),
+                all_rx,
+                idle_tx,
             )));
         }
         Cluster {
+            client,
             tenancy,
             reconcile_all: Arc::new(reconcile_all),
+            leading,
+            stop,
+            identity,
             tasks,
         }
+    }
+
+    /// Starts the audit's background scan on the Lease holder (see
+    /// [`crate::audit::scan`]); false when it does not run: a zero
+    /// interval, or no controller (then no replica campaigns for the Lease).
+    pub fn start_audit(
+        &mut self,
+        engine: crate::audit::scan::EngineSource,
+        opts: crate::audit::scan::ScanOptions,
+        registry: &prometheus::Registry,
+    ) -> bool {
+        let Some(leading) = self.leading.clone() else {
+            return false;
+        };
+        if opts.interval.is_zero() {
+            return false;
+        }
+        let scanner = crate::audit::scan::Scanner::new(
+            self.client.clone(),
+            self.tenancy.clone(),
+            engine,
+            Arc::new(crate::audit::metrics::AuditMetrics::new(registry)),
+            opts,
+            &self.identity,
+        );
+        self.tasks
+            .push(tokio::spawn(scanner.run(leading, self.stop.clone())));
+        true
     }
 
     pub fn tenancy(&self) -> Arc<ClusterTenancy> {

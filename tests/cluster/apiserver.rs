@@ -4,6 +4,8 @@
 //! newline-delimited WatchEvents that stay open, metadata-only responses
 //! for `as=PartialObjectMetadata`, resourceVersions, generations).
 //!
+//! Lists honour `limit` and `continue` (the token is the last key served).
+//!
 //! Approximations, stated so no test leans on them by accident: server-side
 //! apply merges maps key by key and replaces lists whole (the real field
 //! manager also drops fields a manager stops applying); label selectors know
@@ -33,8 +35,9 @@ use tokio::sync::{broadcast, watch};
 pub type Body = UnsyncBoxBody<Bytes, Infallible>;
 type Key = (String, String, String);
 
-/// Plural resource, kind, apiVersion.
-const RESOURCES: [(&str, &str, &str); 12] = [
+/// Plural resource, kind, apiVersion. Anything else answers 404, as a
+/// kind whose CRD is not installed does.
+const RESOURCES: [(&str, &str, &str); 17] = [
     ("namespaces", "Namespace", "v1"),
     ("tenants", "Tenant", "tenantguard.io/v1alpha1"),
     ("networkpolicies", "NetworkPolicy", "networking.k8s.io/v1"),
@@ -55,7 +58,16 @@ const RESOURCES: [(&str, &str, &str); 12] = [
         "TLSRoute",
         "gateway.networking.k8s.io/v1alpha2",
     ),
+    ("pods", "Pod", "v1"),
+    ("services", "Service", "v1"),
+    ("deployments", "Deployment", "apps/v1"),
+    ("policyreports", "PolicyReport", "wgpolicyk8s.io/v1alpha2"),
+    ("events", "Event", "events.k8s.io/v1"),
 ];
+
+fn served(resource: &str) -> bool {
+    RESOURCES.iter().any(|(r, _, _)| *r == resource)
+}
 
 fn kind_of(resource: &str) -> (&'static str, &'static str) {
     RESOURCES
@@ -533,6 +545,11 @@ impl ApiServer {
             None => {}
         }
         let resp = match verb {
+            _ if !served(&t.resource) => status_error(
+                404,
+                "NotFound",
+                "the server could not find the requested resource".into(),
+            ),
             "watch" => self.watch(client, &t, &query, meta_only),
             "list" => self.list(&t, &query, meta_only),
             "get" => self.get_one(&t, meta_only),

@@ -163,13 +163,45 @@ fn granted(rules: &[Rule]) -> Vec<(String, String, String, String)> {
 }
 
 /// One replica through everything it does: sync, a direct lookup, the
-/// controller (apply, create, status, bind) and the Lease (create, renew,
-/// release). The chart must grant all of it and nothing it does not use.
+/// controller (apply, create, status, bind), the Lease (create, renew,
+/// release) and the audit (list every audited kind, apply reports, delete a
+/// stale one). The chart must grant all of it and nothing it does not use.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_chart_grants_exactly_what_is_used() {
     use tenantguard::tenancy::TenancySource;
     let server = super::world();
-    let replica = super::Replica::start(&server, "replica-a", true);
+    server.put(
+        serde_json::json!({"apiVersion": "wgpolicyk8s.io/v1alpha2", "kind": "PolicyReport",
+        "metadata": {"name": "tenantguard", "namespace": "monitoring",
+            "labels": {"app.kubernetes.io/managed-by": "tenantguard"}}}),
+    );
+    // A pod without limits: the audit sends an Event about it.
+    server.put(serde_json::json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "bad", "namespace": "acme-prod"},
+        "spec": {"containers": [{"name": "app", "image": "nginx"}]}}));
+    let mut replica = super::Replica::start(&server, "replica-a", true);
+    let registry = replica.metrics.registry.clone();
+    let engine = std::sync::Arc::new(tenantguard::engine::Engine::default());
+    assert!(replica.cluster.start_audit(
+        std::sync::Arc::new(move || engine.clone()),
+        tenantguard::audit::scan::ScanOptions::new(std::time::Duration::from_secs(3600)),
+        &registry,
+    ));
+    super::eventually("the audit's Event", || {
+        server
+            .calls()
+            .iter()
+            .any(|c| c.resource == "events" && c.verb == "create")
+            .then_some(())
+    })
+    .await;
+    super::eventually("the audit to remove a stale report", || {
+        server
+            .get("policyreports", "monitoring", "tenantguard")
+            .is_none()
+            .then_some(())
+    })
+    .await;
     let tenancy = replica.cluster.tenancy();
     super::eventually("the baseline and a status", || {
         let t = server.get("tenants", "", "acme")?;

@@ -101,15 +101,40 @@ impl ApiServer {
         meta_only: bool,
     ) -> Response<Body> {
         let selector = query.get("labelSelector").cloned().unwrap_or_default();
+        let limit: usize = query
+            .get("limit")
+            .and_then(|l| l.parse().ok())
+            .filter(|l| *l > 0)
+            .unwrap_or(usize::MAX);
+        // The continue token: the namespace and name of the last item served.
+        let after = query.get("continue").map(|c| {
+            let (ns, name) = c.split_once('/').unwrap_or(("", c));
+            (t.resource.clone(), ns.to_string(), name.to_string())
+        });
         let st = self.lock();
-        let items: Vec<Value> = st
+        let mut selected = st
             .objects
             .iter()
             .filter(|(k, o)| Self::in_scope(t, k) && selector_matches(&selector, o))
+            .filter(|(k, _)| after.as_ref().is_none_or(|a| *k > a))
+            .peekable();
+        let mut page = Vec::new();
+        while page.len() < limit {
+            match selected.next() {
+                Some(kv) => page.push(kv),
+                None => break,
+            }
+        }
+        let next = match (selected.peek(), page.last()) {
+            (Some(_), Some(((_, ns, name), _))) => format!("{ns}/{name}"),
+            _ => String::new(),
+        };
+        let items: Vec<Value> = page
+            .into_iter()
             .map(|(_, o)| {
                 if meta_only {
                     metadata_only(o)
-                } else if t.resource != "tenants" {
+                } else if !matches!(t.resource.as_str(), "tenants" | "policyreports") {
                     // Built-in lists carry no kind or apiVersion per item
                     // (custom resource lists do).
                     let mut o = o.clone();
@@ -130,7 +155,7 @@ impl ApiServer {
         full(
             StatusCode::OK,
             &json!({"kind": format!("{kind}List"), "apiVersion": api,
-                "metadata": {"resourceVersion": st.rv.to_string()}, "items": items}),
+                "metadata": {"resourceVersion": st.rv.to_string(), "continue": next}, "items": items}),
         )
     }
 
