@@ -89,6 +89,12 @@ fn known(group: &str, kind: &str) -> Option<Known> {
     }
 }
 
+/// The plural resource of a kind tenantguard knows (`pods` for core `Pod`),
+/// as webhook rules and `request.resource` name it.
+pub fn resource_of(group: &str, kind: &str) -> Option<&'static str> {
+    known(group, kind).map(|k| k.resource)
+}
+
 /// The kind a resource's own requests carry (no subresource), for the
 /// resources of [`known`] kinds.
 fn kind_of_resource(group: &str, resource: &str) -> Option<&'static str> {
