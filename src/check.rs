@@ -8,13 +8,12 @@
 //! contract; anything else (lines, why an object was not judged, the patch as
 //! readable changes) lives in fields JSON skips.
 
-mod input;
 mod text;
 
 use serde::Serialize;
 use serde_json::Value;
 
-pub use input::{read_inputs, stdin_if_needed, InputError, InputObject};
+pub use crate::manifest::{read_inputs, stdin_if_needed, InputError, InputObject};
 pub use text::{describe_patch, render_text};
 
 use crate::engine::{Engine, Outcome, Request, Standing};

@@ -3,6 +3,13 @@
 //!
 //! A document marker (`---`) at column 0 can never be inside a block scalar
 //! (those are indented), so splitting on it line by line is exact.
+//!
+//! [`input`] reads manifests (files, directories, stdin, Lists) into objects:
+//! the reader `check` and the offline inventory share.
+
+mod input;
+
+pub use input::{read_inputs, stdin_if_needed, InputError, InputObject};
 
 /// One YAML document of a stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
