@@ -114,7 +114,7 @@ fn namespace_of(obj: &Value, kind: &str, default_namespace: &str) -> String {
 /// apiserver, `request.name` is empty for an object with only `generateName`.
 pub fn create_request(obj: &Value, default_namespace: &str, user: &User) -> Request {
     let api = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    let (group, version) = api.rsplit_once('/').unwrap_or(("", api));
+    let (group, version) = crate::model::split_api_version(api);
     let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
     Request {
         uid: String::new(),

@@ -16,6 +16,14 @@ pub use tenant::{
     TenantIngress, TenantSpec, TenantStatus, TenantVault,
 };
 
+/// An object's `apiVersion` as (group, version): `apps/v1` → (`apps`, `v1`),
+/// the core group's `v1` → (``, `v1`), nothing → (``, ``). The one place
+/// that reads an apiVersion; a version with more than one `/` (invalid in
+/// Kubernetes) keeps everything before the last one as its group.
+pub fn split_api_version(api: &str) -> (&str, &str) {
+    api.rsplit_once('/').unwrap_or(("", api))
+}
+
 /// A Kubernetes API group and kind, e.g. `apps`/`Deployment` (the core group
 /// is `""`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -125,6 +133,25 @@ impl Violation {
         Violation {
             path: path.into(),
             message: message.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_versions_split_into_group_and_version() {
+        for (api, want) in [
+            ("v1", ("", "v1")),
+            ("apps/v1", ("apps", "v1")),
+            ("networking.k8s.io/v1", ("networking.k8s.io", "v1")),
+            ("", ("", "")),
+            ("apps/", ("apps", "")),
+            ("a/b/v1", ("a/b", "v1")),
+        ] {
+            assert_eq!(split_api_version(api), want, "{api}");
         }
     }
 }

@@ -233,27 +233,15 @@ fn empty_settings() -> Settings {
     Settings::default()
 }
 
-/// Loads every `*.yaml` / `*.yml` file in `dir` (sorted, not recursive; a
-/// mounted ConfigMap's `..data` entries are skipped).
+/// Loads every `*.yaml` / `*.yml` file in `dir` ([`crate::manifest::yaml_files`]:
+/// sorted, not recursive, hidden entries such as a mounted ConfigMap's
+/// `..data` skipped).
 pub fn load_dir(dir: &Path) -> Result<PolicySet, PolicyError> {
     let read_err = |source| PolicyError::Read {
         path: dir.to_path_buf(),
         source,
     };
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(read_err)?
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| {
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            !name.starts_with('.')
-                && matches!(
-                    p.extension().and_then(|e| e.to_str()),
-                    Some("yaml") | Some("yml")
-                )
-        })
-        .collect();
-    files.sort();
+    let files = crate::manifest::yaml_files(dir).map_err(read_err)?;
     let mut sources = Vec::with_capacity(files.len());
     for f in &files {
         let text = std::fs::read_to_string(f).map_err(|source| PolicyError::Read {

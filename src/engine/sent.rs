@@ -164,7 +164,7 @@ fn object_agrees(req: &Request, field: &'static str, obj: &Value) -> Result<(), 
     let kind_ok = kind.is_none_or(|k| k.as_str() == Some(req.kind.as_str()));
     let api_ok = api.is_none_or(|a| {
         a.as_str().is_some_and(|a| {
-            let (g, v) = a.rsplit_once('/').unwrap_or(("", a));
+            let (g, v) = crate::model::split_api_version(a);
             g == req.group && (req.version.is_empty() || v == req.version)
         })
     });

@@ -179,7 +179,7 @@ pub mod testing {
                 .get("apiVersion")
                 .and_then(Value::as_str)
                 .unwrap_or("v1");
-            let group = api.rsplit_once('/').map_or("", |(g, _)| g);
+            let (group, _) = crate::model::split_api_version(api);
             let tenant = if obj.get("kind").and_then(Value::as_str) == Some("Namespace") {
                 crate::tenant_label::of_object(Some(obj)).tenant()
             } else {

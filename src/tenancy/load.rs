@@ -95,6 +95,9 @@ fn inventory_files(path: &Path, out: &mut Vec<std::path::PathBuf>) -> Result<(),
         .collect();
     entries.sort();
     for p in entries {
+        if crate::manifest::is_hidden(&p) {
+            continue;
+        }
         let manifest = matches!(
             p.extension().and_then(|e| e.to_str()),
             Some("yaml" | "yml" | "json")
