@@ -256,13 +256,22 @@ mod tests {
         use serde_json::json;
         for (t, want) in [
             (json!({"key": "pool", "value": "acme"}), true),
-            (json!({"key": "pool", "operator": "Equal", "value": "acme"}), true),
-            (json!({"key": "pool", "operator": "Equal", "value": "globex"}), false),
+            (
+                json!({"key": "pool", "operator": "Equal", "value": "acme"}),
+                true,
+            ),
+            (
+                json!({"key": "pool", "operator": "Equal", "value": "globex"}),
+                false,
+            ),
             (json!({"key": "pool", "operator": "Exists"}), true),
             (json!({"operator": "Exists"}), true),
             (json!({"key": "", "operator": "Exists"}), true),
             (json!({"key": "other", "operator": "Exists"}), false),
-            (json!({"key": "pool", "operator": "Lt", "value": "acme"}), false),
+            (
+                json!({"key": "pool", "operator": "Lt", "value": "acme"}),
+                false,
+            ),
             (json!({"key": "pool"}), false),
             (json!({"key": 5, "operator": "Exists"}), true),
         ] {
