@@ -1,4 +1,5 @@
-//! Acceptance suite written against `../shared/DESIGN.md` only, by people who
+//! Acceptance suite written against the design contract only (DESIGN.md, the
+//! team's specification; `docs/` describes it in the repository), by people who
 //! did not write the rules: adversarial manifests in `tests/acceptance/`, run
 //! through the real binary (`check -o json`, and `review` for UPDATE/DELETE),
 //! with the expected verdict written beside each document.
