@@ -15,7 +15,7 @@ use std::str::FromStr;
 use serde_json::Value;
 
 pub use crate::model::{Identity, Operation, Scope, User, Violation};
-pub use registry::{Effect, GroupKind, Kinds, Rule};
+pub use registry::{Effect, GroupKind, Kinds, ParamsError, Rule};
 
 use crate::podspec::{self, PodView};
 use crate::policy::Settings;
