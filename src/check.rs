@@ -9,16 +9,15 @@
 //! readable changes) lives in fields JSON skips.
 
 mod claims;
+mod resources;
 
 pub use claims::absorb as absorb_claims;
-mod input;
-mod resources;
 mod text;
 
 use serde::Serialize;
 use serde_json::Value;
 
-pub use input::{read_inputs, stdin_if_needed, InputError, InputObject};
+pub use crate::manifest::{read_inputs, stdin_if_needed, InputError, InputObject};
 pub use text::{describe_patch, render_text};
 
 use crate::engine::{Engine, Outcome, Request, Standing};
@@ -119,7 +118,7 @@ fn namespace_of(obj: &Value, kind: &str, default_namespace: &str) -> String {
 /// apiserver, `request.name` is empty for an object with only `generateName`.
 pub fn create_request(obj: &Value, default_namespace: &str, user: &User) -> Request {
     let api = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    let (group, version) = api.rsplit_once('/').unwrap_or(("", api));
+    let (group, version) = crate::model::split_api_version(api);
     let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
     Request {
         uid: String::new(),

@@ -4,6 +4,7 @@
 use std::ffi::{OsStr, OsString};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
@@ -213,7 +214,7 @@ pub struct ClusterArgs {
         long,
         env = "TENANTGUARD_AUDIT_INTERVAL",
         default_value = "1h",
-        value_parser = crate::audit::scan::parse_interval,
+        value_parser = parse_interval,
         value_name = "DURATION"
     )]
     pub audit_interval: std::time::Duration,
@@ -428,4 +429,43 @@ mod tests {
     fn tls_files_come_in_pairs() {
         assert!(Cli::try_parse_from(["tenantguard", "serve", "--tls-cert", "c"]).is_err());
     }
+}
+
+/// Parses `--audit-interval`: `0` (off), or numbers with units `h`, `m`,
+/// `s`, `ms`, as in `1h`, `30m`, `1h30m`, `90s`.
+pub fn parse_interval(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let bad =
+        || format!("{s:?} is not a duration: write it as 0 (off), or like 1h, 30m, 1h30m or 90s");
+    let mut total = Duration::ZERO;
+    let mut rest = s;
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let secs = match &rest[..unit_len] {
+            "h" => n.checked_mul(3600),
+            "m" => n.checked_mul(60),
+            "s" => Some(n),
+            "ms" => {
+                total += Duration::from_millis(n);
+                rest = &rest[unit_len..];
+                continue;
+            }
+            _ => return Err(bad()),
+        }
+        .ok_or_else(bad)?;
+        total += Duration::from_secs(secs);
+        rest = &rest[unit_len..];
+    }
+    Ok(total)
 }

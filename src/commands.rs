@@ -1,6 +1,8 @@
 //! What each subcommand does, over the library: `main.rs` only dispatches.
 //! Returns the process exit code; errors become exit code 2.
 
+pub mod audit;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -96,7 +98,7 @@ async fn run_server(
             metrics.clone(),
             cluster_stop_rx,
         );
-        let scan = crate::audit::scan::ScanOptions::new(args.cluster.audit_interval);
+        let scan = crate::cluster::audit_scan::ScanOptions::new(args.cluster.audit_interval);
         if cluster.start_audit(Arc::new(move || engine.load()), scan, &metrics.registry) {
             tracing::info!(interval = ?args.cluster.audit_interval, "audit of existing objects: on the Lease holder, writing PolicyReports");
         }

@@ -13,6 +13,7 @@ mod sent;
 use serde_json::Value;
 
 pub use cause::{CannotJudge, Unsent};
+pub use sent::resource_of;
 
 use crate::policy::rules::{Ctx, Identity, Operation, RuleId, Scope, User};
 use crate::policy::{Action, Policy, PolicySet};

@@ -17,7 +17,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(a) => commands::serve(a),
         Command::Check(a) => commands::check(a),
-        Command::Audit(a) => tenantguard::audit::command(a),
+        Command::Audit(a) => tenantguard::commands::audit::command(a),
         Command::Review(a) => commands::review(a),
         Command::Certs(a) => commands::certs(a),
         Command::Vap(a) => commands::vap(a),

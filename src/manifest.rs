@@ -3,6 +3,41 @@
 //!
 //! A document marker (`---`) at column 0 can never be inside a block scalar
 //! (those are indented), so splitting on it line by line is exact.
+//!
+//! [`input`] reads manifests (files, directories, stdin, Lists) into objects:
+//! the reader `check` and the offline inventory share.
+
+mod input;
+
+use std::path::{Path, PathBuf};
+
+pub use input::{read_inputs, stdin_if_needed, InputError, InputObject};
+
+/// Whether a directory entry is hidden: `.git`, an editor's `.x.yaml.swp`,
+/// and a mounted ConfigMap's `..data` and `..2025_...` entries (whose files
+/// the visible names already link to). Every directory walk skips them (the
+/// policy loader and its reload fingerprint, the inventory loader, `check
+/// -f DIR`); a hidden file named on the command line is still read.
+pub fn is_hidden(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with('.'))
+}
+
+/// The visible `*.yaml` / `*.yml` files directly in `dir` (not recursive),
+/// sorted: what the policy loader reads and its reload fingerprint watches.
+pub fn yaml_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let p = entry?.path();
+        let yaml = matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"));
+        if yaml && !is_hidden(&p) && !p.is_dir() {
+            files.push(p);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
 
 /// One YAML document of a stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +99,42 @@ pub fn split_documents(text: &str) -> Vec<YamlDocument<'_>> {
 
 #[cfg(test)]
 mod tests {
+    /// Every walk agrees about hidden entries: a mounted ConfigMap's
+    /// `..data` copy and an editor's swap file are never read twice or at all.
+    #[test]
+    fn hidden_entries_are_skipped_by_every_walk() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ns = |n: &str| format!("apiVersion: v1\nkind: Namespace\nmetadata: {{name: {n}}}\n");
+        let d = dir.path();
+        std::fs::create_dir(d.join("..data")).expect("mkdir");
+        std::fs::create_dir(d.join(".git")).expect("mkdir");
+        std::fs::create_dir(d.join("sub")).expect("mkdir");
+        for (f, n) in [
+            ("a.yaml", "a"),
+            ("e.yml", "e"),
+            (".b.yaml", "b"),
+            ("..data/c.yaml", "c"),
+            (".git/g.yaml", "g"),
+            ("sub/s.yaml", "s"),
+            ("d.txt", "d"),
+        ] {
+            std::fs::write(d.join(f), ns(n)).expect("write");
+        }
+        assert_eq!(
+            yaml_files(d).expect("list"),
+            vec![d.join("a.yaml"), d.join("e.yml")]
+        );
+        let read = read_inputs(&[d.to_path_buf()], None).expect("read");
+        let names: Vec<&str> = read
+            .iter()
+            .filter_map(|o| o.object.pointer("/metadata/name").and_then(|v| v.as_str()))
+            .collect();
+        assert_eq!(names, ["a", "e", "s"]);
+        // Named on the command line, a hidden file is read.
+        let one = read_inputs(&[d.join(".b.yaml")], None).expect("read");
+        assert_eq!(one.len(), 1);
+    }
+
     use super::*;
 
     #[test]

@@ -200,30 +200,84 @@ impl<'a> PodView<'a> {
     }
 }
 
-/// The object at `ptr`, created as `{}` along the way where missing. Returns
-/// None when something on the way is not an object (the rule then leaves the
-/// object alone and validation reports it).
+/// Whether toleration `t` (a PodSpec `tolerations[]` item) matches the taint
+/// `key=value`, as the scheduler decides it: an empty key matches every key,
+/// `Exists` every value, an empty operator means `Equal`; any other operator
+/// matches nothing. The effect is the caller's to compare (an empty one
+/// matches every effect). The one reading of a toleration.
+pub fn toleration_matches(t: &Value, key: &str, value: &str) -> bool {
+    let field = |f: &str| t.get(f).and_then(Value::as_str).unwrap_or("");
+    let t_key = field("key");
+    (t_key.is_empty() || t_key == key)
+        && match field("operator") {
+            "Exists" => true,
+            "" | "Equal" => field("value") == value,
+            _ => false,
+        }
+}
+
+/// The map at `key` in `parent`, created as `{}` when missing or null (a
+/// null is what `kubectl` and Helm write for an empty field). None when
+/// something else is there: the rule then leaves the object alone and
+/// validation reports it. The one get-or-create of a JSON map.
+pub fn map_at<'a>(
+    parent: &'a mut serde_json::Map<String, Value>,
+    key: &str,
+) -> Option<&'a mut serde_json::Map<String, Value>> {
+    let slot = parent
+        .entry(key)
+        .or_insert_with(|| Value::Object(Default::default()));
+    if slot.is_null() {
+        *slot = Value::Object(Default::default());
+    }
+    slot.as_object_mut()
+}
+
+/// The object at `ptr`, each step made by [`map_at`]. Returns None when
+/// something on the way is not an object.
 pub fn object_at<'a>(
     root: &'a mut Value,
     ptr: &str,
 ) -> Option<&'a mut serde_json::Map<String, Value>> {
-    let mut cur = root;
+    let mut cur = root.as_object_mut()?;
     for seg in ptr.split('/').skip(1) {
-        let map = cur.as_object_mut()?;
-        cur = map
-            .entry(seg.to_string())
-            .or_insert_with(|| Value::Object(Default::default()));
-        if cur.is_null() {
-            *cur = Value::Object(Default::default());
-        }
+        cur = map_at(cur, seg)?;
     }
-    cur.as_object_mut()
+    Some(cur)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn tolerations_match_taints_as_the_scheduler_does() {
+        use serde_json::json;
+        for (t, want) in [
+            (json!({"key": "pool", "value": "acme"}), true),
+            (
+                json!({"key": "pool", "operator": "Equal", "value": "acme"}),
+                true,
+            ),
+            (
+                json!({"key": "pool", "operator": "Equal", "value": "globex"}),
+                false,
+            ),
+            (json!({"key": "pool", "operator": "Exists"}), true),
+            (json!({"operator": "Exists"}), true),
+            (json!({"key": "", "operator": "Exists"}), true),
+            (json!({"key": "other", "operator": "Exists"}), false),
+            (
+                json!({"key": "pool", "operator": "Lt", "value": "acme"}),
+                false,
+            ),
+            (json!({"key": "pool"}), false),
+            (json!({"key": 5, "operator": "Exists"}), true),
+        ] {
+            assert_eq!(toleration_matches(&t, "pool", "acme"), want, "{t}");
+        }
+    }
 
     #[test]
     fn pod_kinds_are_exactly_the_kinds_with_a_pod() {

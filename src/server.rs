@@ -456,19 +456,15 @@ pub fn unix_now() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// Names and contents of the YAML files in a directory (follows symlinks, as
-/// a mounted ConfigMap needs).
+/// Names and contents of the files the policy loader reads from a directory
+/// (the same list: [`crate::manifest::yaml_files`]; follows symlinks, as a
+/// mounted ConfigMap needs).
 fn fingerprint(dir: &std::path::Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out: Vec<(PathBuf, Vec<u8>)> = std::fs::read_dir(dir)
+    crate::manifest::yaml_files(dir)
+        .unwrap_or_default()
         .into_iter()
-        .flatten()
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
         .filter_map(|p| std::fs::read(&p).ok().map(|c| (p, c)))
-        .collect();
-    out.sort();
-    out
+        .collect()
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use serde_json::Value;
 
 pub use load::{absorb, check_owners, load_inventory, InventoryError};
 
-use crate::policy::{
+use crate::model::{
     AgentResources, AllowList, ContainerDefaults, Owner, OwnerKind, PodSecurityLevel, QuotaScope,
     Settings, Tenant, TenantSpec, DEFAULT_SERVICE_TYPES,
 };
@@ -603,7 +603,7 @@ pub fn is_shared(settings: &Settings, namespace: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::{TenantEgress, TenantVault};
+    use crate::model::{TenantEgress, TenantVault};
 
     fn tenant(name: &str, spec: TenantSpec) -> Tenant {
         Tenant::new(name, spec)

@@ -1,4 +1,5 @@
-//! Acceptance suite written against `../shared/DESIGN.md` only, by people who
+//! Acceptance suite written against the design contract only (DESIGN.md, the
+//! team's specification; `docs/` describes it in the repository), by people who
 //! did not write the rules: adversarial manifests in `tests/acceptance/`, run
 //! through the real binary (`check -o json`, and `review` for UPDATE/DELETE),
 //! with the expected verdict written beside each document.
@@ -68,25 +69,13 @@ fn policies() -> tempfile::TempDir {
     dir
 }
 
-const RULES: &[&str] = &[
-    "tenant-labels",
-    "namespace-labels",
-    "container-defaults",
-    "vault-injection",
-    "node-pool",
-    "require-limits",
-    "cross-tenant-selectors",
-    "restrict-egress",
-    "namespace-ownership",
-    "vault-boundaries",
-    "managed-objects",
-    "pod-security",
-    "namespace-metadata",
-    "ingress-hosts",
-    "allowed-classes",
-    "allowed-registries",
-    "service-types",
-];
+/// Every rule id, from the rule registry (so a new rule needs no line here).
+fn rule_ids() -> Vec<&'static str> {
+    tenantguard::policy::RuleId::ALL
+        .iter()
+        .map(|r| r.as_str())
+        .collect()
+}
 
 #[derive(Debug, Clone, PartialEq)]
 enum Expect {
@@ -112,6 +101,10 @@ struct Doc {
 
 struct CaseFile {
     docs: Vec<Doc>,
+    /// `#! rule: RULE` lines: the rules this file's cases exercise besides
+    /// those their `# expect: deny` lines name (mutating rules, whose cases
+    /// expect a patch).
+    rules: Vec<String>,
     as_user: Option<String>,
     groups: Vec<String>,
     inventory: Option<String>,
@@ -123,6 +116,7 @@ fn parse_file(rel: &str) -> CaseFile {
     let mut as_user = None;
     let mut groups = Vec::new();
     let mut inventory = None;
+    let mut rules = Vec::new();
     for line in text.lines() {
         if let Some(u) = line.strip_prefix("#! as:") {
             as_user = Some(u.trim().to_string());
@@ -130,6 +124,13 @@ fn parse_file(rel: &str) -> CaseFile {
             groups.push(g.trim().to_string());
         } else if let Some(i) = line.strip_prefix("#! inventory:") {
             inventory = Some(i.trim().to_string());
+        } else if let Some(r) = line.strip_prefix("#! rule:") {
+            let r = r.trim().to_string();
+            assert!(
+                rule_ids().contains(&r.as_str()),
+                "{rel}: #! rule: unknown rule {r}"
+            );
+            rules.push(r);
         }
     }
     let mut chunks: Vec<String> = vec![String::new()];
@@ -149,6 +150,7 @@ fn parse_file(rel: &str) -> CaseFile {
         .collect();
     CaseFile {
         docs,
+        rules,
         as_user,
         groups,
         inventory,
@@ -180,7 +182,7 @@ fn parse_doc(rel: &str, index: usize, text: String) -> Doc {
                         let rules: BTreeSet<String> = words.map(str::to_string).collect();
                         for r in &rules {
                             assert!(
-                                RULES.contains(&r.as_str()),
+                                rule_ids().contains(&r.as_str()),
                                 "{rel}#{index}: unknown rule {r}"
                             );
                         }
@@ -561,8 +563,8 @@ fn review_request(doc: &Doc) -> Value {
 
 /// The `[rule-id]` tags in a denial message.
 fn rules_in(message: &str) -> BTreeSet<String> {
-    RULES
-        .iter()
+    rule_ids()
+        .into_iter()
         .filter(|r| message.contains(&format!("[{r}]")))
         .map(|r| r.to_string())
         .collect()
@@ -665,21 +667,29 @@ fn assert_none(fails: Vec<String>) {
 }
 
 macro_rules! check_cases {
-    ($($name:ident => $file:literal),* $(,)?) => {$(
-        #[test]
-        fn $name() {
-            assert_none(check_file($file));
-        }
-    )*};
+    ($($name:ident => $file:literal),* $(,)?) => {
+        /// The case files run through `check`.
+        const CHECK_FILES: &[&str] = &[$($file),*];
+        $(
+            #[test]
+            fn $name() {
+                assert_none(check_file($file));
+            }
+        )*
+    };
 }
 
 macro_rules! review_cases {
-    ($($name:ident => $file:literal),* $(,)?) => {$(
-        #[test]
-        fn $name() {
-            assert_none(review_file($file));
-        }
-    )*};
+    ($($name:ident => $file:literal),* $(,)?) => {
+        /// The case files run through `review`.
+        const REVIEW_FILES: &[&str] = &[$($file),*];
+        $(
+            #[test]
+            fn $name() {
+                assert_none(review_file($file));
+            }
+        )*
+    };
 }
 
 check_cases! {
@@ -764,6 +774,119 @@ fn ambiguous_cases_are_only_reported() {
             );
         }
     }
+}
+
+// ---- completeness ------------------------------------------------------------
+
+/// Every file under `tests/acceptance/` (hidden ones too), relative to it.
+fn suite_files(dir: &Path, out: &mut Vec<String>) {
+    for entry in std::fs::read_dir(dir).expect("tests/acceptance") {
+        let p = entry.expect("entry").path();
+        if p.is_dir() {
+            suite_files(&p, out);
+        } else if let Ok(rel) = p.strip_prefix(suite()) {
+            out.push(rel.to_string_lossy().replace('\\', "/"));
+        }
+    }
+}
+
+/// A case file no test runs is a test that silently does not exist: every
+/// YAML file here is a registered check or review file, an ambiguous case
+/// (all of `ambiguous/*.yaml` are run), or an inventory/settings file the
+/// harness or a `#! inventory:` line reads.
+#[test]
+fn every_case_file_is_run() {
+    let mut files = Vec::new();
+    suite_files(&suite(), &mut files);
+    let mut support: BTreeSet<String> =
+        ["inventory.yaml", "settings.yaml"].map(String::from).into();
+    for f in CHECK_FILES.iter().chain(REVIEW_FILES) {
+        support.extend(parse_file(f).inventory);
+    }
+    let mut fails = Vec::new();
+    for f in &files {
+        let yaml = f.ends_with(".yaml") || f.ends_with(".yml");
+        let run = CHECK_FILES.contains(&f.as_str())
+            || REVIEW_FILES.contains(&f.as_str())
+            || support.contains(f)
+            || (f.starts_with("ambiguous/") && f.ends_with(".yaml") && !f.contains("/."));
+        if yaml && !run {
+            let name = f
+                .rsplit('/')
+                .next()
+                .unwrap_or(f)
+                .trim_start_matches('.')
+                .split('.')
+                .next()
+                .unwrap_or("case")
+                .replace('-', "_");
+            fails.push(match f.split('/').next() {
+                Some("check") => format!(
+                    "tests/acceptance/{f} is run by no test: add `{name} => \"{f}\",` to check_cases! in tests/acceptance.rs"
+                ),
+                Some("review") => format!(
+                    "tests/acceptance/{f} is run by no test: add `review_{name} => \"{f}\",` to review_cases! in tests/acceptance.rs"
+                ),
+                _ => format!(
+                    "tests/acceptance/{f} is run by no test: move it to check/ or review/ and register it in check_cases! or review_cases! in tests/acceptance.rs (ambiguous/ takes only visible *.yaml files)"
+                ),
+            });
+        }
+    }
+    for f in CHECK_FILES {
+        if !f.starts_with("check/") {
+            fails.push(format!(
+                "check_cases! lists {f}: check files live in tests/acceptance/check/"
+            ));
+        }
+    }
+    for f in REVIEW_FILES {
+        if !f.starts_with("review/") {
+            fails.push(format!(
+                "review_cases! lists {f}: review files live in tests/acceptance/review/"
+            ));
+        }
+    }
+    assert!(fails.is_empty(), "{}", fails.join("\n"));
+}
+
+/// Every rule of the registry has acceptance cases: a validating rule in
+/// some `# expect: deny RULE` line, a mutating rule in a `#! rule: RULE`
+/// line of a file whose cases check the patch (`# after:` or `# patch:`).
+#[test]
+fn every_rule_has_acceptance_cases() {
+    let mut named: BTreeSet<String> = BTreeSet::new();
+    for f in CHECK_FILES.iter().chain(REVIEW_FILES) {
+        let cf = parse_file(f);
+        for d in &cf.docs {
+            if let Expect::Deny(rules) = &d.expect {
+                named.extend(rules.iter().cloned());
+            }
+        }
+        if cf
+            .docs
+            .iter()
+            .any(|d| !d.after.is_empty() || d.patch.is_some())
+        {
+            named.extend(cf.rules.iter().cloned());
+        }
+    }
+    let missing: Vec<String> = tenantguard::policy::RuleId::ALL
+        .iter()
+        .filter(|r| !named.contains(r.as_str()))
+        .map(|r| {
+            if r.is_mutating() {
+                format!(
+                    "{r}: no acceptance case. Add tests/acceptance/check/<name>.yaml with `#! rule: {r}` and documents expecting its patch (`# after: /ptr = JSON` or `# patch: [...]`), and register it in check_cases! in tests/acceptance.rs"
+                )
+            } else {
+                format!(
+                    "{r}: no acceptance case. Add documents with `# expect: deny {r}` (and the admitted variants) to tests/acceptance/check/ or review/, and register a new file in check_cases! or review_cases! in tests/acceptance.rs"
+                )
+            }
+        })
+        .collect();
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
 }
 
 // ---- output contract -------------------------------------------------------

@@ -273,8 +273,13 @@ impl ClusterTenancy {
                 }
             }
         }
+        // Publish before saying synced: a reader that sees `ready()` must
+        // also see what the list brought (a claimed host, a namespace).
+        if publish {
+            self.publish(&state);
+        }
         if done {
-            self.synced[which as usize].store(true, Ordering::Relaxed);
+            self.synced[which as usize].store(true, Ordering::Release);
             self.metrics
                 .cache_synced
                 .with_label_values(&[which.label()])
@@ -285,9 +290,6 @@ impl ClusterTenancy {
                 namespaces = state.inventory.namespace_count(),
                 "tenancy cache synced"
             );
-        }
-        if publish {
-            self.publish(&state);
         }
         if state.deletions() != deletions {
             self.deleted.send_modify(|n| *n = n.wrapping_add(1));
@@ -410,7 +412,7 @@ impl TenancySource for ClusterTenancy {
     }
 
     fn ready(&self) -> bool {
-        self.synced.iter().all(|s| s.load(Ordering::Relaxed))
+        self.synced.iter().all(|s| s.load(Ordering::Acquire))
     }
 
     fn resolve<'a>(&'a self, namespace: &'a str) -> BoxFuture<'a, Arc<Inventory>> {

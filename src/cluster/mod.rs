@@ -14,6 +14,7 @@
 //! [`Cluster::start`] wires them for `serve`; nothing here is on the request path
 //! except a snapshot read and, for an unknown namespace, one bounded GET.
 
+pub mod audit_scan;
 pub mod budget;
 pub mod cache;
 mod controller;
@@ -288,12 +289,12 @@ impl Cluster {
     }
 
     /// Starts the audit's background scan on the Lease holder (see
-    /// [`crate::audit::scan`]); false when it does not run: a zero
+    /// [`audit_scan`]); false when it does not run: a zero
     /// interval, or no controller (then no replica campaigns for the Lease).
     pub fn start_audit(
         &mut self,
-        engine: crate::audit::scan::EngineSource,
-        opts: crate::audit::scan::ScanOptions,
+        engine: audit_scan::EngineSource,
+        opts: audit_scan::ScanOptions,
         registry: &prometheus::Registry,
     ) -> bool {
         let Some(leading) = self.leading.clone() else {
@@ -302,7 +303,7 @@ impl Cluster {
         if opts.interval.is_zero() {
             return false;
         }
-        let scanner = crate::audit::scan::Scanner::new(
+        let scanner = audit_scan::Scanner::new(
             self.client.clone(),
             self.tenancy.clone(),
             engine,

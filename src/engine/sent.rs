@@ -89,6 +89,12 @@ fn known(group: &str, kind: &str) -> Option<Known> {
     }
 }
 
+/// The plural resource of a kind tenantguard knows (`pods` for core `Pod`),
+/// as webhook rules and `request.resource` name it.
+pub fn resource_of(group: &str, kind: &str) -> Option<&'static str> {
+    known(group, kind).map(|k| k.resource)
+}
+
 /// The kind a resource's own requests carry (no subresource), for the
 /// resources of [`known`] kinds.
 fn kind_of_resource(group: &str, resource: &str) -> Option<&'static str> {
@@ -158,7 +164,7 @@ fn object_agrees(req: &Request, field: &'static str, obj: &Value) -> Result<(), 
     let kind_ok = kind.is_none_or(|k| k.as_str() == Some(req.kind.as_str()));
     let api_ok = api.is_none_or(|a| {
         a.as_str().is_some_and(|a| {
-            let (g, v) = a.rsplit_once('/').unwrap_or(("", a));
+            let (g, v) = crate::model::split_api_version(a);
             g == req.group && (req.version.is_empty() || v == req.version)
         })
     });

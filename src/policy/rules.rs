@@ -14,7 +14,8 @@ use std::str::FromStr;
 
 use serde_json::Value;
 
-pub use registry::{Effect, GroupKind, Kinds, Rule};
+pub use crate::model::{Identity, Operation, Scope, User, Violation};
+pub use registry::{Effect, GroupKind, Kinds, ParamsError, Rule};
 
 use crate::podspec::{self, PodView};
 use crate::policy::Settings;
@@ -54,101 +55,6 @@ impl FromStr for RuleId {
     type Err = ();
     fn from_str(s: &str) -> Result<Self, ()> {
         RuleId::ALL.into_iter().find(|r| r.as_str() == s).ok_or(())
-    }
-}
-
-/// The admission operation of a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Operation {
-    Create,
-    Update,
-    Delete,
-    Connect,
-}
-
-impl Operation {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Operation::Create => "CREATE",
-            Operation::Update => "UPDATE",
-            Operation::Delete => "DELETE",
-            Operation::Connect => "CONNECT",
-        }
-    }
-}
-
-impl FromStr for Operation {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, ()> {
-        match s {
-            "CREATE" => Ok(Operation::Create),
-            "UPDATE" => Ok(Operation::Update),
-            "DELETE" => Ok(Operation::Delete),
-            "CONNECT" => Ok(Operation::Connect),
-            _ => Err(()),
-        }
-    }
-}
-
-/// Which objects a rule is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    /// Namespaced objects in tenant namespaces.
-    TenantObjects,
-    /// Namespace objects themselves (judged even before they have a tenant).
-    Namespaces,
-}
-
-/// The requester, from the AdmissionReview's `userInfo`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct User {
-    pub username: String,
-    pub groups: Vec<String>,
-}
-
-/// Who tenantguard itself is in the cluster.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
-    /// The namespace tenantguard runs in (always exempt).
-    pub namespace: String,
-    /// Its service account's name.
-    pub service_account: String,
-}
-
-impl Default for Identity {
-    fn default() -> Self {
-        Identity {
-            namespace: "tenantguard-system".to_string(),
-            service_account: "tenantguard".to_string(),
-        }
-    }
-}
-
-impl Identity {
-    /// The username the apiserver gives tenantguard's service account.
-    pub fn username(&self) -> String {
-        format!(
-            "system:serviceaccount:{}:{}",
-            self.namespace, self.service_account
-        )
-    }
-}
-
-/// One thing wrong with an object: where, and what to do about it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Violation {
-    /// Dotted path with indexes, e.g. `spec.template.spec.containers[1].resources.limits.cpu`.
-    pub path: String,
-    /// What is wrong and how to fix it, starting with where.
-    pub message: String,
-}
-
-impl Violation {
-    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Violation {
-            path: path.into(),
-            message: message.into(),
-        }
     }
 }
 
@@ -279,7 +185,7 @@ pub mod testing {
                 .get("apiVersion")
                 .and_then(Value::as_str)
                 .unwrap_or("v1");
-            let group = api.rsplit_once('/').map_or("", |(g, _)| g);
+            let (group, _) = crate::model::split_api_version(api);
             let tenant = if obj.get("kind").and_then(Value::as_str) == Some("Namespace") {
                 crate::tenant_label::of_object(Some(obj)).tenant()
             } else {

@@ -8,7 +8,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::{Inventory, UnknownNamespaces};
-use crate::policy::Tenant;
+use crate::model::Tenant;
 use crate::tenant_label::{self, TenantLabel};
 use crate::TENANT_LABEL;
 
@@ -20,7 +20,7 @@ pub enum InventoryError {
         source: std::io::Error,
     },
     #[error("--inventory: {0}")]
-    Manifest(crate::check::InputError),
+    Manifest(crate::manifest::InputError),
     #[error("{origin}: Tenant {name:?}: {message}")]
     InvalidTenant {
         origin: String,
@@ -70,7 +70,7 @@ pub fn load_inventory(path: &Path) -> Result<Inventory, InventoryError> {
         let name = file.display().to_string();
         if !absorb_streaming(&mut inv, &name, &text) {
             // JSON, Lists and anything unusual: the general manifest reader.
-            let objects = crate::check::read_inputs(std::slice::from_ref(&file), None)
+            let objects = crate::manifest::read_inputs(std::slice::from_ref(&file), None)
                 .map_err(InventoryError::Manifest)?;
             for o in &objects {
                 absorb(&mut inv, &o.object, &o.source)?;
@@ -96,6 +96,9 @@ fn inventory_files(path: &Path, out: &mut Vec<std::path::PathBuf>) -> Result<(),
         .collect();
     entries.sort();
     for p in entries {
+        if crate::manifest::is_hidden(&p) {
+            continue;
+        }
         let manifest = matches!(
             p.extension().and_then(|e| e.to_str()),
             Some("yaml" | "yml" | "json")
@@ -168,7 +171,7 @@ fn absorb_streaming(inv: &mut Inventory, name: &str, text: &str) -> bool {
                 staged.add_namespace(&ns, tenant);
             }
             (crate::API_VERSION, "Tenant") => {
-                let Ok(t) = serde_yaml_ng::from_str::<crate::policy::TenantDocument>(doc.text)
+                let Ok(t) = serde_yaml_ng::from_str::<crate::model::TenantDocument>(doc.text)
                 else {
                     return false;
                 };
@@ -218,7 +221,7 @@ pub fn absorb(inv: &mut Inventory, obj: &Value, source: &str) -> Result<bool, In
                 .unwrap_or("")
                 .to_string();
             let tenant: Tenant =
-                serde_json::from_value::<crate::policy::TenantDocument>(obj.clone())
+                serde_json::from_value::<crate::model::TenantDocument>(obj.clone())
                     .map_err(|e| InventoryError::InvalidTenant {
                         origin: source.to_string(),
                         name: name.clone(),

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use tenantguard::audit::kinds::AUDITED;
-use tenantguard::audit::scan::ScanOptions;
+use tenantguard::cluster::audit_scan::ScanOptions;
 use tenantguard::engine::Engine;
 use tenantguard::policy::rules::RuleId;
 use tenantguard::policy::Action;

@@ -184,7 +184,7 @@ async fn the_chart_grants_exactly_what_is_used() {
     let engine = std::sync::Arc::new(tenantguard::engine::Engine::default());
     assert!(replica.cluster.start_audit(
         std::sync::Arc::new(move || engine.clone()),
-        tenantguard::audit::scan::ScanOptions::new(std::time::Duration::from_secs(3600)),
+        tenantguard::cluster::audit_scan::ScanOptions::new(std::time::Duration::from_secs(3600)),
         &registry,
     ));
     super::eventually("the audit's Event", || {

@@ -53,7 +53,7 @@ use super::require_limits::terminating_pod_untouched;
 use super::service_types::{grant_hint, listed};
 use super::{Ctx, Effect, GroupKind, Kinds, Operation, Rule, Scope, Violation};
 use crate::podspec;
-use crate::policy::tenant::AllowList;
+use crate::model::AllowList;
 use crate::tenancy::TenantRef;
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]

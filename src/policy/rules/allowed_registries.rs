@@ -33,7 +33,7 @@ use super::service_types::{grant_hint, listed};
 use super::{Ctx, Effect, Kinds, Operation, Rule, Scope, Violation};
 use crate::image::{ImageName, Prefix};
 use crate::podspec::{self, ContainerList};
-use crate::policy::tenant::AllowList;
+use crate::model::AllowList;
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]

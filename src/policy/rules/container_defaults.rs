@@ -29,7 +29,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{Ctx, Effect, Kinds, Operation, Rule, Scope};
-use crate::podspec::{self, ContainerList};
+use crate::podspec::{self, map_at, ContainerList};
 use crate::policy::ContainerDefaults as Defaults;
 use crate::quantity::Quantity;
 
@@ -52,18 +52,6 @@ impl Rule for ContainerDefaults {
 }
 
 const FILLED: [ContainerList; 2] = [ContainerList::Containers, ContainerList::InitContainers];
-
-/// The map at `key` in `parent`, created (or replacing a null) when missing;
-/// None when something else is there.
-fn map_at<'a>(parent: &'a mut Map<String, Value>, key: &str) -> Option<&'a mut Map<String, Value>> {
-    let slot = parent
-        .entry(key)
-        .or_insert_with(|| Value::Object(Map::new()));
-    if slot.is_null() {
-        *slot = Value::Object(Map::new());
-    }
-    slot.as_object_mut()
-}
 
 fn is_set(map: &Map<String, Value>, key: &str) -> bool {
     map.get(key).is_some_and(|v| !v.is_null())

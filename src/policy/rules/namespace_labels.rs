@@ -141,13 +141,7 @@ pub fn mutate(ctx: &Ctx<'_>, obj: &mut Value, _params: &Params) {
     let Some(meta) = object_at(obj, "/metadata") else {
         return;
     };
-    let labels = meta
-        .entry("labels")
-        .or_insert_with(|| Value::Object(Map::new()));
-    if labels.is_null() {
-        *labels = Value::Object(Map::new());
-    }
-    if let Some(labels) = labels.as_object_mut() {
+    if let Some(labels) = crate::podspec::map_at(meta, "labels") {
         for (k, v) in add {
             // An empty tenant label is no label: it is the one value replaced.
             labels.insert(k, Value::String(v));

@@ -43,17 +43,16 @@ impl Rule for NodePool {
     const EFFECT: Effect<Params> = Effect::Mutate(mutate);
 }
 
-/// Whether toleration `t` already tolerates the NoSchedule taint `key=value`:
-/// same key, `Equal` (the default operator) with the same value or `Exists`,
-/// and effect NoSchedule or empty (every effect).
+/// Whether toleration `t` already tolerates the NoSchedule taint `key=value`
+/// ([`podspec::toleration_matches`], with effect NoSchedule or empty). A
+/// keyless `Exists` toleration tolerates it too, so none is added beside it
+/// (`cross-tenant-selectors` refuses such a toleration anyway).
 fn tolerates(t: &Value, key: &str, value: &str) -> bool {
-    let field = |f: &str| t.get(f).and_then(Value::as_str).unwrap_or("");
-    let operator_ok = match field("operator") {
-        "" | "Equal" => field("value") == value,
-        "Exists" => true,
-        _ => false,
-    };
-    field("key") == key && operator_ok && matches!(field("effect"), "" | "NoSchedule")
+    podspec::toleration_matches(t, key, value)
+        && matches!(
+            t.get("effect").and_then(Value::as_str).unwrap_or(""),
+            "" | "NoSchedule"
+        )
 }
 
 /// The value at `key` in `spec` made `empty` when missing or null; None when

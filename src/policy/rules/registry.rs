@@ -88,11 +88,23 @@ pub trait Rule {
     const EFFECT: Effect<Self::Params>;
 }
 
+/// Why a rule's `params` were refused. Shown after `spec.params of rule X: `
+/// in the loader's `file:line` message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParamsError {
+    /// They do not fit the rule's `Params` (unknown field, wrong type).
+    #[error("{0}")]
+    Schema(String),
+    /// They fit, but the rule's `check_params` refused them.
+    #[error("{0}")]
+    Check(String),
+}
+
 /// Reads `params` as `P` (absent or null: the default).
-pub(super) fn typed<P: DeserializeOwned + Default>(v: Option<Value>) -> Result<P, String> {
+pub(super) fn typed<P: DeserializeOwned + Default>(v: Option<Value>) -> Result<P, ParamsError> {
     match v {
         None | Some(Value::Null) => Ok(P::default()),
-        Some(v) => serde_json::from_value(v).map_err(|e| e.to_string()),
+        Some(v) => serde_json::from_value(v).map_err(|e| ParamsError::Schema(e.to_string())),
     }
 }
 
@@ -182,11 +194,11 @@ macro_rules! registry {
             }
 
             /// Parses and checks a rule's `params`; the error says what is wrong.
-            pub fn parse(rule: RuleId, v: Option<Value>) -> Result<RuleParams, String> {
+            pub fn parse(rule: RuleId, v: Option<Value>) -> Result<RuleParams, ParamsError> {
                 Ok(match rule {
                     $(RuleId::$variant => {
                         let p = registry::typed(v)?;
-                        <$module::$rule as Rule>::check_params(&p)?;
+                        <$module::$rule as Rule>::check_params(&p).map_err(ParamsError::Check)?;
                         RuleParams::$variant(p)
                     })+
                 })
@@ -289,14 +301,20 @@ mod tests {
         for r in RuleId::ALL {
             let e = RuleParams::parse(r, Some(serde_json::json!({"noSuchField": 1})))
                 .expect_err(r.as_str());
-            assert!(e.contains("noSuchField"), "{r}: {e}");
+            assert!(
+                matches!(&e, ParamsError::Schema(m) if m.contains("noSuchField")),
+                "{r}: {e}"
+            );
         }
         let e = RuleParams::parse(
             RuleId::RequireLimits,
             Some(serde_json::json!({"resources": ["cpu", " "]})),
         )
         .expect_err("blank resource");
-        assert!(e.contains("resources"), "{e}");
+        assert!(
+            matches!(&e, ParamsError::Check(m) if m.contains("resources")),
+            "{e}"
+        );
     }
 
     #[test]

@@ -22,7 +22,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{Ctx, Effect, GroupKind, Kinds, Operation, Rule, Scope, Violation};
-use crate::policy::tenant::AllowList;
+use crate::model::AllowList;
 use crate::policy::Settings;
 use crate::tenancy::TenantRef;
 

@@ -40,13 +40,7 @@ fn in_scope(group: &str, kind: &str) -> bool {
 
 fn add_label(obj: &mut Value, meta_ptr: &str, tenant: &str) {
     if let Some(meta) = object_at(obj, meta_ptr) {
-        let labels = meta
-            .entry("labels")
-            .or_insert_with(|| Value::Object(Default::default()));
-        if labels.is_null() {
-            *labels = Value::Object(Default::default());
-        }
-        if let Some(labels) = labels.as_object_mut() {
+        if let Some(labels) = podspec::map_at(meta, "labels") {
             if tenant_label::from_value(labels.get(TENANT_LABEL)) == TenantLabel::Absent {
                 labels.insert(TENANT_LABEL.to_string(), Value::String(tenant.to_string()));
             }

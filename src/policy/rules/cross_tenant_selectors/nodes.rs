@@ -138,18 +138,6 @@ fn node_affinity(sp: &str, spec: &Value, foreign: &[Pair<'_>], out: &mut Vec<Vio
     }
 }
 
-/// Whether a toleration tolerates the NoSchedule taint `key=value`, as the
-/// scheduler decides it: an empty key matches every key, `Exists` every
-/// value, an empty operator means `Equal`.
-fn tolerates(t: &Value, key: &str, value: &str) -> bool {
-    let t_key = str_of(t, "key").unwrap_or("");
-    (t_key.is_empty() || t_key == key)
-        && match str_of(t, "operator").unwrap_or("") {
-            "Exists" => true,
-            "" | "Equal" => str_of(t, "value").unwrap_or("") == value,
-            _ => false,
-        }
-}
 
 fn tolerations(sp: &str, spec: &Value, foreign: &[Pair<'_>], out: &mut Vec<Violation>) {
     let base = format!("{sp}.tolerations");
@@ -178,7 +166,9 @@ fn tolerations(sp: &str, spec: &Value, foreign: &[Pair<'_>], out: &mut Vec<Viola
             ));
             continue;
         }
-        if let Some(p) = foreign.iter().find(|p| tolerates(t, p.key, p.value)) {
+        if let Some(p) = foreign
+            .iter()
+            .find(|p| podspec::toleration_matches(t, p.key, p.value)) {
             out.push(Violation::new(
                 path.clone(),
                 format!(

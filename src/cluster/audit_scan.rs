@@ -27,12 +27,13 @@ use kube::Client;
 use serde_json::Value;
 use tokio::sync::watch;
 
-use super::events::Notifier;
-use super::kinds::{self, AuditedKind, AUDITED};
-use super::metrics::AuditMetrics;
-use super::report::{self, NamespaceReport, ObjectRef};
+use super::onboard::FIELD_MANAGER;
+use crate::audit;
+use crate::audit::events::Notifier;
+use crate::audit::kinds::{self, AuditedKind, AUDITED};
+use crate::audit::metrics::AuditMetrics;
+use crate::audit::report::{self, NamespaceReport, ObjectRef};
 use crate::check;
-use crate::cluster::onboard::FIELD_MANAGER;
 use crate::engine::Engine;
 use crate::tenancy::{Inventory, TenancySource};
 use crate::{MANAGED_BY_LABEL, MANAGED_BY_VALUE};
@@ -69,44 +70,7 @@ impl ScanOptions {
     }
 }
 
-/// Parses `--audit-interval`: `0` (off), or numbers with units `h`, `m`,
-/// `s`, `ms`, as in `1h`, `30m`, `1h30m`, `90s`.
-pub fn parse_interval(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let bad =
-        || format!("{s:?} is not a duration: write it as 0 (off), or like 1h, 30m, 1h30m or 90s");
-    let mut total = Duration::ZERO;
-    let mut rest = s;
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let secs = match &rest[..unit_len] {
-            "h" => n.checked_mul(3600),
-            "m" => n.checked_mul(60),
-            "s" => Some(n),
-            "ms" => {
-                total += Duration::from_millis(n);
-                rest = &rest[unit_len..];
-                continue;
-            }
-            _ => return Err(bad()),
-        }
-        .ok_or_else(bad)?;
-        total += Duration::from_secs(secs);
-        rest = &rest[unit_len..];
-    }
-    Ok(total)
-}
+pub use crate::cli::parse_interval;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
@@ -241,10 +205,10 @@ impl Scanner {
     pub async fn scan_once(&mut self, keep_going: &(dyn Fn() -> bool + Sync)) -> ScanStats {
         let started = Instant::now();
         let now = unix_now();
-        let audit = super::engine(&(self.engine)());
+        let audit = audit::engine(&(self.engine)());
         let mut inv = (*self.tenancy.snapshot()).clone();
         inv.onboarding_gate = false;
-        let user = super::auditor(None, &[]);
+        let user = audit::auditor(None, &[]);
         let namespaces = tenant_namespaces(&audit, &inv);
         let mut stats = ScanStats::default();
         let mut unserved: HashSet<&'static str> = HashSet::new();
@@ -270,7 +234,7 @@ impl Scanner {
                     }
                     objects += 1;
                     let req = check::create_request(&obj, namespace, &user);
-                    let outcome = super::judge(&audit, &req, &inv);
+                    let outcome = audit::judge(&audit, &req, &inv);
                     let r = ObjectRef::of(&obj);
                     report.add(&r, &outcome);
                     notifier.saw(&r, &outcome);
@@ -498,7 +462,7 @@ impl Scanner {
             tokio::select! {
                 _ = tokio::time::sleep(self.opts.poll) => {}
                 r = leading.changed() => if r.is_err() { return },
-                _ = crate::cluster::stopped(&mut stop) => return,
+                _ = super::stopped(&mut stop) => return,
             }
         }
     }

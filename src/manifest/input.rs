@@ -59,6 +59,9 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, seen: &mut HashSet<PathBuf>) -> Resu
     }
     paths.sort();
     for p in paths {
+        if crate::manifest::is_hidden(&p) {
+            continue;
+        }
         if p.is_dir() {
             walk(&p, out, seen)?;
         } else if is_manifest(&p) {
