@@ -235,3 +235,262 @@ pub fn floor_answer(body: &[u8]) -> Option<Vec<u8>> {
     }))
     .ok()
 }
+
+// ---------------------------------------------------------------------------
+// Cost vs size: generated bodies (never committed), so the cost of a request
+// can be compared with the floor's as the object grows.
+
+/// One generated body of the cost-vs-size series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SizeCase {
+    /// A Pod with this many containers, each with 20 env vars and full
+    /// resources (requests and limits for cpu and memory).
+    Pod(usize),
+    /// A NetworkPolicy whose one egress rule has this many `podSelector` peers.
+    NetworkPolicy(usize),
+    /// A ConfigMap whose `data` holds about this many bytes.
+    ConfigMap(usize),
+}
+
+/// The series of the issue: pods of 10, 100 and 1,000 containers,
+/// NetworkPolicies of 1,000 and 5,000 egress peers, ConfigMaps of 64 KiB and
+/// 1 MiB.
+pub const COST_VS_SIZE: [SizeCase; 7] = [
+    SizeCase::Pod(10),
+    SizeCase::Pod(100),
+    SizeCase::Pod(1_000),
+    SizeCase::NetworkPolicy(1_000),
+    SizeCase::NetworkPolicy(5_000),
+    SizeCase::ConfigMap(64 * 1024),
+    SizeCase::ConfigMap(1024 * 1024),
+];
+
+impl SizeCase {
+    /// A short name: `pod-1000c`, `netpol-5000p`, `configmap-1024k`.
+    pub fn name(self) -> String {
+        match self {
+            SizeCase::Pod(n) => format!("pod-{n}c"),
+            SizeCase::NetworkPolicy(n) => format!("netpol-{n}p"),
+            SizeCase::ConfigMap(b) => format!("configmap-{}k", b / 1024),
+        }
+    }
+
+    /// The series this body belongs to (ratios are compared within one).
+    pub fn series(self) -> &'static str {
+        match self {
+            SizeCase::Pod(_) => "Pod",
+            SizeCase::NetworkPolicy(_) => "NetworkPolicy",
+            SizeCase::ConfigMap(_) => "ConfigMap",
+        }
+    }
+
+    /// The AdmissionReview (`/mutate` body) in the bench tenant's namespace.
+    pub fn review(self) -> Value {
+        let ns = bench_namespace();
+        let tenant = tenant_name(BENCH_TENANT);
+        match self {
+            SizeCase::Pod(n) => big_pod_review(&ns, &tenant, n),
+            SizeCase::NetworkPolicy(n) => big_network_policy_review(&ns, &tenant, n),
+            SizeCase::ConfigMap(b) => big_configmap_review(&ns, &tenant, b),
+        }
+    }
+}
+
+fn review_of(kind: Value, resource: Value, ns: &str, tenant: &str, object: Value) -> Value {
+    let name = object["metadata"]["name"].clone();
+    json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+        "uid": "6b0f4c1e-2a9d-4e7b-8c3a-1d2e3f4a5b6c",
+        "kind": kind, "resource": resource, "requestKind": kind, "requestResource": resource,
+        "name": name, "namespace": ns, "operation": "CREATE",
+        "userInfo": {"username": "alice", "groups": [format!("{tenant}-admins"), "system:authenticated"]},
+        "object": object, "oldObject": null, "dryRun": false,
+        "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"}
+    }})
+}
+
+/// A Pod with `containers` containers, each with 20 env vars and requests
+/// and limits for cpu and memory (so `container-defaults` adds nothing and
+/// `require-limits` admits it).
+pub fn big_pod_review(ns: &str, tenant: &str, containers: usize) -> Value {
+    let list: Vec<Value> = (0..containers)
+        .map(|i| {
+            let env: Vec<Value> = (0..20)
+                .map(|e| json!({"name": format!("SETTING_{e:02}"), "value": format!("value-{i}-{e}")}))
+                .collect();
+            json!({
+                "name": format!("worker-{i:04}"),
+                "image": "registry.example.com/team/worker:1.4.2",
+                "command": ["/bin/worker", "--shard", i.to_string()],
+                "env": env,
+                "ports": [{"containerPort": 9000 + (i % 1000), "protocol": "TCP"}],
+                "resources": {
+                    "requests": {"cpu": "10m", "memory": "16Mi"},
+                    "limits": {"cpu": "100m", "memory": "64Mi"}
+                },
+                "terminationMessagePath": "/dev/termination-log",
+                "terminationMessagePolicy": "File",
+                "imagePullPolicy": "IfNotPresent"
+            })
+        })
+        .collect();
+    let pod = json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": format!("workers-{containers}"), "namespace": ns,
+                     "labels": {"app": "workers"}},
+        "spec": {"containers": list, "restartPolicy": "Always", "dnsPolicy": "ClusterFirst",
+                 "schedulerName": "default-scheduler", "terminationGracePeriodSeconds": 30}
+    });
+    review_of(
+        json!({"group": "", "version": "v1", "kind": "Pod"}),
+        json!({"group": "", "version": "v1", "resource": "pods"}),
+        ns,
+        tenant,
+        pod,
+    )
+}
+
+/// A NetworkPolicy whose egress rule lists `peers` `podSelector` peers.
+pub fn big_network_policy_review(ns: &str, tenant: &str, peers: usize) -> Value {
+    let to: Vec<Value> = (0..peers)
+        .map(|i| json!({"podSelector": {"matchLabels": {"app": format!("backend-{i:05}")}}}))
+        .collect();
+    let np = json!({
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": format!("egress-{peers}"), "namespace": ns},
+        "spec": {
+            "podSelector": {"matchLabels": {"app": "web"}},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": to, "ports": [{"protocol": "TCP", "port": 8080}]}]
+        }
+    });
+    review_of(
+        json!({"group": "networking.k8s.io", "version": "v1", "kind": "NetworkPolicy"}),
+        json!({"group": "networking.k8s.io", "version": "v1", "resource": "networkpolicies"}),
+        ns,
+        tenant,
+        np,
+    )
+}
+
+/// A ConfigMap whose `data` holds about `bytes` bytes in 1 KiB values.
+pub fn big_configmap_review(ns: &str, tenant: &str, bytes: usize) -> Value {
+    let mut data = serde_json::Map::new();
+    let value: String = "abcdefghijklmnopqrstuvwxyz0123456789"
+        .chars()
+        .cycle()
+        .take(1000)
+        .collect();
+    for i in 0..bytes.div_ceil(1024) {
+        data.insert(format!("file-{i:05}.txt"), Value::String(value.clone()));
+    }
+    let cm = json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": format!("blob-{}k", bytes / 1024), "namespace": ns},
+        "data": data
+    });
+    review_of(
+        json!({"group": "", "version": "v1", "kind": "ConfigMap"}),
+        json!({"group": "", "version": "v1", "resource": "configmaps"}),
+        ns,
+        tenant,
+        cm,
+    )
+}
+
+// ---------------------------------------------------------------------------
+// The engine alone (benches/engine.rs, examples/enginecount.rs).
+
+use tenantguard::admission::{self, Endpoint};
+use tenantguard::engine::Engine;
+use tenantguard::policy::rules::Identity;
+use tenantguard::tenancy::Inventory;
+
+/// One object: the body `/mutate` receives and the one `/validate` receives
+/// (the first with tenantguard's patch applied, as the apiserver sends it).
+pub struct EngineCase {
+    pub name: String,
+    pub mutate: Vec<u8>,
+    pub validate: Vec<u8>,
+}
+
+/// The baseline policies and the 10,000-namespace inventory, loaded as
+/// `tenantguard serve` loads them.
+pub fn engine_setup() -> Result<(Engine, Inventory), String> {
+    let dir = tempfile::tempdir().map_err(|e| format!("a temporary directory: {e}"))?;
+    let inv_path = write_inventory(dir.path()).map_err(|e| format!("inventory: {e}"))?;
+    let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    let (set, _) = tenantguard::config::load_policies(Some(&policies))
+        .map_err(|e| format!("the baseline policies/ must load: {e}"))?;
+    let inventory = tenantguard::config::load_inventory(&set, Some(&inv_path))
+        .map_err(|e| format!("the generated inventory must load: {e}"))?;
+    if inventory.namespace_count() != TENANTS * NAMESPACES_PER_TENANT + 2 {
+        return Err("the generated inventory lost namespaces".into());
+    }
+    Ok((Engine::new(set, Identity::default()), inventory))
+}
+
+/// Builds the `/validate` body of `mutate` with the engine's own `/mutate`
+/// answer and checks that both are judged and the result admitted for the
+/// bench tenant, so no benchmark measures an error path.
+pub fn engine_case(
+    name: &str,
+    mutate: Vec<u8>,
+    engine: &Engine,
+    inventory: &Inventory,
+) -> Result<EngineCase, String> {
+    let m = admission::review(&mutate, Endpoint::Mutate, engine, inventory)
+        .map_err(|e| format!("{name}: /mutate cannot decode: {e}"))?;
+    let after = apply_mutation(&mutate, &m.body).map_err(|e| format!("{name}: {e}"))?;
+    let validate = serde_json::to_vec(&after).map_err(|e| format!("{name}: {e}"))?;
+    let v = admission::review(&validate, Endpoint::Validate, engine, inventory)
+        .map_err(|e| format!("{name}: /validate cannot decode: {e}"))?;
+    let tenant = tenant_name(BENCH_TENANT);
+    if !(v.outcome.allowed && v.outcome.tenant.as_deref() == Some(tenant.as_str())) {
+        return Err(format!(
+            "{name}: the mutated object must be admitted for tenant {tenant}: {:?}",
+            v.outcome
+        ));
+    }
+    Ok(EngineCase {
+        name: name.to_string(),
+        mutate,
+        validate,
+    })
+}
+
+/// Every object of the engine benchmark, fixtures first, then the
+/// cost-vs-size series.
+pub fn engine_cases(engine: &Engine, inventory: &Inventory) -> Result<Vec<EngineCase>, String> {
+    let ns = bench_namespace();
+    let tenant = tenant_name(BENCH_TENANT);
+    let json = |v: Value| serde_json::to_vec(&v).map_err(|e| e.to_string());
+    let fixture = |rel| review_from_fixture(rel, Some(&ns));
+    let mut raw: Vec<(String, Vec<u8>)> = vec![
+        (
+            "pod-small".into(),
+            json(fixture(
+                "pod/create-two-containers-no-resources-minimal.json",
+            )?)?,
+        ),
+        ("pod-5k".into(), load_test_pod(&ns)?),
+        (
+            "deployment".into(),
+            json(fixture("deployment/create-kubectl-apply.json")?)?,
+        ),
+        (
+            "networkpolicy".into(),
+            json(network_policy_review(
+                &ns,
+                &tenant,
+                &tenant_cidr(BENCH_TENANT),
+            ))?,
+        ),
+        ("namespace".into(), json(namespace_review(&tenant)?)?),
+    ];
+    for s in COST_VS_SIZE {
+        raw.push((s.name(), json(s.review())?));
+    }
+    raw.into_iter()
+        .map(|(name, body)| engine_case(&name, body, engine, inventory))
+        .collect()
+}

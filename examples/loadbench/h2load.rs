@@ -161,7 +161,7 @@ pub fn spawn(spec: &Spec) -> Result<Running, String> {
     let mut cmd = match spec.cpu {
         Some(c) => {
             let mut t = Command::new("taskset");
-            t.arg("-c").arg(c.to_string()).arg("h2load");
+            t.arg("-a").arg("-c").arg(c.to_string()).arg("h2load");
             t
         }
         None => Command::new("h2load"),

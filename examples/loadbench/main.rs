@@ -30,6 +30,7 @@ mod h2load;
 mod procs;
 mod report;
 mod runner;
+mod sizes;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -62,6 +63,13 @@ struct Args {
     /// Seconds of load while tenantguard's RSS is sampled [default: 60; --quick: 10].
     #[arg(long)]
     soak_seconds: Option<u64>,
+    /// Leave out the cost-vs-size table (generated large bodies).
+    #[arg(long, conflicts_with = "only_cost_vs_size")]
+    skip_cost_vs_size: bool,
+    /// Only the cost-vs-size table (after the answer checks): no start-up,
+    /// 7.4 KB-pod, fixed-rate or soak measurements.
+    #[arg(long)]
+    only_cost_vs_size: bool,
     /// Use the release binaries as they are (no `cargo build --release`).
     #[arg(long)]
     no_build: bool,
@@ -241,7 +249,7 @@ fn run(args: &Args) -> Result<(), String> {
     let taskset = Command::new("taskset").arg("-V").output().is_ok();
     let (server_cpu, load_cpu) = if cpus.len() >= 2 && taskset {
         println!(
-            "pinning: servers on CPU {} (taskset), h2load on CPU {} (one thread)",
+            "pinning: servers on CPU {} (taskset -a: every thread, checked in /proc), h2load on CPU {} (one thread)",
             cpus[0], cpus[1]
         );
         (Some(cpus[0]), Some(cpus[1]))
@@ -301,10 +309,17 @@ fn run(args: &Args) -> Result<(), String> {
         Which::Tenantguard => &tg_cmd,
     };
 
-    println!("\n== start-up to /readyz ({} starts each)", plan.startups);
     let mut fp_floor = Footprint::default();
     let mut fp_tg = Footprint::default();
-    for _ in 0..plan.startups {
+    let startups = if args.only_cost_vs_size {
+        0
+    } else {
+        plan.startups
+    };
+    if startups > 0 {
+        println!("\n== start-up to /readyz ({startups} starts each)");
+    }
+    for _ in 0..startups {
         for which in [Which::Floor, Which::Tenantguard] {
             let srv = procs::start(which.label(), cmd_of(which), server_cpu)?;
             let ready = bench
@@ -335,6 +350,28 @@ fn run(args: &Args) -> Result<(), String> {
             .block_on(bench.client.wait_ready(srv.addr, Duration::from_secs(20)))?;
     }
     check_answers(&bench, &floor, &tg, &mutate_bytes)?;
+    // Bytes of bodies per cost-vs-size run: the large bodies get fewer
+    // requests, so every row takes about as long.
+    let size_budget: u64 = if args.quick { 64 << 20 } else { 256 << 20 };
+    if args.only_cost_vs_size {
+        let table = sizes::run(&mut bench, &mut floor, &mut tg, plan.reps, size_budget)?;
+        let header = format!(
+            "machine: {}\n{}\nload average (1 min) before/after: {} / {}\n",
+            procs::machine_line(),
+            pin_line(server_cpu, load_cpu),
+            load_before,
+            procs::load_average()
+        );
+        println!("\n== cost vs size\n\n{header}\n{table}");
+        let last = release
+            .parent()
+            .unwrap_or(&release)
+            .join("loadbench-sizes-last.md");
+        if std::fs::write(&last, format!("{header}\n{table}")).is_ok() {
+            println!("(also written to {})", last.display());
+        }
+        return Ok(());
+    }
 
     println!(
         "\n== warm-up ({} requests per server, protocol and endpoint; not counted)",
@@ -398,21 +435,27 @@ fn run(args: &Args) -> Result<(), String> {
         }
     }
 
+    let sizes_table = if args.skip_cost_vs_size {
+        String::new()
+    } else {
+        format!(
+            "\n## Cost vs size\n\n{}",
+            sizes::run(&mut bench, &mut floor, &mut tg, plan.reps, size_budget)?
+        )
+    };
+
     let soak = soak_rss(&mut bench, &mut tg, plan.soak_seconds)?;
     floor.check_alive()?;
     tg.check_alive()?;
     fp_floor.peak_rss_kib = procs::status_kib(floor.pid, "VmHWM")?;
     fp_tg.peak_rss_kib = procs::status_kib(tg.pid, "VmHWM")?;
 
-    let table = report::render(&runs, &fp_floor, &fp_tg, &soak, plan.rate);
+    let table = report::render(&runs, &fp_floor, &fp_tg, &soak, plan.rate) + &sizes_table;
     let header = format!(
         "machine: {}\nh2load: {}; {}\nbodies: /mutate {} bytes (captured pod, pretty JSON), /validate {} bytes (the same pod after tenantguard's patch)\nmedians of {} repetition(s); saturation {} requests; fixed rate {} req/s for {} s; soak {} s\nload average (1 min) before/after: {} / {}; {}\n",
         procs::machine_line(),
         procs::first_line_of("h2load", &["--version"]),
-        match (server_cpu, load_cpu) {
-            (Some(s), Some(l)) => format!("servers pinned to CPU {s}, h2load to CPU {l}"),
-            _ => "not pinned".into(),
-        },
+        pin_line(server_cpu, load_cpu),
         mutate_bytes.len(),
         std::fs::metadata(&bench.validate_body).map_or(0, |m| m.len()),
         plan.reps,
@@ -439,4 +482,15 @@ fn run(args: &Args) -> Result<(), String> {
     }
     drop(tmpdir);
     Ok(())
+}
+
+fn pin_line(server_cpu: Option<usize>, load_cpu: Option<usize>) -> String {
+    match (server_cpu, load_cpu) {
+        (Some(s), Some(l)) => {
+            format!(
+                "servers pinned with all their threads to CPU {s} (taskset -a), h2load to CPU {l}"
+            )
+        }
+        _ => "not pinned".into(),
+    }
 }

@@ -61,13 +61,16 @@ fn parse_addr(line: &str) -> Option<SocketAddr> {
         .ok()
 }
 
-/// Starts `cmd` (optionally pinned to `cpu` with taskset, which execs the
-/// server so the pid is the server's) and waits for its `webhook=ADDR` line.
+/// Starts `cmd` (optionally pinned to `cpu` with `taskset -a -c`, which
+/// execs the server so the pid is the server's and every thread it starts
+/// inherits the pinning) and waits for its `webhook=ADDR` line; then checks
+/// that every thread of the server is on `cpu` (`taskset -p PID` would move
+/// only the main thread, and a multi-threaded server would use both cores).
 pub fn start(name: &'static str, cmd: &[String], cpu: Option<usize>) -> Result<Server, String> {
     let mut command = match cpu {
         Some(c) => {
             let mut t = Command::new("taskset");
-            t.arg("-c").arg(c.to_string()).args(cmd);
+            t.arg("-a").arg("-c").arg(c.to_string()).args(cmd);
             t
         }
         None => {
@@ -128,7 +131,35 @@ pub fn start(name: &'static str, cmd: &[String], cpu: Option<usize>) -> Result<S
             ));
         }
     }
+    if let Some(c) = cpu {
+        check_pinned(name, pid, c)?;
+    }
     Ok(server)
+}
+
+/// Every thread of `pid` may run on `cpu` only (`/proc/PID/task/*/status`).
+pub fn check_pinned(name: &str, pid: u32, cpu: usize) -> Result<usize, String> {
+    let dir = format!("/proc/{pid}/task");
+    let tasks = std::fs::read_dir(&dir).map_err(|e| format!("{dir}: {e}"))?;
+    let mut threads = 0;
+    for t in tasks.flatten() {
+        let status = std::fs::read_to_string(t.path().join("status")).unwrap_or_default();
+        let Some(list) = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        else {
+            continue;
+        };
+        if list.trim() != cpu.to_string() {
+            return Err(format!(
+                "{name}: thread {} may run on CPUs {} (not only {cpu}): the pinning did not reach every thread",
+                t.file_name().to_string_lossy(),
+                list.trim()
+            ));
+        }
+        threads += 1;
+    }
+    Ok(threads)
 }
 
 /// Clock ticks per second of `/proc/<pid>/stat` (USER_HZ).
