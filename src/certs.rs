@@ -183,8 +183,14 @@ pub fn load_certified_key(cert: &Path, key: &Path) -> Result<Arc<CertifiedKey>, 
 /// Seconds since the Unix epoch when the first certificate of a PEM chain
 /// expires, read from its DER (`notAfter` of the TBSCertificate validity).
 pub fn not_after_unix(cert_pem: &[u8]) -> Option<i64> {
+    validity_unix(cert_pem).map(|(_, after)| after)
+}
+
+/// `(notBefore, notAfter)` of the first certificate of a PEM chain, in
+/// seconds since the Unix epoch.
+pub fn validity_unix(cert_pem: &[u8]) -> Option<(i64, i64)> {
     let der = CertificateDer::pem_slice_iter(cert_pem).next()?.ok()?;
-    der::not_after(der.as_ref())
+    der::validity(der.as_ref())
 }
 
 /// Just enough DER to find a certificate's `notAfter`.
@@ -209,7 +215,7 @@ mod der {
         Some((tag, body, &buf[hdr + len..]))
     }
 
-    pub fn not_after(cert: &[u8]) -> Option<i64> {
+    pub fn validity(cert: &[u8]) -> Option<(i64, i64)> {
         let (_, cert_body, _) = read_tlv(cert)?;
         let (_, tbs, _) = read_tlv(cert_body)?;
         let mut rest = tbs;
@@ -219,8 +225,12 @@ mod der {
         rest = read_tlv(rest)?.2; // signature
         rest = read_tlv(rest)?.2; // issuer
         let (_, validity, _) = read_tlv(rest)?;
-        let (_, _, after_nb) = read_tlv(validity)?;
-        let (tag, time, _) = read_tlv(after_nb)?;
+        let (tag_nb, not_before, after_nb) = read_tlv(validity)?;
+        let (tag, not_after, _) = read_tlv(after_nb)?;
+        Some((time(tag_nb, not_before)?, time(tag, not_after)?))
+    }
+
+    fn time(tag: u8, time: &[u8]) -> Option<i64> {
         let s = std::str::from_utf8(time).ok()?;
         let (year, rest) = match tag {
             0x17 => {
@@ -264,6 +274,8 @@ mod tests {
         let exp = not_after_unix(b.cert_pem.as_bytes()).unwrap();
         let in_a_year = OffsetDateTime::now_utc().unix_timestamp() + 365 * 86400;
         assert!((exp - in_a_year).abs() < 60, "{exp} vs {in_a_year}");
+        let (nb, na) = validity_unix(b.ca_pem.as_bytes()).unwrap();
+        assert_eq!(na - nb, 3650 * 86400 + 3600);
     }
 
     #[test]
