@@ -145,8 +145,17 @@ pub fn observe(data: Option<&SecretData>) -> Found {
     let Some(newest) = cas.first() else {
         return Found::Unusable("ca.crt holds no PEM certificate".into());
     };
-    if rcgen::KeyPair::from_pem(&d.ca_key).is_err() {
-        return Found::Unusable("ca.key holds no usable PEM private key".into());
+    // ca.key must sign what the newest CA's holders trust: try it.
+    let newest_from = validities[0].not_before;
+    let key_signs_newest =
+        certs::issue_serving_at(&d.ca_key, &["key-check".into()], newest_from, 1)
+            .ok()
+            .and_then(|(crt, _)| pem_certs(&crt).into_iter().next())
+            .is_some_and(|leaf| signed_by(&leaf, newest, newest_from));
+    if !key_signs_newest {
+        return Found::Unusable(
+            "ca.key is not a usable PEM private key of the first CA in ca.crt".into(),
+        );
     }
     let (cp, kp) = (Path::new("tls.crt"), Path::new("tls.key"));
     if let Err(e) =
