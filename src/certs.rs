@@ -101,6 +101,62 @@ pub fn generate(names: &[String]) -> Result<Bundle, CertError> {
     })
 }
 
+/// A new CA valid from `now` (seconds since the epoch) for `days`: its
+/// certificate and key, as PEM.
+pub fn generate_ca_at(now: i64, days: i64) -> Result<(String, String), CertError> {
+    let key = KeyPair::generate()?;
+    let params = ca_params(now, days)?;
+    let cert = params.self_signed(&key)?;
+    Ok((cert.pem(), key.serialize_pem()))
+}
+
+fn ca_params(now: i64, days: i64) -> Result<CertificateParams, CertError> {
+    let start = OffsetDateTime::from_unix_timestamp(now).map_err(|_| rcgen::Error::Time)?;
+    let mut ca = CertificateParams::new(Vec::<String>::new())?;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    ca.distinguished_name = DistinguishedName::new();
+    ca.distinguished_name
+        .push(DnType::CommonName, "tenantguard webhook CA");
+    ca.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    ca.not_before = start;
+    ca.not_after = start + Duration::days(days);
+    Ok(ca)
+}
+
+/// A serving certificate for `names`, valid from `now` for `days`, signed
+/// by the CA whose key is `ca_key_pem` (a CA from [`generate_ca_at`]): its
+/// certificate and key, as PEM.
+pub fn issue_serving_at(
+    ca_key_pem: &str,
+    names: &[String],
+    now: i64,
+    days: i64,
+) -> Result<(String, String), CertError> {
+    let start = OffsetDateTime::from_unix_timestamp(now).map_err(|_| rcgen::Error::Time)?;
+    let ca_key = KeyPair::from_pem(ca_key_pem)?;
+    let issuer = Issuer::new(ca_params(now, days)?, ca_key);
+    let key = KeyPair::generate()?;
+    let mut leaf = CertificateParams::new(names.to_vec())?;
+    leaf.distinguished_name = DistinguishedName::new();
+    leaf.distinguished_name.push(
+        DnType::CommonName,
+        names.first().map_or("tenantguard", String::as_str),
+    );
+    leaf.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    leaf.not_before = start;
+    leaf.not_after = start + Duration::days(days);
+    let cert = leaf.signed_by(&key, &issuer)?;
+    Ok((cert.pem(), key.serialize_pem()))
+}
+
 fn write_file(path: &Path, contents: &str, mode: u32) -> Result<(), CertError> {
     let err = |source| CertError::Write {
         path: path.to_path_buf(),
@@ -183,8 +239,14 @@ pub fn load_certified_key(cert: &Path, key: &Path) -> Result<Arc<CertifiedKey>, 
 /// Seconds since the Unix epoch when the first certificate of a PEM chain
 /// expires, read from its DER (`notAfter` of the TBSCertificate validity).
 pub fn not_after_unix(cert_pem: &[u8]) -> Option<i64> {
+    validity_unix(cert_pem).map(|(_, after)| after)
+}
+
+/// `(notBefore, notAfter)` of the first certificate of a PEM chain, in
+/// seconds since the Unix epoch.
+pub fn validity_unix(cert_pem: &[u8]) -> Option<(i64, i64)> {
     let der = CertificateDer::pem_slice_iter(cert_pem).next()?.ok()?;
-    der::not_after(der.as_ref())
+    der::validity(der.as_ref())
 }
 
 /// Just enough DER to find a certificate's `notAfter`.
@@ -209,7 +271,7 @@ mod der {
         Some((tag, body, &buf[hdr + len..]))
     }
 
-    pub fn not_after(cert: &[u8]) -> Option<i64> {
+    pub fn validity(cert: &[u8]) -> Option<(i64, i64)> {
         let (_, cert_body, _) = read_tlv(cert)?;
         let (_, tbs, _) = read_tlv(cert_body)?;
         let mut rest = tbs;
@@ -219,8 +281,12 @@ mod der {
         rest = read_tlv(rest)?.2; // signature
         rest = read_tlv(rest)?.2; // issuer
         let (_, validity, _) = read_tlv(rest)?;
-        let (_, _, after_nb) = read_tlv(validity)?;
-        let (tag, time, _) = read_tlv(after_nb)?;
+        let (tag_nb, not_before, after_nb) = read_tlv(validity)?;
+        let (tag, not_after, _) = read_tlv(after_nb)?;
+        Some((time(tag_nb, not_before)?, time(tag, not_after)?))
+    }
+
+    fn time(tag: u8, time: &[u8]) -> Option<i64> {
         let s = std::str::from_utf8(time).ok()?;
         let (year, rest) = match tag {
             0x17 => {
@@ -264,6 +330,8 @@ mod tests {
         let exp = not_after_unix(b.cert_pem.as_bytes()).unwrap();
         let in_a_year = OffsetDateTime::now_utc().unix_timestamp() + 365 * 86400;
         assert!((exp - in_a_year).abs() < 60, "{exp} vs {in_a_year}");
+        let (nb, na) = validity_unix(b.ca_pem.as_bytes()).unwrap();
+        assert_eq!(na - nb, 3650 * 86400 + 3600);
     }
 
     #[test]
@@ -295,6 +363,29 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, CertError::NoCertificate { .. }), "{err}");
+    }
+
+    #[test]
+    fn ca_and_serving_at_a_given_time() {
+        let now = 1_700_000_000;
+        let (ca, ca_key) = generate_ca_at(now, 3650).unwrap();
+        assert_eq!(
+            validity_unix(ca.as_bytes()),
+            Some((now, now + 3650 * 86400))
+        );
+        let (crt, key) = issue_serving_at(&ca_key, &["tg.ns.svc".into()], now, 365).unwrap();
+        assert_eq!(
+            validity_unix(crt.as_bytes()),
+            Some((now, now + 365 * 86400))
+        );
+        certified_key_from_pem(
+            crt.as_bytes(),
+            key.as_bytes(),
+            Path::new("c"),
+            Path::new("k"),
+        )
+        .unwrap();
+        assert!(issue_serving_at("junk", &["x".into()], now, 1).is_err());
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub mod podspec;
 pub mod policy;
 pub mod quantity;
 pub mod selector;
+pub mod selftls;
 pub mod server;
 pub mod swap;
 pub mod tenancy;
