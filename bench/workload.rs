@@ -103,9 +103,17 @@ pub fn read_fixture(rel: &str) -> Result<String, String> {
 /// The 5.4 KB captured pod AdmissionReview of Kubewarden's load tests, moved
 /// into `namespace`. Its bytes (whitespace included) are kept as they are, so
 /// the server parses what the fixture holds; only the two `"namespace":
-/// "default"` fields change, and the result is checked by parsing it.
+/// "default"` fields change, and its one `"privileged": true` becomes
+/// `false` (a privileged container is what `pod-security` refuses at the
+/// baseline level, and the benchmark measures a pod every rule admits, with
+/// every rule on); the result is checked by parsing it.
 pub fn load_test_pod(namespace: &str) -> Result<Vec<u8>, String> {
     let text = read_fixture("pod/review-create-load-test-template.json")?;
+    let privileged = "\"privileged\": true";
+    if text.matches(privileged).count() != 1 {
+        return Err("the load-test pod fixture changed: expected one \"privileged\": true".into());
+    }
+    let text = text.replace(privileged, "\"privileged\": false");
     let from = "\"namespace\": \"default\"";
     if text.matches(from).count() != 2 {
         return Err("the load-test pod fixture changed: expected request.namespace and metadata.namespace to be \"default\"".into());
