@@ -270,3 +270,20 @@ fn the_chart_sends_every_rule_what_it_judges() {
     }
     assert_none("the chart's webhook rules", fails);
 }
+
+#[test]
+fn every_rule_is_documented() {
+    let text = std::fs::read_to_string(repo().join("docs/rules.md")).expect("docs/rules.md");
+    let fails = RuleId::ALL
+        .iter()
+        .filter(|r| !text.contains(&format!("| `{r}` |")))
+        .map(|r| {
+            format!(
+                "{r}: docs/rules.md has no row for it; add `| `{r}` | what it judges | what it {} |` to the {} table",
+                if r.is_mutating() { "adds" } else { "rejects" },
+                if r.is_mutating() { "mutating" } else { "validating" }
+            )
+        })
+        .collect();
+    assert_none("the rules documentation", fails);
+}
