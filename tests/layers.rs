@@ -27,6 +27,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "image",
         ],
     ),
+    ("certificate lifecycle, on certs", &["selftls"]),
     (
         "vocabulary: requests, Tenant and Settings types",
         &["model"],
