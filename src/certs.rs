@@ -64,36 +64,11 @@ pub fn service_names(service: &str, namespace: &str) -> Vec<String> {
 pub fn generate(names: &[String]) -> Result<Bundle, CertError> {
     let now = OffsetDateTime::now_utc();
     let ca_key = KeyPair::generate()?;
-    let mut ca = CertificateParams::new(Vec::<String>::new())?;
-    ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-    ca.distinguished_name = DistinguishedName::new();
-    ca.distinguished_name
-        .push(DnType::CommonName, "tenantguard webhook CA");
-    ca.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    ca.not_before = now - Duration::hours(1);
-    ca.not_after = now + Duration::days(3650);
+    let ca = ca_params(now - Duration::hours(1), now + Duration::days(3650))?;
     let ca_cert = ca.self_signed(&ca_key)?;
-
     let key = KeyPair::generate()?;
-    let mut leaf = CertificateParams::new(names.to_vec())?;
-    leaf.distinguished_name = DistinguishedName::new();
-    leaf.distinguished_name.push(
-        DnType::CommonName,
-        names.first().map_or("tenantguard", String::as_str),
-    );
-    leaf.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyEncipherment,
-    ];
-    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    leaf.not_before = now - Duration::hours(1);
-    leaf.not_after = now + Duration::days(365);
-    let issuer = Issuer::new(ca, ca_key);
-    let cert = leaf.signed_by(&key, &issuer)?;
+    let leaf = serving_params(names, now - Duration::hours(1), now + Duration::days(365))?;
+    let cert = leaf.signed_by(&key, &Issuer::new(ca, ca_key))?;
     Ok(Bundle {
         ca_pem: ca_cert.pem(),
         cert_pem: cert.pem(),
@@ -104,27 +79,10 @@ pub fn generate(names: &[String]) -> Result<Bundle, CertError> {
 /// A new CA valid from `now` (seconds since the epoch) for `days`: its
 /// certificate and key, as PEM.
 pub fn generate_ca_at(now: i64, days: i64) -> Result<(String, String), CertError> {
+    let start = at(now)?;
     let key = KeyPair::generate()?;
-    let params = ca_params(now, days)?;
-    let cert = params.self_signed(&key)?;
+    let cert = ca_params(start, start + Duration::days(days))?.self_signed(&key)?;
     Ok((cert.pem(), key.serialize_pem()))
-}
-
-fn ca_params(now: i64, days: i64) -> Result<CertificateParams, CertError> {
-    let start = OffsetDateTime::from_unix_timestamp(now).map_err(|_| rcgen::Error::Time)?;
-    let mut ca = CertificateParams::new(Vec::<String>::new())?;
-    ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-    ca.distinguished_name = DistinguishedName::new();
-    ca.distinguished_name
-        .push(DnType::CommonName, "tenantguard webhook CA");
-    ca.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    ca.not_before = start;
-    ca.not_after = start + Duration::days(days);
-    Ok(ca)
 }
 
 /// A serving certificate for `names`, valid from `now` for `days`, signed
@@ -136,10 +94,44 @@ pub fn issue_serving_at(
     now: i64,
     days: i64,
 ) -> Result<(String, String), CertError> {
-    let start = OffsetDateTime::from_unix_timestamp(now).map_err(|_| rcgen::Error::Time)?;
-    let ca_key = KeyPair::from_pem(ca_key_pem)?;
-    let issuer = Issuer::new(ca_params(now, days)?, ca_key);
+    let start = at(now)?;
+    let end = start + Duration::days(days);
+    let issuer = Issuer::new(ca_params(start, end)?, KeyPair::from_pem(ca_key_pem)?);
     let key = KeyPair::generate()?;
+    let cert = serving_params(names, start, end)?.signed_by(&key, &issuer)?;
+    Ok((cert.pem(), key.serialize_pem()))
+}
+
+fn at(unix: i64) -> Result<OffsetDateTime, CertError> {
+    Ok(OffsetDateTime::from_unix_timestamp(unix).map_err(|_| rcgen::Error::Time)?)
+}
+
+/// The one shape of tenantguard's CA.
+fn ca_params(
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+) -> Result<CertificateParams, CertError> {
+    let mut ca = CertificateParams::new(Vec::<String>::new())?;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    ca.distinguished_name = DistinguishedName::new();
+    ca.distinguished_name
+        .push(DnType::CommonName, "tenantguard webhook CA");
+    ca.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    ca.not_before = not_before;
+    ca.not_after = not_after;
+    Ok(ca)
+}
+
+/// The one shape of tenantguard's serving certificate for `names`.
+fn serving_params(
+    names: &[String],
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+) -> Result<CertificateParams, CertError> {
     let mut leaf = CertificateParams::new(names.to_vec())?;
     leaf.distinguished_name = DistinguishedName::new();
     leaf.distinguished_name.push(
@@ -151,10 +143,9 @@ pub fn issue_serving_at(
         KeyUsagePurpose::KeyEncipherment,
     ];
     leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    leaf.not_before = start;
-    leaf.not_after = start + Duration::days(days);
-    let cert = leaf.signed_by(&key, &issuer)?;
-    Ok((cert.pem(), key.serialize_pem()))
+    leaf.not_before = not_before;
+    leaf.not_after = not_after;
+    Ok(leaf)
 }
 
 fn write_file(path: &Path, contents: &str, mode: u32) -> Result<(), CertError> {
