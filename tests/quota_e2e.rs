@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{start, Client, Opts, Proto};
+use common::Client;
 use serde_json::{json, Value};
 
 /// acme (cap 2) already has `default` and `acme-prod` (common::INVENTORY);
@@ -53,18 +53,7 @@ fn message(v: &Value) -> &str {
 }
 
 async fn server() -> (common::Server, Client, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let inv = common::write_file(
-        dir.path(),
-        "inv.yaml",
-        &format!("{}---\n{TENANTS}", common::INVENTORY),
-    );
-    let s = start(Opts {
-        inventory: Some(&inv),
-        ..Default::default()
-    });
-    let c = Client::connect(&s, Proto::H2).await.unwrap();
-    (s, c, dir)
+    common::serve_tenancy(TENANTS).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -77,17 +77,7 @@ fn denied_by(v: &Value, rule: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_rule_over_https() {
-    let dir = tempfile::tempdir().unwrap();
-    let inv = common::write_file(
-        dir.path(),
-        "inv.yaml",
-        &format!("{}---\n{TENANTS}", common::INVENTORY),
-    );
-    let s = start(Opts {
-        inventory: Some(&inv),
-        ..Default::default()
-    });
-    let mut c = Client::connect(&s, Proto::H2).await.unwrap();
+    let (_s, mut c, _dir) = common::serve_tenancy(TENANTS).await;
     let user = ["acme-admins", "system:authenticated"];
 
     // tenant-labels: a Service gets the tenant label.
@@ -540,17 +530,7 @@ async fn issue_11_holes_over_https() {
 /// the Injector annotations tenantguard can judge are admitted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vault_paths_delimiters_and_annotations_over_https() {
-    let dir = tempfile::tempdir().unwrap();
-    let inv = common::write_file(
-        dir.path(),
-        "inv.yaml",
-        &format!("{}---\n{TENANTS}", common::INVENTORY),
-    );
-    let s = start(Opts {
-        inventory: Some(&inv),
-        ..Default::default()
-    });
-    let mut c = Client::connect(&s, Proto::H2).await.unwrap();
+    let (_s, mut c, _dir) = common::serve_tenancy(TENANTS).await;
     let user = ["acme-admins", "system:authenticated"];
     let validate = |annotations: Value| {
         review(
@@ -660,7 +640,6 @@ fn unjudgeable(v: &Value) -> String {
 /// controller: `tests/cluster/serve.rs` covers it over HTTPS.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn adversarial_review_holes_over_https() {
-    let dir = tempfile::tempdir().unwrap();
     let tenants = "\
 apiVersion: tenantguard.io/v1alpha1
 kind: Tenant
@@ -672,16 +651,7 @@ apiVersion: v1
 kind: Namespace
 metadata: {name: acme-ci, labels: {tenantguard.io/tenant: acme}}
 ";
-    let inv = common::write_file(
-        dir.path(),
-        "inv.yaml",
-        &format!("{}---\n{tenants}", common::INVENTORY),
-    );
-    let s = start(Opts {
-        inventory: Some(&inv),
-        ..Default::default()
-    });
-    let mut c = Client::connect(&s, Proto::H2).await.unwrap();
+    let (_s, mut c, _dir) = common::serve_tenancy(tenants).await;
     let owner: (&str, &[&str]) = ("dave", &["acme-admins", "system:authenticated"]);
     let admin: (&str, &[&str]) = ("root", &["system:masters", "system:authenticated"]);
     let ns_kind = ("", "Namespace");

@@ -375,6 +375,24 @@ pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
+/// The real server on [`INVENTORY`] plus `tenancy` (more Namespace and
+/// Tenant YAML, joined with `---`), and an HTTP/2 client that trusts only its
+/// CA. Keep the directory alive as long as the server: the inventory is in it.
+pub async fn serve_tenancy(tenancy: &str) -> (Server, Client, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let inv = write_file(
+        dir.path(),
+        "inv.yaml",
+        &format!("{INVENTORY}---\n{tenancy}"),
+    );
+    let s = start(Opts {
+        inventory: Some(&inv),
+        ..Default::default()
+    });
+    let c = Client::connect(&s, Proto::H2).await.expect("HTTP/2 client");
+    (s, c, dir)
+}
+
 /// The inventory most end-to-end tests use: `default` and `acme-prod` belong
 /// to tenant acme, `globex-prod` to globex, `monitoring` is a platform namespace.
 pub const INVENTORY: &str = "\

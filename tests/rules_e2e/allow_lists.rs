@@ -3,7 +3,7 @@
 //! shaped as the apiserver sends them (resource, and the
 //! `pods/ephemeralcontainers` subresource of `kubectl debug`).
 
-use super::common::{self, start, Client, Opts, Proto};
+use super::common;
 use super::{allowed, denied_by, message};
 use serde_json::{json, Value};
 
@@ -67,17 +67,7 @@ fn fixture(rel: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn allow_list_rules_over_https() {
-    let dir = tempfile::tempdir().unwrap();
-    let inv = common::write_file(
-        dir.path(),
-        "inv.yaml",
-        &format!("{}---\n{TENANTS}", common::INVENTORY),
-    );
-    let s = start(Opts {
-        inventory: Some(&inv),
-        ..Default::default()
-    });
-    let mut c = Client::connect(&s, Proto::H2).await.unwrap();
+    let (_s, mut c, _dir) = common::serve_tenancy(TENANTS).await;
 
     // service-types: the captured NodePort Service, moved into tenant namespaces.
     let captured = fixture("tests/fixtures/real/service/create-nodeport.json");

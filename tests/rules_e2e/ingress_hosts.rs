@@ -7,7 +7,6 @@ use super::*;
 /// UPDATE keeping its own hosts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ingress_hosts_over_https() {
-    let dir = tempfile::tempdir().unwrap();
     let claims = "\
 apiVersion: tenantguard.io/v1alpha1
 kind: Tenant
@@ -21,16 +20,7 @@ metadata: {name: web, namespace: globex-prod}
 spec:
   rules: [{host: shop.shared.example}]
 ";
-    let inv = common::write_file(
-        dir.path(),
-        "inv.yaml",
-        &format!("{}---\n{claims}", common::INVENTORY),
-    );
-    let s = start(Opts {
-        inventory: Some(&inv),
-        ..Default::default()
-    });
-    let mut c = Client::connect(&s, Proto::H2).await.unwrap();
+    let (_s, mut c, _dir) = common::serve_tenancy(claims).await;
     let user = ["acme-admins", "system:authenticated"];
     let ingress = |ns: &str, name: &str, host: &str| {
         json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",

@@ -9,7 +9,6 @@ use super::*;
 /// owner's hands.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pod_security_and_namespace_metadata_over_https() {
-    let dir = tempfile::tempdir().unwrap();
     let extra = "\
 apiVersion: tenantguard.io/v1alpha1
 kind: Tenant
@@ -18,16 +17,7 @@ spec:
   owners: [{kind: Group, name: customer-1-admins}]
   podSecurity: restricted
 ";
-    let inv = common::write_file(
-        dir.path(),
-        "inv.yaml",
-        &format!("{}---\n{TENANTS}---\n{extra}", common::INVENTORY),
-    );
-    let s = start(Opts {
-        inventory: Some(&inv),
-        ..Default::default()
-    });
-    let mut c = Client::connect(&s, Proto::H2).await.unwrap();
+    let (_s, mut c, _dir) = common::serve_tenancy(&format!("{TENANTS}---\n{extra}")).await;
     let wrap = |req: &Value| json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": req});
     let captured = |f: &str| -> Value {
         let path = common::repo().join("tests/fixtures/real/pod").join(f);
