@@ -5,58 +5,13 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use common::{tg, Run};
 
 use serde_json::Value;
 
 const TENANCY: &str = "tests/fixtures/audit/tenancy.yaml";
 const STANDING: &str = "tests/fixtures/audit/standing.yaml";
 const NAMESPACES: &str = "tests/fixtures/audit/namespaces.yaml";
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
-                self.stdout, self.stderr
-            )
-        })
-    }
-}
-
-fn tg(args: &[&str], stdin: Option<&str>) -> Run {
-    let mut child = Command::new(common::bin())
-        .args(args)
-        .current_dir(common::repo())
-        .env_remove("TENANTGUARD_POLICIES")
-        .env_remove("TENANTGUARD_INVENTORY")
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn tenantguard");
-    if let Some(text) = stdin {
-        let mut pipe = child.stdin.take().unwrap();
-        let _ = pipe.write_all(text.as_bytes());
-    }
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
 
 /// `audit --policies policies --inventory <tenancy> <extra>`.
 fn audit(extra: &[&str], stdin: Option<&str>) -> Run {

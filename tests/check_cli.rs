@@ -12,61 +12,13 @@ mod allow_lists;
 mod bad_input;
 mod common;
 
+use common::{tg, Run};
 use std::collections::BTreeSet;
-use std::io::Write;
-use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
 
 const DIR: &str = "tests/fixtures/manifests";
 const TENANCY: &str = "tests/fixtures/manifests/tenancy.yaml";
-
-/// What one run of the binary gave.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
-                self.stdout, self.stderr
-            )
-        })
-    }
-}
-
-/// Runs `tenantguard <args>` in the repository, with `stdin` piped in when given.
-fn tg(args: &[&str], stdin: Option<&str>) -> Run {
-    let mut cmd = Command::new(common::bin());
-    cmd.args(args)
-        .current_dir(common::repo())
-        .env_remove("TENANTGUARD_POLICIES")
-        .env_remove("TENANTGUARD_INVENTORY")
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn tenantguard");
-    if let Some(text) = stdin {
-        // A run that fails on its flags exits without reading stdin: a
-        // broken pipe then is no test failure (the exit code tells).
-        let mut pipe = child.stdin.take().unwrap();
-        let _ = pipe.write_all(text.as_bytes());
-    }
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
 
 fn check(extra: &[&str], stdin: Option<&str>) -> Run {
     let mut args = vec!["check", "--policies", "policies"];

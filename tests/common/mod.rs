@@ -4,7 +4,7 @@
 //! the Service name, over HTTP/2 or HTTP/1.1 as the apiserver would.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -416,3 +416,51 @@ apiVersion: v1
 kind: Namespace
 metadata: {name: monitoring}
 ";
+
+/// What one run of the binary gave.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+/// Runs `tenantguard <args>` in the repository (policy and inventory
+/// environment variables cleared), with `stdin` piped in when given.
+pub fn tg(args: &[&str], stdin: Option<&str>) -> Run {
+    let mut cmd = Command::new(bin());
+    cmd.args(args)
+        .current_dir(repo())
+        .env_remove("TENANTGUARD_POLICIES")
+        .env_remove("TENANTGUARD_INVENTORY")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn tenantguard");
+    if let Some(text) = stdin {
+        // A run that fails on its flags exits without reading stdin: a
+        // broken pipe then is no test failure (the exit code tells).
+        let mut pipe = child.stdin.take().unwrap();
+        let _ = pipe.write_all(text.as_bytes());
+    }
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
