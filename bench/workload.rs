@@ -187,6 +187,11 @@ pub fn namespace_review(tenant: &str) -> Result<Value, String> {
     if !obj["metadata"]["labels"].is_object() {
         obj["metadata"]["labels"] = json!({});
     }
+    // A tenant may not set the Pod Security admission labels
+    // (`namespace-metadata`); tenantguard injects `enforce` itself.
+    if let Some(labels) = obj["metadata"]["labels"].as_object_mut() {
+        labels.retain(|k, _| !k.starts_with("pod-security.kubernetes.io/"));
+    }
     obj["metadata"]["labels"]["tenantguard.io/tenant"] = json!(tenant);
     Ok(v)
 }
