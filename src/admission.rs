@@ -3,7 +3,10 @@
 //!
 //! Reference: <https://kubernetes.io/docs/reference/access-authn-authz/extensible-admission-controllers/#request>.
 //! The envelope is decoded into types that borrow from the body; only
-//! `object` and `oldObject` become `serde_json::Value`s. A body the server
+//! `object` and `oldObject` become `serde_json::Value`s, without their
+//! `metadata.managedFields` (checked as JSON, never built: see [`object`]);
+//! fields no rule reads (`options`, `requestKind`, ...) are only checked as
+//! JSON. A body the server
 //! cannot read is a [`DecodeError`] (HTTP 400); a request it can read but
 //! not judge is denied with the reason. Nothing is admitted unjudged.
 
@@ -13,6 +16,10 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
+
+mod object;
+
+use object::ObjectValue;
 
 use crate::engine::{CannotJudge, Engine, Outcome, Request, Resource};
 use crate::policy::rules::{Operation, User};
@@ -126,16 +133,16 @@ fn none<T>() -> Option<T> {
     None
 }
 
-/// How `object`/`oldObject` were read: straight into a `Value` (one pass,
-/// the common case), or skipped as raw JSON first so that a body whose
+/// How `object`/`oldObject` were read: straight into a `Value` less
+/// `managedFields` (one pass, the common case), or skipped as raw JSON first so that a body whose
 /// object cannot be read still yields its uid for a proper denial.
 trait ObjectField {
     fn into_value(self) -> Result<Option<Value>, String>;
 }
 
-impl ObjectField for Value {
+impl ObjectField for ObjectValue {
     fn into_value(self) -> Result<Option<Value>, String> {
-        Ok((!self.is_null()).then_some(self))
+        Ok((!self.0.is_null()).then_some(self.0))
     }
 }
 
@@ -144,8 +151,8 @@ impl ObjectField for &RawValue {
         if self.get() == "null" {
             return Ok(None);
         }
-        serde_json::from_str(self.get())
-            .map(Some)
+        serde_json::from_str::<ObjectValue>(self.get())
+            .map(|o| Some(o.0))
             .map_err(|e| e.to_string())
     }
 }
@@ -159,7 +166,7 @@ pub fn decode(body: &[u8]) -> Result<Decoded, DecodeError> {
     // One pass in the common case; a body that fails it is read again with
     // the objects as raw JSON, which tells a bad envelope (400) from a bad
     // object (a denial with the uid).
-    if let Ok(review) = serde_json::from_slice::<ReviewIn<'_, Value>>(body) {
+    if let Ok(review) = serde_json::from_slice::<ReviewIn<'_, ObjectValue>>(body) {
         return finish(review);
     }
     let review: ReviewIn<'_, &RawValue> =
@@ -498,6 +505,95 @@ mod tests {
             .unwrap();
         let patch: json_patch::Patch = serde_json::from_slice(&raw).unwrap();
         assert!(!patch.0.is_empty());
+    }
+
+    /// The pod review with `metadata.managedFields` replaced by `raw` (JSON text).
+    fn with_managed_fields(raw: &str) -> Vec<u8> {
+        let text = String::from_utf8(body(pod_review("acme-prod"))).unwrap();
+        let at = "\"metadata\":{";
+        assert_eq!(text.matches(at).count(), 1);
+        text.replacen(at, &format!("{at}\"managedFields\":{raw},"), 1)
+            .into_bytes()
+    }
+
+    #[test]
+    fn a_malformed_managed_fields_is_a_bad_request() {
+        for raw in ["[{\"manager\": }]", "[1,,2]", "{\"a\"}", "nul"] {
+            let b = with_managed_fields(raw);
+            assert!(
+                matches!(decode(&b), Err(DecodeError::Json(_))),
+                "{raw}: {:?}",
+                decode(&b)
+            );
+        }
+        let mut b = with_managed_fields("[\"x\"]");
+        let at = b.windows(3).position(|w| w == b"[\"x").unwrap();
+        b[at + 2] = 0xff;
+        assert!(matches!(decode(&b), Err(DecodeError::Json(_))));
+    }
+
+    #[test]
+    fn a_huge_managed_fields_is_skipped() {
+        let entry = r#"{"manager":"kubectl","operation":"Update","apiVersion":"v1","fieldsV1":{"f:spec":{"f:containers":{"k:{\"name\":\"app\"}":{".":{},"f:image":{}}}}}}"#;
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        let raw = format!("[{deep},{}]", vec![entry; 20_000].join(","));
+        assert!(raw.len() > 2_000_000);
+        let Decoded::Judge(req) = decode(&with_managed_fields(&raw)).unwrap() else {
+            panic!("judged");
+        };
+        let object = req.object.as_ref().unwrap();
+        assert_eq!(object["metadata"], json!({"name": "p"}));
+        assert_eq!(object["spec"]["containers"][0]["name"], "app");
+    }
+
+    #[test]
+    fn an_object_is_judged_without_its_managed_fields() {
+        // What managedFields says is no part of the object: a tenant label
+        // of another tenant or a privileged container there changes nothing.
+        let raw = r#"[{"manager":"x","fieldsV1":{"f:metadata":{"f:labels":{"tenantguard.io/tenant":"globex"}}},"securityContext":{"privileged":true}}]"#;
+        let mut limits = pod_review("acme-prod");
+        limits["request"]["object"]["spec"]["containers"][0]["resources"] =
+            json!({"limits": {"cpu": "1", "memory": "1Gi"}});
+        let plain = body(limits.clone());
+        let text = String::from_utf8(plain.clone()).unwrap();
+        let with = text.replacen(
+            "\"metadata\":{",
+            &format!("\"metadata\":{{\"managedFields\":{raw},"),
+            1,
+        );
+        for b in [plain, with.into_bytes()] {
+            let r = review(&b, Endpoint::Validate, &Engine::default(), &inv()).unwrap();
+            assert!(r.outcome.allowed, "{:?}", r.outcome);
+            assert_eq!(r.outcome.tenant.as_deref(), Some("acme"));
+        }
+        // The denial of the pod without limits is the same with or without.
+        let b = with_managed_fields(raw);
+        let r = review(&b, Endpoint::Validate, &Engine::default(), &inv()).unwrap();
+        let bare = review(
+            &body(pod_review("acme-prod")),
+            Endpoint::Validate,
+            &Engine::default(),
+            &inv(),
+        )
+        .unwrap();
+        assert!(!r.outcome.allowed);
+        assert_eq!(r.outcome.findings, bare.outcome.findings);
+        assert_eq!(r.body, bare.body);
+    }
+
+    #[test]
+    fn a_bad_object_elsewhere_is_still_denied_with_uid() {
+        // The second pass (objects as raw JSON) skips managedFields alike.
+        let deep = format!("{}{}", "[".repeat(1_000), "]".repeat(1_000));
+        let text = String::from_utf8(with_managed_fields("[]")).unwrap();
+        let b = text.replacen("\"spec\":{", &format!("\"spec\":{{\"deep\":{deep},"), 1);
+        match decode(b.as_bytes()) {
+            Ok(Decoded::Deny { uid, reason }) => {
+                assert_eq!(uid, "abc");
+                assert!(reason.contains("recursion limit"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
