@@ -274,12 +274,15 @@ impl Engine {
             Err(cause) => return Outcome::cannot_judge(cause),
         };
         let mut findings = Vec::new();
+        // One context for every rule (it is Copy): the tenant is looked up
+        // once, and only when some rule applies.
+        let mut ctx = None;
         for policy in &self.policies.policies {
             if policy.rule.is_mutating() || !self.applies(policy, scope, req, &scope_ns) {
                 continue;
             }
-            let ctx = self.ctx(req, inv, tenant.as_deref(), &scope_ns);
-            let violations = policy.params.validate(&ctx);
+            let ctx = ctx.get_or_insert_with(|| self.ctx(req, inv, tenant.as_deref(), &scope_ns));
+            let violations = policy.params.validate(ctx);
             findings.extend(violations.into_iter().map(|v| Finding {
                 rule: policy.rule,
                 action: policy.action,

@@ -3,6 +3,8 @@
 //!
 //! Reference: <https://kubernetes.io/docs/concepts/workloads/pods/#pod-templates>.
 
+use std::fmt;
+
 use serde_json::Value;
 
 use crate::model::GroupKind;
@@ -117,9 +119,36 @@ pub fn pod<'a>(group: &str, kind: &str, obj: &'a Value) -> Option<PodView<'a>> {
     let at = locate(group, kind)?;
     Some(PodView {
         at,
-        spec: obj.pointer(at.spec_ptr).unwrap_or(&NULL),
-        metadata: obj.pointer(at.meta_ptr).unwrap_or(&NULL),
+        spec: pointer(obj, at.spec_ptr).unwrap_or(&NULL),
+        metadata: pointer(obj, at.meta_ptr).unwrap_or(&NULL),
     })
+}
+
+/// `Value::pointer` without its allocations: a pointer with no `~` escape
+/// (every pointer tenantguard writes itself) is walked token by token;
+/// others go to `Value::pointer`. Array indices are read as RFC 6901 has
+/// them (digits, no leading zero), as `Value::pointer` reads them.
+pub fn pointer<'v>(v: &'v Value, ptr: &str) -> Option<&'v Value> {
+    if ptr.contains('~') {
+        return v.pointer(ptr);
+    }
+    if ptr.is_empty() {
+        return Some(v);
+    }
+    let rest = ptr.strip_prefix('/')?;
+    rest.split('/').try_fold(v, |at, token| match at {
+        Value::Object(m) => m.get(token),
+        Value::Array(a) => index(token).and_then(|i| a.get(i)),
+        _ => None,
+    })
+}
+
+fn index(token: &str) -> Option<usize> {
+    let digits = !token.is_empty() && token.bytes().all(|b| b.is_ascii_digit());
+    if !digits || (token.len() > 1 && token.starts_with('0')) {
+        return None;
+    }
+    token.parse().ok()
 }
 
 /// The three lists of containers in a PodSpec.
@@ -164,9 +193,80 @@ impl<'a> ContainerView<'a> {
         format!("{spec_path}.{}[{}]", self.list.field(), self.index)
     }
 
+    /// [`ContainerView::path`] written only when shown (a message's path).
+    pub fn at<'s>(&self, spec_path: &'s str) -> ContainerPath<'s> {
+        ContainerPath {
+            spec_path,
+            list: self.list,
+            index: self.index,
+        }
+    }
+
+    /// [`ContainerView::label`] written only when shown.
+    pub fn who<'s>(&self, spec_path: &'s str) -> ContainerLabel<'s, 'a> {
+        ContainerLabel {
+            at: self.at(spec_path),
+            name: self.name(),
+        }
+    }
+
     /// `spec.containers[0] "app"`: how messages name a container.
     pub fn label(&self, spec_path: &str) -> String {
         format!("{} {:?}", self.path(spec_path), self.name())
+    }
+}
+
+/// `spec.containers[0]`, formatted when shown: rules pass it down and
+/// format it only into a violation.
+#[derive(Debug, Clone, Copy)]
+pub struct ContainerPath<'s> {
+    spec_path: &'s str,
+    list: ContainerList,
+    index: usize,
+}
+
+impl fmt::Display for ContainerPath<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}.{}[{}]",
+            self.spec_path,
+            self.list.field(),
+            self.index
+        )
+    }
+}
+
+/// `spec.containers[0] "app"`, formatted when shown.
+#[derive(Debug, Clone, Copy)]
+pub struct ContainerLabel<'s, 'a> {
+    at: ContainerPath<'s>,
+    name: &'a str,
+}
+
+impl fmt::Display for ContainerLabel<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {:?}", self.at, self.name)
+    }
+}
+
+/// `parent.key`, formatted when shown (a field path under construction).
+#[derive(Clone, Copy)]
+pub struct Field<'p>(pub &'p dyn fmt::Display, pub &'p str);
+
+impl fmt::Display for Field<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.0, self.1)
+    }
+}
+
+/// `parent[index]`, formatted when shown.
+#[derive(Clone, Copy)]
+pub struct Item<'p>(pub &'p dyn fmt::Display, pub usize);
+
+impl fmt::Display for Item<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}[{}]", self.0, self.1)
     }
 }
 
@@ -250,6 +350,37 @@ pub fn object_at<'a>(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn pointer_reads_as_value_pointer_does() {
+        let v = json!({"a": {"b": [10, {"c": 1}], "": 2, "x/y": 3, "m~n": 4, "0": 5},
+            "l": [[1, 2]]});
+        for p in [
+            "",
+            "/",
+            "/a",
+            "/a/b",
+            "/a/b/0",
+            "/a/b/1/c",
+            "/a/b/01",
+            "/a/b/+1",
+            "/a/b/-1",
+            "/a/b/2",
+            "/a/b/",
+            "/a/",
+            "/a/x~1y",
+            "/a/m~0n",
+            "/a/0",
+            "/l/0/1",
+            "/l/00/1",
+            "a",
+            "/a/b/0/c",
+            "/z",
+            "/a/b/18446744073709551616",
+        ] {
+            assert_eq!(pointer(&v, p), v.pointer(p), "{p:?}");
+        }
+    }
 
     #[test]
     fn tolerations_match_taints_as_the_scheduler_does() {

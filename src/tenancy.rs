@@ -9,7 +9,7 @@ mod load;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use crate::hosts::HostClaims;
 use crate::swap::Swap;
@@ -536,14 +536,10 @@ impl<'a> TenantRef<'a> {
         if let Some(l) = self.settings.allowed.list(which) {
             return Some(Cow::Borrowed(l));
         }
-        (which == AllowList::ServiceTypes).then(|| {
-            Cow::Owned(
-                DEFAULT_SERVICE_TYPES
-                    .iter()
-                    .map(|t| t.to_string())
-                    .collect(),
-            )
-        })
+        // The default list, built once rather than on every request.
+        static DEFAULT_SERVICE_TYPE_NAMES: LazyLock<Vec<String>> =
+            LazyLock::new(|| DEFAULT_SERVICE_TYPES.map(String::from).to_vec());
+        (which == AllowList::ServiceTypes).then(|| Cow::Borrowed(&DEFAULT_SERVICE_TYPE_NAMES[..]))
     }
 }
 

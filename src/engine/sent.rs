@@ -172,7 +172,7 @@ fn object_agrees(req: &Request, field: &'static str, obj: &Value) -> Result<(), 
         // A Namespace is judged by its name (exempt or not), read from
         // `request.name`: the object must be the namespace it names. (Other
         // kinds are judged by their namespace and content, not their name.)
-        let name = obj.pointer("/metadata/name").and_then(Value::as_str);
+        let name = crate::podspec::pointer(obj, "/metadata/name").and_then(Value::as_str);
         let namespace = req.group.is_empty() && req.kind == "Namespace";
         return match name {
             Some(n) if namespace && !req.name.is_empty() && !n.is_empty() && n != req.name => {

@@ -121,7 +121,8 @@ impl<'a> Ctx<'a> {
         let (Some(new), Some(old)) = (self.object, self.old_object) else {
             return true;
         };
-        ptrs.iter().any(|p| new.pointer(p) != old.pointer(p))
+        ptrs.iter()
+            .any(|p| crate::podspec::pointer(new, p) != crate::podspec::pointer(old, p))
     }
 
     /// The tenant's name, if the object is in a tenant namespace.

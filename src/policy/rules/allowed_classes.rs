@@ -97,7 +97,7 @@ pub fn validate(ctx: &Ctx<'_>, _params: &Params) -> Vec<Violation> {
     let mut out = Vec::new();
     match (ctx.group, ctx.kind) {
         ("networking.k8s.io", "Ingress") => {
-            let class = obj.pointer("/spec/ingressClassName");
+            let class = crate::podspec::pointer(obj, "/spec/ingressClassName");
             judge.class(
                 AllowList::IngressClasses,
                 class,
@@ -111,7 +111,7 @@ pub fn validate(ctx: &Ctx<'_>, _params: &Params) -> Vec<Violation> {
             judge.class(AllowList::IngressClasses, annotation, &path, &mut out);
         }
         ("gateway.networking.k8s.io", "Gateway") => {
-            let class = obj.pointer("/spec/gatewayClassName");
+            let class = crate::podspec::pointer(obj, "/spec/gatewayClassName");
             judge.class(
                 AllowList::GatewayClasses,
                 class,
@@ -136,14 +136,19 @@ pub fn validate(ctx: &Ctx<'_>, _params: &Params) -> Vec<Violation> {
     if let Some(pod) = ctx.pod() {
         if !terminating_pod_untouched(ctx, pod.at.spec_ptr) {
             let at = pod.at.spec_path;
+            // An unset class is fine at every level: no path to write.
             let priority = pod.spec.get("priorityClassName");
-            let path = format!("{at}.priorityClassName");
-            if !judge.reserved_priority(priority, &path, &mut out) {
-                judge.class(AllowList::PriorityClasses, priority, &path, &mut out);
+            if !matches!(named(priority), Named::Nothing) {
+                let path = format!("{at}.priorityClassName");
+                if !judge.reserved_priority(priority, &path, &mut out) {
+                    judge.class(AllowList::PriorityClasses, priority, &path, &mut out);
+                }
             }
             let runtime = pod.spec.get("runtimeClassName");
-            let path = format!("{at}.runtimeClassName");
-            judge.class(AllowList::RuntimeClasses, runtime, &path, &mut out);
+            if !matches!(named(runtime), Named::Nothing) {
+                let path = format!("{at}.runtimeClassName");
+                judge.class(AllowList::RuntimeClasses, runtime, &path, &mut out);
+            }
         }
     }
     out

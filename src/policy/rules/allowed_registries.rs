@@ -25,6 +25,8 @@
 //! Reference: <https://kubernetes.io/docs/concepts/containers/images/#image-names>,
 //! <https://kubernetes.io/docs/concepts/storage/volumes/#image>.
 
+use std::fmt::Display;
+
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -71,7 +73,8 @@ pub fn validate(ctx: &Ctx<'_>, _params: &Params) -> Vec<Violation> {
         .iter()
         .filter_map(|p| Prefix::parse(p).ok())
         .collect();
-    let judge = |image: &str, path: String, who: String| -> Option<Violation> {
+    // `path` and `who` are written only into a violation.
+    let judge = |image: &str, path: &dyn Fn() -> String, who: &dyn Display| -> Option<Violation> {
         let verdict = match ImageName::parse(image) {
             Err(e) => format!(
                 "{who}: image {image:?} cannot be read as an image reference: {e}; fix the reference (tenantguard admits only what it can judge)"
@@ -84,18 +87,18 @@ pub fn validate(ctx: &Ctx<'_>, _params: &Params) -> Vec<Violation> {
                 grant_hint(&tenant, ctx.settings, AllowList::Registries),
             ),
         };
-        Some(Violation::new(path, verdict))
+        Some(Violation::new(path(), verdict))
     };
     let spec_path = pod.at.spec_path;
     let mut out = Vec::new();
     for c in pod.containers(&ContainerList::ALL) {
-        let path = format!("{}.image", c.path(spec_path));
-        let who = c.label(spec_path);
+        let path = || format!("{}.image", c.path(spec_path));
+        let who = c.who(spec_path);
         match c.value.get("image") {
             None | Some(Value::Null) => {}
             Some(Value::String(s)) if s.is_empty() => {}
-            Some(Value::String(s)) => out.extend(judge(s, path, who)),
-            Some(v) => out.push(not_a_string(&who, &path, v)),
+            Some(Value::String(s)) => out.extend(judge(s, &path, &who)),
+            Some(v) => out.push(not_a_string(&who, &path(), v)),
         }
     }
     let volumes = pod.spec.get("volumes").and_then(Value::as_array);
@@ -112,14 +115,14 @@ pub fn validate(ctx: &Ctx<'_>, _params: &Params) -> Vec<Violation> {
         match source.get("reference") {
             None | Some(Value::Null) => {}
             Some(Value::String(s)) if s.is_empty() => {}
-            Some(Value::String(s)) => out.extend(judge(s, path, who)),
+            Some(Value::String(s)) => out.extend(judge(s, &|| path.clone(), &who)),
             Some(v) => out.push(not_a_string(&who, &path, v)),
         }
     }
     out
 }
 
-fn not_a_string(who: &str, path: &str, v: &Value) -> Violation {
+fn not_a_string(who: &dyn Display, path: &str, v: &Value) -> Violation {
     Violation::new(
         path,
         format!("{who}: image {v} is not a string, so it cannot be judged; write the image reference as a string"),

@@ -412,7 +412,7 @@ fn labels(ctx: &Ctx<'_>, own: &str, obj: &Value, out: &mut Vec<Violation>) {
     let ns = ctx.namespace;
     let claims = "claims";
     tenant_claim(
-        obj.pointer("/metadata/labels"),
+        crate::podspec::pointer(obj, "/metadata/labels"),
         "metadata.labels",
         own,
         ns,
@@ -435,7 +435,7 @@ fn labels(ctx: &Ctx<'_>, own: &str, obj: &Value, out: &mut Vec<Violation>) {
     // too: catch them at the template, not when the controller fails later.
     match (ctx.group, ctx.kind) {
         ("batch", "CronJob") => tenant_claim(
-            obj.pointer("/spec/jobTemplate/metadata/labels"),
+            crate::podspec::pointer(obj, "/spec/jobTemplate/metadata/labels"),
             "spec.jobTemplate.metadata.labels",
             own,
             ns,
@@ -444,10 +444,10 @@ fn labels(ctx: &Ctx<'_>, own: &str, obj: &Value, out: &mut Vec<Violation>) {
         ),
         ("apps", "StatefulSet") => {
             let path = "spec.volumeClaimTemplates";
-            let templates = list_at(obj.pointer("/spec/volumeClaimTemplates"), path, out);
+            let templates = list_at(crate::podspec::pointer(obj, "/spec/volumeClaimTemplates"), path, out);
             for (i, t) in templates.iter().enumerate() {
                 tenant_claim(
-                    t.pointer("/metadata/labels"),
+                    crate::podspec::pointer(t, "/metadata/labels"),
                     &format!("{path}[{i}].metadata.labels"),
                     own,
                     ns,
@@ -457,7 +457,7 @@ fn labels(ctx: &Ctx<'_>, own: &str, obj: &Value, out: &mut Vec<Violation>) {
             }
         }
         ("", "Service") => tenant_claim(
-            obj.pointer("/spec/selector"),
+            crate::podspec::pointer(obj, "/spec/selector"),
             "spec.selector",
             own,
             ns,

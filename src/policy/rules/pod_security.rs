@@ -52,12 +52,16 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::cross_tenant_selectors::list_at;
+use std::fmt::Display;
+
 use super::{Ctx, Effect, Kinds, Operation, Rule, Scope, Violation};
-use crate::podspec::{self, ContainerList, ContainerView, PodView};
+use crate::podspec::{self, ContainerList, ContainerView, Field, Item, PodView};
 use crate::policy::PodSecurityLevel;
 
+mod pod_level;
 mod values;
+
+use pod_level::{pod_level_restricted, Missing};
 
 use values::{raised, set, show, HANDLERS};
 pub use values::{
@@ -96,6 +100,8 @@ struct Judge<'a> {
     out: Vec<Violation>,
 }
 
+/// Paths are passed down as [`Field`]s and [`Item`]s and formatted only
+/// into a violation: a pod that passes costs no string.
 impl<'a> Judge<'a> {
     fn deny(&mut self, path: String, what: &str, who: Option<&ContainerView<'_>>) {
         let who = who.map_or_else(String::new, |c| format!(" (container {:?})", c.name()));
@@ -105,7 +111,11 @@ impl<'a> Judge<'a> {
 
     /// The object at `v` (a securityContext and the like): None when unset,
     /// and a violation when it is not an object.
-    fn section<'v>(&mut self, v: Option<&'v Value>, path: &str) -> Option<&'v Map<String, Value>> {
+    fn section<'v>(
+        &mut self,
+        v: Option<&'v Value>,
+        path: &dyn Display,
+    ) -> Option<&'v Map<String, Value>> {
         match set(v)? {
             Value::Object(m) => Some(m),
             other => {
@@ -122,6 +132,22 @@ impl<'a> Judge<'a> {
         }
     }
 
+    /// The items of an optional list; a value that is not a list is
+    /// reported (it cannot be judged) and yields nothing.
+    fn list<'v>(&mut self, v: Option<&'v Value>, path: &dyn Display) -> &'v [Value] {
+        match v {
+            None | Some(Value::Null) => &[],
+            Some(Value::Array(a)) => a,
+            Some(_) => {
+                self.out.push(Violation::new(
+                    path.to_string(),
+                    format!("{path}: is not a list, so it cannot be judged; fix its structure"),
+                ));
+                &[]
+            }
+        }
+    }
+
     fn restricted(&self) -> bool {
         self.level == PodSecurityLevel::Restricted
     }
@@ -130,7 +156,7 @@ impl<'a> Judge<'a> {
         &mut self,
         m: &Map<String, Value>,
         key: &str,
-        at: &str,
+        at: &dyn Display,
         who: Option<&ContainerView<'_>>,
     ) {
         if raised(m.get(key)) {
@@ -140,7 +166,8 @@ impl<'a> Judge<'a> {
 
     fn host_namespaces(&mut self, spec: &Map<String, Value>) {
         for key in ["hostNetwork", "hostPID", "hostIPC"] {
-            self.must_be_false(spec, key, self.sp, None);
+            let sp = self.sp;
+            self.must_be_false(spec, key, &sp, None);
         }
     }
 
@@ -149,14 +176,14 @@ impl<'a> Judge<'a> {
     fn common_context(
         &mut self,
         sc: &Map<String, Value>,
-        at: &str,
+        at: &dyn Display,
         who: Option<&ContainerView<'_>>,
     ) {
-        let wo_path = format!("{at}.windowsOptions");
+        let wo_path = Field(at, "windowsOptions");
         if let Some(wo) = self.section(sc.get("windowsOptions"), &wo_path) {
             self.must_be_false(wo, "hostProcess", &wo_path, who);
         }
-        let se_path = format!("{at}.seLinuxOptions");
+        let se_path = Field(at, "seLinuxOptions");
         if let Some(se) = self.section(sc.get("seLinuxOptions"), &se_path) {
             if let Some(t) = set(se.get("type")) {
                 if !t.as_str().is_some_and(|t| SELINUX_TYPES.contains(&t)) {
@@ -182,7 +209,7 @@ impl<'a> Judge<'a> {
                 }
             }
         }
-        let aa_path = format!("{at}.appArmorProfile");
+        let aa_path = Field(at, "appArmorProfile");
         if let Some(aa) = self.section(sc.get("appArmorProfile"), &aa_path) {
             let t = aa.get("type").unwrap_or(&Value::Null);
             if !matches!(t.as_str(), Some("RuntimeDefault" | "Localhost")) {
@@ -194,7 +221,7 @@ impl<'a> Judge<'a> {
             }
         }
         if !self.restricted() {
-            let sp_path = format!("{at}.seccompProfile");
+            let sp_path = Field(at, "seccompProfile");
             if let Some(sp) = self.section(sc.get("seccompProfile"), &sp_path) {
                 let t = sp.get("type").unwrap_or(&Value::Null);
                 if !matches!(t.as_str(), Some(s) if s != "Unconfined") {
@@ -208,11 +235,11 @@ impl<'a> Judge<'a> {
         }
     }
 
-    fn pod_context(&mut self, sc: &Map<String, Value>, at: &str) {
+    fn pod_context(&mut self, sc: &Map<String, Value>, at: &dyn Display) {
         self.common_context(sc, at, None);
-        let sysctls_path = format!("{at}.sysctls");
-        let mut found = Vec::new();
-        for (i, s) in list_at(sc.get("sysctls"), &sysctls_path, &mut found)
+        let sysctls_path = Field(at, "sysctls");
+        for (i, s) in self
+            .list(sc.get("sysctls"), &sysctls_path)
             .iter()
             .enumerate()
         {
@@ -229,7 +256,6 @@ impl<'a> Judge<'a> {
                 );
             }
         }
-        self.out.extend(found);
         if self.restricted() {
             if let Some(u) = set(sc.get("runAsUser")) {
                 if u.as_i64() == Some(0) || !u.is_number() {
@@ -244,12 +270,11 @@ impl<'a> Judge<'a> {
     }
 
     fn volumes(&mut self, spec: &Map<String, Value>) {
-        let path = format!("{}.volumes", self.sp);
-        let mut found = Vec::new();
-        let list = list_at(spec.get("volumes"), &path, &mut found);
-        self.out.extend(found);
+        let sp = self.sp;
+        let path = Field(&sp, "volumes");
+        let list = self.list(spec.get("volumes"), &path);
         for (i, vol) in list.iter().enumerate() {
-            let at = format!("{path}[{i}]");
+            let at = Item(&path, i);
             let Some(vol) = self.section(Some(vol), &at) else {
                 continue;
             };
@@ -303,14 +328,14 @@ impl<'a> Judge<'a> {
         }
     }
 
-    fn container(&mut self, c: &ContainerView<'_>, windows: bool, missing: &mut Missing) {
-        let at = c.path(self.sp);
+    fn container<'c>(&mut self, c: &ContainerView<'c>, windows: bool, missing: &mut Missing<'c>) {
+        let at = c.at(self.sp);
         let Some(cm) = self.section(Some(c.value), &at) else {
             return;
         };
         self.host_ports(cm, &at, c);
         self.handler_hosts(cm, &at, c);
-        let sc_path = format!("{at}.securityContext");
+        let sc_path = Field(&at, "securityContext");
         let sc = self.section(cm.get("securityContext"), &sc_path);
         let empty = Map::new();
         let sc = sc.unwrap_or(&empty);
@@ -337,7 +362,7 @@ impl<'a> Judge<'a> {
             );
         }
         match set(sc.get("runAsNonRoot")) {
-            None => missing.run_as_non_root.push(c.label(self.sp)),
+            None => missing.run_as_non_root.push(*c),
             Some(Value::Bool(true)) => {}
             Some(v) => self.deny(
                 format!("{sc_path}.runAsNonRoot"),
@@ -355,11 +380,9 @@ impl<'a> Judge<'a> {
             }
         }
         if !windows {
-            let sp_path = format!("{sc_path}.seccompProfile");
+            let sp_path = Field(&sc_path, "seccompProfile");
             match self.section(sc.get("seccompProfile"), &sp_path) {
-                None if set(sc.get("seccompProfile")).is_none() => {
-                    missing.seccomp.push(c.label(self.sp))
-                }
+                None if set(sc.get("seccompProfile")).is_none() => missing.seccomp.push(*c),
                 None => {}
                 Some(sp) => {
                     let t = sp.get("type").unwrap_or(&Value::Null);
@@ -375,11 +398,9 @@ impl<'a> Judge<'a> {
         }
     }
 
-    fn host_ports(&mut self, cm: &Map<String, Value>, at: &str, c: &ContainerView<'_>) {
-        let path = format!("{at}.ports");
-        let mut found = Vec::new();
-        let ports = list_at(cm.get("ports"), &path, &mut found);
-        self.out.extend(found);
+    fn host_ports(&mut self, cm: &Map<String, Value>, at: &dyn Display, c: &ContainerView<'_>) {
+        let path = Field(at, "ports");
+        let ports = self.list(cm.get("ports"), &path);
         for (i, p) in ports.iter().enumerate() {
             if let Some(hp) = set(p.get("hostPort")) {
                 if hp.as_i64() != Some(0) {
@@ -394,20 +415,26 @@ impl<'a> Judge<'a> {
     }
 
     /// `host` in a probe's or lifecycle hook's `httpGet`/`tcpSocket`.
-    fn handler_hosts(&mut self, cm: &Map<String, Value>, at: &str, c: &ContainerView<'_>) {
+    fn handler_hosts(
+        &mut self,
+        cm: &Map<String, Value>,
+        at: &dyn Display,
+        c: &ContainerView<'_>,
+    ) {
         for (field, hook) in HANDLERS {
             let h = cm.get(field);
             let h = match hook {
                 Some(hook) => h.and_then(|l| l.get(hook)),
                 None => h,
             };
-            let handler = hook.map_or_else(|| field.to_string(), |hook| format!("{field}.{hook}"));
             let Some(h) = set(h) else {
                 continue;
             };
             for action in ["httpGet", "tcpSocket"] {
                 if let Some(host) = set(h.get(action).and_then(|a| a.get("host"))) {
                     if host.as_str() != Some("") {
+                        let handler = hook
+                            .map_or_else(|| field.to_string(), |hook| format!("{field}.{hook}"));
                         self.deny(
                             format!("{at}.{handler}.{action}.host"),
                             &format!("is {}; it must be unset (the kubelet would call that address from the node)", show(host)),
@@ -422,23 +449,17 @@ impl<'a> Judge<'a> {
     fn capabilities(
         &mut self,
         sc: &Map<String, Value>,
-        sc_path: &str,
+        sc_path: &dyn Display,
         c: &ContainerView<'_>,
         windows: bool,
     ) {
-        let path = format!("{sc_path}.capabilities");
+        let path = Field(sc_path, "capabilities");
         let caps = self.section(sc.get("capabilities"), &path);
         if self.restricted() && windows {
             return;
         }
-        let mut found = Vec::new();
-        let add = caps.map_or(&[][..], |m| {
-            list_at(m.get("add"), &format!("{path}.add"), &mut found)
-        });
-        let drop = caps.map_or(&[][..], |m| {
-            list_at(m.get("drop"), &format!("{path}.drop"), &mut found)
-        });
-        self.out.extend(found);
+        let add = caps.map_or(&[][..], |m| self.list(m.get("add"), &Field(&path, "add")));
+        let drop = caps.map_or(&[][..], |m| self.list(m.get("drop"), &Field(&path, "drop")));
         for (i, cap) in add.iter().enumerate() {
             let name = cap.as_str();
             let ok = if self.restricted() {
@@ -463,13 +484,6 @@ impl<'a> Judge<'a> {
             self.deny(format!("{path}.drop"), "must include ALL", Some(c));
         }
     }
-}
-
-/// Containers that leave a restricted field to the pod level, which does not set it.
-#[derive(Default)]
-struct Missing {
-    run_as_non_root: Vec<String>,
-    seccomp: Vec<String>,
 }
 
 /// Whether an UPDATE changes what this rule judges. A
@@ -504,7 +518,7 @@ pub fn judge(pod: &PodView<'_>, level: PodSecurityLevel) -> Vec<Violation> {
         sp: pod.at.spec_path,
         out: Vec::new(),
     };
-    let Some(spec) = j.section(Some(pod.spec), pod.at.spec_path) else {
+    let Some(spec) = j.section(Some(pod.spec), &pod.at.spec_path) else {
         return j.out;
     };
     let windows = spec
@@ -513,7 +527,8 @@ pub fn judge(pod: &PodView<'_>, level: PodSecurityLevel) -> Vec<Violation> {
         .and_then(Value::as_str)
         == Some("windows");
     j.host_namespaces(spec);
-    let psc_path = format!("{}.securityContext", j.sp);
+    let sp = j.sp;
+    let psc_path = Field(&sp, "securityContext");
     let psc = j.section(spec.get("securityContext"), &psc_path);
     let empty = Map::new();
     let psc = psc.unwrap_or(&empty);
@@ -528,57 +543,6 @@ pub fn judge(pod: &PodView<'_>, level: PodSecurityLevel) -> Vec<Violation> {
         pod_level_restricted(&mut j, psc, &psc_path, &missing, windows);
     }
     j.out
-}
-
-/// `runAsNonRoot` and seccomp at pod level: refused when set to a bad value,
-/// or when unset while some container leaves it to the pod.
-fn pod_level_restricted(
-    j: &mut Judge<'_>,
-    psc: &Map<String, Value>,
-    at: &str,
-    missing: &Missing,
-    windows: bool,
-) {
-    let left = |names: &[String]| {
-        if names.is_empty() {
-            String::new()
-        } else {
-            format!(
-                " ({} {} not set it)",
-                names.join(", "),
-                if names.len() == 1 { "does" } else { "do" }
-            )
-        }
-    };
-    let rnr = set(psc.get("runAsNonRoot"));
-    if rnr != Some(&Value::Bool(true)) && (rnr.is_some() || !missing.run_as_non_root.is_empty()) {
-        let is = rnr.map_or_else(|| "is unset".to_string(), |v| format!("is {}", show(v)));
-        j.deny(
-            format!("{at}.runAsNonRoot"),
-            &format!(
-                "{is}; it must be true here or in every container{}",
-                left(&missing.run_as_non_root)
-            ),
-            None,
-        );
-    }
-    if windows {
-        return;
-    }
-    let sp_path = format!("{at}.seccompProfile");
-    let t = set(psc.get("seccompProfile")).map(|sp| sp.get("type").unwrap_or(&Value::Null));
-    let valid = t.is_some_and(|t| matches!(t.as_str(), Some("RuntimeDefault" | "Localhost")));
-    if !valid && (t.is_some() || !missing.seccomp.is_empty()) {
-        let is = t.map_or_else(|| "is unset".to_string(), |v| format!("is {}", show(v)));
-        j.deny(
-            format!("{sp_path}.type"),
-            &format!(
-                "{is}; it must be RuntimeDefault or Localhost here or in every container{}",
-                left(&missing.seccomp)
-            ),
-            None,
-        );
-    }
 }
 
 pub fn validate(ctx: &Ctx<'_>, _params: &Params) -> Vec<Violation> {

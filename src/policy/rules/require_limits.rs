@@ -19,6 +19,8 @@
 //! Ephemeral containers are not judged: Kubernetes forbids resources on them.
 //! Reference: <https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/>.
 
+use std::fmt::Display;
+
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -113,8 +115,8 @@ fn show(v: &Value) -> String {
 fn read(
     v: &Value,
     field: (&str, &str),
-    path: &str,
-    who: &str,
+    path: &dyn Display,
+    who: &dyn Display,
     out: &mut Vec<Violation>,
 ) -> Option<Quantity> {
     if v.is_null() {
@@ -152,7 +154,7 @@ pub(super) fn terminating_pod_untouched(ctx: &Ctx<'_>, spec_ptr: &str) -> bool {
         && ctx.group.is_empty()
         && ctx
             .old_object
-            .and_then(|o| o.pointer("/metadata/deletionTimestamp"))
+            .and_then(|o| crate::podspec::pointer(o, "/metadata/deletionTimestamp"))
             .is_some_and(|t| !t.is_null())
         && !ctx.changed(&[spec_ptr])
 }
@@ -166,14 +168,15 @@ pub fn validate(ctx: &Ctx<'_>, params: &Params) -> Vec<Violation> {
     }
     let mut out = Vec::new();
     for c in pod.containers(&JUDGED) {
-        let path = c.path(pod.at.spec_path);
-        let who = c.label(pod.at.spec_path);
+        // Both formatted only into a violation.
+        let path = c.at(pod.at.spec_path);
+        let who = c.who(pod.at.spec_path);
         judge_container(c.value, &path, &who, params, &mut out);
     }
     out
 }
 
-fn not_a_map(path: &str, who: &str, field: &str, v: &Value) -> Violation {
+fn not_a_map(path: &dyn Display, who: &dyn Display, field: &str, v: &Value) -> Violation {
     Violation::new(
         format!("{path}.{field}"),
         format!(
@@ -183,7 +186,11 @@ fn not_a_map(path: &str, who: &str, field: &str, v: &Value) -> Violation {
     )
 }
 
-fn judge_container(c: &Value, path: &str, who: &str, params: &Params, out: &mut Vec<Violation>) {
+fn judge_container(
+    c: &Value,
+    path: &dyn Display,
+    who: &dyn Display,
+    params: &Params, out: &mut Vec<Violation>) {
     // The positive limits, which the requests are compared with.
     let mut limits: Vec<(&str, Quantity)> = Vec::new();
     let none = Map::new();

@@ -56,7 +56,7 @@ pub fn validate(ctx: &Ctx<'_>, _params: &Params) -> Vec<Violation> {
         return Vec::new();
     };
     const PATH: &str = "spec.type";
-    let ty = match obj.pointer("/spec/type") {
+    let ty = match crate::podspec::pointer(obj, "/spec/type") {
         None | Some(Value::Null) => DEFAULT_TYPE,
         Some(Value::String(s)) if s.is_empty() => DEFAULT_TYPE,
         Some(Value::String(s)) => s.as_str(),

@@ -79,6 +79,15 @@ pub fn validate(ctx: &Ctx<'_>, _params: &Params) -> Vec<Violation> {
     let Some(annotations) = pod.annotations() else {
         return Vec::new();
     };
+    // Every check below is about a non-null annotation whose key contains
+    // the Vault prefix, or about the vault-secrets one: without any, there
+    // is nothing to judge (and nothing to format).
+    let vault = |(k, v): (&String, &Value)| {
+        !v.is_null() && (k.contains(VAULT_PREFIX) || k == VAULT_SECRETS)
+    };
+    if !annotations.iter().any(vault) {
+        return Vec::new();
+    }
     let at = |key: &str| format!("{}.annotations.{key}", pod.at.meta_path);
     let name = tenant.name;
     let base = tenant.vault_secrets_path();

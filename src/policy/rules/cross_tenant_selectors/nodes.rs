@@ -27,28 +27,42 @@ struct Pair<'a> {
 }
 
 /// Other tenants' pairs, except those the own tenant shares (a pool two
-/// tenants both declare is the own tenant's too).
-fn foreign_pairs<'a>(ctx: &Ctx<'a>, own: &TenantRef<'a>) -> Vec<Pair<'a>> {
-    let mine = own.node_selector();
-    ctx.inventory
-        .foreign_node_pairs(own.name)
-        .filter(|(_, k, v)| mine.is_none_or(|m| m.get(*k).map(String::as_str) != Some(*v)))
-        .map(|(tenant, key, value)| Pair { tenant, key, value })
-        .collect()
+/// tenants both declare is the own tenant's too). Read on demand: most pods
+/// name no node, and a toleration of one key needs only that key's pairs.
+#[derive(Clone, Copy)]
+struct Foreign<'c, 'a> {
+    ctx: &'c Ctx<'a>,
+    own: &'c TenantRef<'a>,
+}
+
+impl<'a> Foreign<'_, 'a> {
+    /// The pairs with `key` (every pair for None).
+    fn pairs<'k>(&self, key: Option<&'k str>) -> impl Iterator<Item = Pair<'a>> + 'k
+    where
+        'a: 'k,
+    {
+        let mine = self.own.node_selector();
+        self.ctx
+            .inventory
+            .foreign_node_pairs(self.own.name)
+            .filter(move |(_, k, _)| key.is_none_or(|key| key == *k))
+            .filter(move |(_, k, v)| mine.is_none_or(|m| m.get(*k).map(String::as_str) != Some(*v)))
+            .map(|(tenant, key, value)| Pair { tenant, key, value })
+    }
 }
 
 fn str_of<'v>(v: &'v Value, key: &str) -> Option<&'v str> {
     v.get(key).and_then(Value::as_str)
 }
 
-fn node_selector(sp: &str, spec: &Value, foreign: &[Pair<'_>], out: &mut Vec<Violation>) {
+fn node_selector(sp: &str, spec: &Value, foreign: Foreign<'_, '_>, out: &mut Vec<Violation>) {
     let Some(sel) = spec.get("nodeSelector").and_then(Value::as_object) else {
         return;
     };
     for (k, v) in sel {
         if let Some(p) = foreign
-            .iter()
-            .find(|p| p.key == k && Some(p.value) == v.as_str())
+            .pairs(Some(k))
+            .find(|p| Some(p.value) == v.as_str())
         {
             let path = format!("{sp}.nodeSelector.{k}");
             out.push(Violation::new(
@@ -63,7 +77,7 @@ fn node_selector(sp: &str, spec: &Value, foreign: &[Pair<'_>], out: &mut Vec<Vio
 }
 
 /// The foreign pair a node-selector requirement can match, if any.
-fn requirement_hits<'p>(expr: &Value, foreign: &'p [Pair<'p>]) -> Option<&'p Pair<'p>> {
+fn requirement_hits<'a>(expr: &Value, foreign: Foreign<'_, 'a>) -> Option<Pair<'a>> {
     let key = str_of(expr, "key")?;
     let values: Vec<&str> = expr
         .get("values")
@@ -71,7 +85,7 @@ fn requirement_hits<'p>(expr: &Value, foreign: &'p [Pair<'p>]) -> Option<&'p Pai
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
     let int = |s: &str| s.trim().parse::<i64>().ok();
-    foreign.iter().filter(|p| p.key == key).find(|p| {
+    foreign.pairs(Some(key)).find(|p| {
         match str_of(expr, "operator") {
             Some("In") => values.contains(&p.value),
             Some("Exists") => true,
@@ -85,7 +99,7 @@ fn requirement_hits<'p>(expr: &Value, foreign: &'p [Pair<'p>]) -> Option<&'p Pai
     })
 }
 
-fn match_expressions(path: &str, term: &Value, foreign: &[Pair<'_>], out: &mut Vec<Violation>) {
+fn match_expressions(path: &str, term: &Value, foreign: Foreign<'_, '_>, out: &mut Vec<Violation>) {
     let me_path = format!("{path}.matchExpressions");
     for (j, expr) in list_at(term.get("matchExpressions"), &me_path, out)
         .iter()
@@ -108,7 +122,7 @@ fn match_expressions(path: &str, term: &Value, foreign: &[Pair<'_>], out: &mut V
     }
 }
 
-fn node_affinity(sp: &str, spec: &Value, foreign: &[Pair<'_>], out: &mut Vec<Violation>) {
+fn node_affinity(sp: &str, spec: &Value, foreign: Foreign<'_, '_>, out: &mut Vec<Violation>) {
     let Some(na) = not_null(spec.get("affinity").and_then(|a| a.get("nodeAffinity"))) else {
         return;
     };
@@ -139,38 +153,41 @@ fn node_affinity(sp: &str, spec: &Value, foreign: &[Pair<'_>], out: &mut Vec<Vio
 }
 
 
-fn tolerations(sp: &str, spec: &Value, foreign: &[Pair<'_>], out: &mut Vec<Violation>) {
+fn tolerations(sp: &str, spec: &Value, foreign: Foreign<'_, '_>, out: &mut Vec<Violation>) {
+    let Some(list) = not_null(spec.get("tolerations")) else {
+        return;
+    };
     let base = format!("{sp}.tolerations");
-    for (i, t) in list_at(spec.get("tolerations"), &base, out)
-        .iter()
-        .enumerate()
-    {
+    for (i, t) in list_at(Some(list), &base, out).iter().enumerate() {
         // Only a toleration for NoSchedule (or for every effect) lets a pod
         // onto a NoSchedule-tainted node.
         if matches!(str_of(t, "effect"), Some("NoExecute" | "PreferNoSchedule")) {
             continue;
         }
-        let path = format!("{base}[{i}]");
+        let path = podspec::Item(&base, i);
         let op = str_of(t, "operator").unwrap_or("");
         if !matches!(op, "" | "Equal" | "Exists") {
             out.push(Violation::new(
-                path.clone(),
+                path.to_string(),
                 format!("{path}: operator {op:?} is not Equal or Exists, so the toleration cannot be judged; fix it"),
             ));
             continue;
         }
-        if str_of(t, "key").unwrap_or("").is_empty() && op == "Exists" {
+        let key = str_of(t, "key").unwrap_or("");
+        if key.is_empty() && op == "Exists" {
             out.push(Violation::new(
-                path.clone(),
+                path.to_string(),
                 format!("{path}: a toleration with operator Exists and no key tolerates every taint, other tenants' dedicated nodes included; tolerate specific keys"),
             ));
             continue;
         }
+        // A keyed toleration can only match pairs of its key.
+        let key = (!key.is_empty()).then_some(key);
         if let Some(p) = foreign
-            .iter()
+            .pairs(key)
             .find(|p| podspec::toleration_matches(t, p.key, p.value)) {
             out.push(Violation::new(
-                path.clone(),
+                path.to_string(),
                 format!(
                     "{path}: tolerates the taint {}={}:NoSchedule of tenant {}'s dedicated nodes; remove the toleration",
                     p.key, p.value, p.tenant
@@ -184,12 +201,9 @@ fn node_name(
     ctx: &Ctx<'_>,
     sp: &str,
     spec: &Value,
-    foreign: &[Pair<'_>],
+    foreign: Foreign<'_, '_>,
     out: &mut Vec<Violation>,
 ) {
-    if foreign.is_empty() {
-        return;
-    }
     // The scheduler binds a Pod by setting nodeName, so every later update of
     // a running Pod carries it; only a Pod created with it skipped the
     // scheduler. A template's nodeName always does.
@@ -202,6 +216,9 @@ fn node_name(
     else {
         return;
     };
+    if foreign.pairs(None).next().is_none() {
+        return;
+    }
     let path = format!("{sp}.nodeName");
     out.push(Violation::new(
         path.clone(),
@@ -217,9 +234,9 @@ pub(crate) fn dedicated_nodes(ctx: &Ctx<'_>, own: &TenantRef<'_>, out: &mut Vec<
         return;
     };
     let sp = pod.at.spec_path;
-    let foreign = foreign_pairs(ctx, own);
-    node_name(ctx, sp, pod.spec, &foreign, out);
-    node_selector(sp, pod.spec, &foreign, out);
-    node_affinity(sp, pod.spec, &foreign, out);
-    tolerations(sp, pod.spec, &foreign, out);
+    let foreign = Foreign { ctx, own };
+    node_name(ctx, sp, pod.spec, foreign, out);
+    node_selector(sp, pod.spec, foreign, out);
+    node_affinity(sp, pod.spec, foreign, out);
+    tolerations(sp, pod.spec, foreign, out);
 }

@@ -170,7 +170,7 @@ fn required_terms(
     out: &mut Vec<Violation>,
 ) {
     let Some(req) = not_null(
-        spec.pointer("/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution"),
+        crate::podspec::pointer(spec, "/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution"),
     ) else {
         return;
     };
