@@ -286,11 +286,15 @@ fn times_pow2(digits: Vec<u8>, bits: u32) -> Vec<u8> {
     if bits == 0 {
         return digits;
     }
-    let factor = 1u128 << bits;
+    // Binary suffixes go up to Ei (2^60), so with a digit of at most 9 and
+    // a carry below the factor, `v` stays under 10 * 2^60 < 2^64: u64
+    // arithmetic (a division by 10 is a multiplication) is exact.
+    debug_assert!(bits <= 60);
+    let factor = 1u64 << bits;
     let mut out = Vec::with_capacity(digits.len() + 19);
-    let mut carry = 0u128;
+    let mut carry = 0u64;
     for &d in digits.iter().rev() {
-        let v = u128::from(d) * factor + carry;
+        let v = u64::from(d) * factor + carry;
         out.push((v % 10) as u8);
         carry = v / 10;
     }

@@ -25,12 +25,14 @@
 //! <https://kubernetes.io/docs/concepts/services-networking/network-policies/#networkpolicy-resource>,
 //! <https://kubernetes.io/docs/reference/kubernetes-api/policy-resources/network-policy-v1/>.
 
+use std::fmt::Display;
+
 use ipnet::IpNet;
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::cross_tenant_selectors::list_at;
-use crate::podspec;
+use crate::podspec::{self, Field, Item};
 use super::{Ctx, Effect, GroupKind, Kinds, Operation, Rule, Scope, Violation};
 use crate::selector::{LabelSelector, Operator};
 use crate::tenancy::TenantRef;
@@ -79,11 +81,12 @@ fn selects_every_namespace(sel: &LabelSelector) -> bool {
         .all(|r| r.key == NAME_LABEL && r.op == Operator::Exists)
 }
 
-fn ip_block(own: &TenantRef<'_>, block: &Value, path: &str, out: &mut Vec<Violation>) {
-    let cidr_path = format!("{path}.cidr");
+/// `path` (and every path below) is formatted only into a violation.
+fn ip_block(own: &TenantRef<'_>, block: &Value, path: &dyn Display, out: &mut Vec<Violation>) {
+    let cidr_path = Field(path, "cidr");
     let Some(cidr) = block.get("cidr").and_then(Value::as_str) else {
         out.push(Violation::new(
-            cidr_path.clone(),
+            cidr_path.to_string(),
             format!("{cidr_path}: is missing, so the ipBlock cannot be judged; set a CIDR inside tenant {}'s egress.allowedCIDRs", own.name),
         ));
         return;
@@ -92,7 +95,7 @@ fn ip_block(own: &TenantRef<'_>, block: &Value, path: &str, out: &mut Vec<Violat
         Ok(n) => n,
         Err(_) => {
             out.push(Violation::new(
-                cidr_path.clone(),
+                cidr_path.to_string(),
                 format!(
                     "{cidr_path}: {cidr:?} is not a CIDR such as 203.0.113.0/24 or 2001:db8::/64"
                 ),
@@ -126,12 +129,12 @@ fn ip_block(own: &TenantRef<'_>, block: &Value, path: &str, out: &mut Vec<Violat
         )
     };
     out.push(Violation::new(
-        cidr_path.clone(),
+        cidr_path.to_string(),
         format!("{cidr_path}: {what}; {fix}"),
     ));
 }
 
-fn peer(own: &TenantRef<'_>, peer: &Value, path: &str, out: &mut Vec<Violation>) {
+fn peer(own: &TenantRef<'_>, peer: &Value, path: &dyn Display, out: &mut Vec<Violation>) {
     let field = |k: &str| peer.get(k).filter(|v| !v.is_null());
     let (ns_sel, pod_sel, block) = (
         field("namespaceSelector"),
@@ -140,18 +143,18 @@ fn peer(own: &TenantRef<'_>, peer: &Value, path: &str, out: &mut Vec<Violation>)
     );
     if ns_sel.is_none() && pod_sel.is_none() && block.is_none() {
         out.push(Violation::new(
-            path,
+            path.to_string(),
             format!("{path}: names no podSelector, namespaceSelector or ipBlock, so it cannot be judged; name the peer"),
         ));
     }
     if let Some(block) = block {
-        ip_block(own, block, &format!("{path}.ipBlock"), out);
+        ip_block(own, block, &Field(path, "ipBlock"), out);
     }
     if let Some(sel) = ns_sel {
-        let sel_path = format!("{path}.namespaceSelector");
+        let sel_path = Field(path, "namespaceSelector");
         match LabelSelector::from_value(sel) {
             Ok(s) if selects_every_namespace(&s) => out.push(Violation::new(
-                sel_path.clone(),
+                sel_path.to_string(),
                 // The same fix cross-tenant-selectors asks for: the own
                 // tenant's namespaces only with the tenant pin (a name alone
                 // outlives its namespace), shared ones by name.
@@ -159,7 +162,7 @@ fn peer(own: &TenantRef<'_>, peer: &Value, path: &str, out: &mut Vec<Violation>)
             )),
             Ok(_) => {}
             Err(e) => out.push(Violation::new(
-                sel_path.clone(),
+                sel_path.to_string(),
                 format!("{sel_path}: cannot be judged ({e}); fix the selector"),
             )),
         }
@@ -192,7 +195,7 @@ fn network_policy(own: &TenantRef<'_>, obj: &Value, out: &mut Vec<Violation>) {
             continue;
         }
         for (j, p) in list_at(rule.get("to"), &to_path, out).iter().enumerate() {
-            peer(own, p, &format!("{to_path}[{j}]"), out);
+            peer(own, p, &Item(&to_path, j), out);
         }
     }
 }
@@ -201,15 +204,15 @@ fn host_network(ctx: &Ctx<'_>, out: &mut Vec<Violation>) {
     let Some(pod) = ctx.pod() else {
         return;
     };
-    let path = format!("{}.hostNetwork", pod.at.spec_path);
+    let path = Field(&pod.at.spec_path, "hostNetwork");
     match pod.spec.get("hostNetwork") {
         None | Some(Value::Null) | Some(Value::Bool(false)) => {}
         Some(Value::Bool(true)) => out.push(Violation::new(
-            path.clone(),
+            path.to_string(),
             format!("{path}: a pod on the host network bypasses NetworkPolicy and reaches anything the node can; remove hostNetwork"),
         )),
         Some(v) => out.push(Violation::new(
-            path.clone(),
+            path.to_string(),
             format!("{path}: {v} is not a boolean, so it cannot be judged; remove hostNetwork"),
         )),
     }
