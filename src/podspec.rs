@@ -117,10 +117,19 @@ static NULL: Value = Value::Null;
 /// The pod inside `obj`, for kinds that have one.
 pub fn pod<'a>(group: &str, kind: &str, obj: &'a Value) -> Option<PodView<'a>> {
     let at = locate(group, kind)?;
+    // The pointers are tenantguard's own (no `~`, no index): a chain of
+    // `get`s, the pod's metadata sitting beside its spec.
+    let parent = at
+        .spec_ptr
+        .strip_suffix("/spec")
+        .unwrap_or_default()
+        .split('/')
+        .skip(1)
+        .try_fold(obj, |v, key| v.get(key));
     Some(PodView {
         at,
-        spec: pointer(obj, at.spec_ptr).unwrap_or(&NULL),
-        metadata: pointer(obj, at.meta_ptr).unwrap_or(&NULL),
+        spec: parent.and_then(|p| p.get("spec")).unwrap_or(&NULL),
+        metadata: parent.and_then(|p| p.get("metadata")).unwrap_or(&NULL),
     })
 }
 
@@ -350,6 +359,27 @@ pub fn object_at<'a>(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn pod_finds_spec_and_metadata_at_every_location() {
+        let pod = json!({"spec": {"containers": []}, "metadata": {"name": "m"}});
+        let tpl = json!({"spec": {"template": pod.clone()}, "metadata": {"name": "t"}});
+        let obj = json!({"spec": {"template": pod.clone(), "jobTemplate": tpl.clone()},
+            "template": pod.clone(), "metadata": {"name": "o"}});
+        for (g, k) in [
+            ("", "Pod"),
+            ("", "PodTemplate"),
+            ("apps", "Deployment"),
+            ("batch", "CronJob"),
+        ] {
+            let view = super::pod(g, k, &obj).unwrap();
+            assert_eq!(Some(view.spec), obj.pointer(view.at.spec_ptr), "{k}");
+            assert_eq!(Some(view.metadata), obj.pointer(view.at.meta_ptr), "{k}");
+        }
+        let bare = json!({"kind": "Deployment"});
+        let view = super::pod("apps", "Deployment", &bare).unwrap();
+        assert!(view.spec.is_null() && view.metadata.is_null());
+    }
 
     #[test]
     fn pointer_reads_as_value_pointer_does() {
