@@ -7,7 +7,10 @@
 //! `serde_json::Value` builds it (numbers, duplicate keys: the last wins).
 //! No rule, the mutation diff or `oldObject` comparison looks at
 //! `managedFields`: a patch never touches it, and two objects that differ
-//! only there are alike to every rule.
+//! only there are alike to every rule. Since nothing is built from it, what
+//! only building refuses (a number beyond f64, nesting deeper than
+//! serde_json's recursion limit) no longer makes the object unreadable when
+//! it sits inside `managedFields`; anywhere else it still does.
 
 use std::fmt;
 
