@@ -212,16 +212,19 @@ fn parse(s: &[u8]) -> Result<Quantity, Unreadable> {
     let exp = exp10
         .checked_sub(frac_len)
         .ok_or(Unreadable::ExponentRange)?;
-    let significant: Vec<u8> = int
-        .iter()
-        .chain(frac)
-        .map(|c| c - b'0')
-        .skip_while(|&d| d == 0)
-        .collect();
-    if significant.is_empty() {
+    // One buffer, with room for the at most 19 digits a binary suffix adds.
+    let room = if bits == 0 { 0 } else { 19 };
+    let mut digits: Vec<u8> = Vec::with_capacity(int.len() + frac.len() + room);
+    digits.extend(
+        int.iter()
+            .chain(frac)
+            .map(|c| c - b'0')
+            .skip_while(|&d| d == 0),
+    );
+    if digits.is_empty() {
         return Ok(Quantity::zero());
     }
-    let mut digits = times_pow2(significant, bits);
+    times_pow2(&mut digits, bits);
     let trailing = digits.iter().rev().take_while(|&&d| d == 0).count();
     digits.truncate(digits.len() - trailing);
     let trailing = i64::try_from(trailing).map_err(|_| Unreadable::ExponentRange)?;
@@ -282,28 +285,30 @@ fn exponent(s: &[u8]) -> Result<i64, Unreadable> {
 
 /// `digits × 2^bits` in decimal digits, most significant first; `bits` ≤ 60,
 /// so a digit times the factor plus the carry stays far below `u128::MAX`.
-fn times_pow2(digits: Vec<u8>, bits: u32) -> Vec<u8> {
+fn times_pow2(digits: &mut Vec<u8>, bits: u32) {
     if bits == 0 {
-        return digits;
+        return;
     }
     // Binary suffixes go up to Ei (2^60), so with a digit of at most 9 and
     // a carry below the factor, `v` stays under 10 * 2^60 < 2^64: u64
     // arithmetic (a division by 10 is a multiplication) is exact.
     debug_assert!(bits <= 60);
     let factor = 1u64 << bits;
-    let mut out = Vec::with_capacity(digits.len() + 19);
     let mut carry = 0u64;
-    for &d in digits.iter().rev() {
-        let v = u64::from(d) * factor + carry;
-        out.push((v % 10) as u8);
+    for d in digits.iter_mut().rev() {
+        let v = u64::from(*d) * factor + carry;
+        *d = (v % 10) as u8;
         carry = v / 10;
     }
+    // The carry (below 2^60 < 10^19) becomes the leading digits.
+    let mut lead = [0u8; 20];
+    let mut n = lead.len();
     while carry > 0 {
-        out.push((carry % 10) as u8);
+        n -= 1;
+        lead[n] = (carry % 10) as u8;
         carry /= 10;
     }
-    out.reverse();
-    out
+    digits.splice(0..0, lead[n..].iter().copied());
 }
 
 mod arith;

@@ -41,7 +41,7 @@ pub(crate) mod own_pool;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::podspec;
+use crate::podspec::{self, Field, Item, PodView};
 use super::{Ctx, Effect, GroupKind, Kinds, Operation, Rule, Scope, Violation};
 use crate::selector::LabelSelector;
 use crate::tenancy::{is_shared, NamespaceTenancy, TenantRef};
@@ -253,10 +253,10 @@ fn selector_fix(ctx: &Ctx<'_>, own: &TenantRef<'_>, reach: Reach) -> String {
 }
 
 /// The items of an optional list; a value that is not a list is reported
-/// (it cannot be judged) and yields nothing.
+/// (it cannot be judged) and yields nothing. `path` is formatted only then.
 pub(crate) fn list_at<'v>(
     v: Option<&'v Value>,
-    path: &str,
+    path: impl std::fmt::Display,
     out: &mut Vec<Violation>,
 ) -> &'v [Value] {
     match v {
@@ -264,7 +264,7 @@ pub(crate) fn list_at<'v>(
         Some(Value::Array(a)) => a,
         Some(_) => {
             out.push(Violation::new(
-                path,
+                path.to_string(),
                 format!("{path}: is not a list, so it cannot be judged; fix its structure"),
             ));
             &[]
@@ -282,11 +282,13 @@ fn network_policy(ctx: &Ctx<'_>, own: &TenantRef<'_>, obj: &Value, out: &mut Vec
         ("ingress", "from", Reach::Ingress),
         ("egress", "to", Reach::Egress),
     ] {
-        let rules_path = format!("spec.{section}");
-        let rules = list_at(spec.and_then(|s| s.get(section)), &rules_path, out);
+        // Paths are formatted only into a violation.
+        let rules_path = Field(&"spec", section);
+        let rules = list_at(spec.and_then(|s| s.get(section)), rules_path, out);
         for (i, rule) in rules.iter().enumerate() {
-            let peers_path = format!("{rules_path}[{i}].{peers}");
-            for (j, peer) in list_at(rule.get(peers), &peers_path, out)
+            let rule_at = Item(&rules_path, i);
+            let peers_path = Field(&rule_at, peers);
+            for (j, peer) in list_at(rule.get(peers), peers_path, out)
                 .iter()
                 .enumerate()
             {
@@ -344,8 +346,13 @@ fn affinity_term(
     }
 }
 
-fn pod_affinity(ctx: &Ctx<'_>, own: &TenantRef<'_>, out: &mut Vec<Violation>) {
-    let Some(pod) = ctx.pod() else {
+fn pod_affinity(
+    ctx: &Ctx<'_>,
+    own: &TenantRef<'_>,
+    pod: Option<&PodView<'_>>,
+    out: &mut Vec<Violation>,
+) {
+    let Some(pod) = pod else {
         return;
     };
     let sp = pod.at.spec_path;
@@ -408,7 +415,13 @@ fn tenant_claim(
     ));
 }
 
-fn labels(ctx: &Ctx<'_>, own: &str, obj: &Value, out: &mut Vec<Violation>) {
+fn labels(
+    ctx: &Ctx<'_>,
+    own: &str,
+    obj: &Value,
+    pod: Option<&PodView<'_>>,
+    out: &mut Vec<Violation>,
+) {
     let ns = ctx.namespace;
     let claims = "claims";
     tenant_claim(
@@ -419,7 +432,7 @@ fn labels(ctx: &Ctx<'_>, own: &str, obj: &Value, out: &mut Vec<Violation>) {
         claims,
         out,
     );
-    if let Some(pod) = ctx.pod() {
+    if let Some(pod) = pod {
         if pod.at.meta_path != "metadata" {
             tenant_claim(
                 pod.metadata.get("labels"),
@@ -521,7 +534,10 @@ pub fn validate(ctx: &Ctx<'_>, _params: &Params) -> Vec<Violation> {
         return Vec::new();
     };
     let mut out = Vec::new();
-    labels(ctx, own.name, obj, &mut out);
+    // The pod is found once for the four checks that read it.
+    let pod = ctx.pod();
+    let pod = pod.as_ref();
+    labels(ctx, own.name, obj, pod, &mut out);
     match (ctx.group, ctx.kind) {
         ("networking.k8s.io", "NetworkPolicy") => network_policy(ctx, &own, obj, &mut out),
         ("", "Service") => service(ctx, own.name, obj, &mut out),
@@ -531,9 +547,9 @@ pub fn validate(ctx: &Ctx<'_>, _params: &Params) -> Vec<Violation> {
         }
         _ => {}
     }
-    pod_affinity(ctx, &own, &mut out);
-    nodes::dedicated_nodes(ctx, &own, &mut out);
-    own_pool::stays_on_own_nodes(ctx, &own, &mut out);
+    pod_affinity(ctx, &own, pod, &mut out);
+    nodes::dedicated_nodes(ctx, &own, pod, &mut out);
+    own_pool::stays_on_own_nodes(&own, pod, &mut out);
     out
 }
 

@@ -180,8 +180,8 @@ fn network_policy(own: &TenantRef<'_>, obj: &Value, out: &mut Vec<Violation>) {
         .iter()
         .enumerate()
     {
-        let rule_path = format!("spec.egress[{i}]");
-        let to_path = format!("{rule_path}.to");
+        let rule_path = Item(&"spec.egress", i);
+        let to_path = Field(&rule_path, "to");
         let open = match rule.get("to") {
             None | Some(Value::Null) => true,
             Some(Value::Array(a)) => a.is_empty(),
@@ -189,12 +189,12 @@ fn network_policy(own: &TenantRef<'_>, obj: &Value, out: &mut Vec<Violation>) {
         };
         if open {
             out.push(Violation::new(
-                rule_path.clone(),
+                rule_path.to_string(),
                 format!("{rule_path}: has no `to`, so it allows egress to every destination (the internet and every tenant); list the peers it may reach"),
             ));
             continue;
         }
-        for (j, p) in list_at(rule.get("to"), &to_path, out).iter().enumerate() {
+        for (j, p) in list_at(rule.get("to"), to_path, out).iter().enumerate() {
             peer(own, p, &Item(&to_path, j), out);
         }
     }

@@ -229,8 +229,13 @@ fn node_name(
 }
 
 /// Every dedicated-node violation of the object's pod, if it has one.
-pub(crate) fn dedicated_nodes(ctx: &Ctx<'_>, own: &TenantRef<'_>, out: &mut Vec<Violation>) {
-    let Some(pod) = ctx.pod() else {
+pub(crate) fn dedicated_nodes(
+    ctx: &Ctx<'_>,
+    own: &TenantRef<'_>,
+    pod: Option<&podspec::PodView<'_>>,
+    out: &mut Vec<Violation>,
+) {
+    let Some(pod) = pod else {
         return;
     };
     let sp = pod.at.spec_path;

@@ -32,7 +32,8 @@
 use serde_json::Value;
 
 use super::{list_at, not_null};
-use crate::policy::rules::{Ctx, Violation};
+use crate::podspec::PodView;
+use crate::policy::rules::Violation;
 use crate::tenancy::TenantRef;
 
 /// One node-selector requirement, as the scheduler reads it.
@@ -229,11 +230,15 @@ fn required_terms(
 /// Every place the object's pod selects another value of its tenant's pool
 /// keys. A path another check already reported (another tenant's pool, a
 /// list that is not one) is not reported twice.
-pub(crate) fn stays_on_own_nodes(ctx: &Ctx<'_>, own: &TenantRef<'_>, out: &mut Vec<Violation>) {
+pub(crate) fn stays_on_own_nodes(
+    own: &TenantRef<'_>,
+    pod: Option<&PodView<'_>>,
+    out: &mut Vec<Violation>,
+) {
     let Some(selector) = own.node_selector() else {
         return;
     };
-    let Some(pod) = ctx.pod() else {
+    let Some(pod) = pod else {
         return;
     };
     let pool: Vec<(&str, &str)> = selector
