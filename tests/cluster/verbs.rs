@@ -257,6 +257,20 @@ impl ApiServer {
                 }
                 next
             }
+            // RFC 6902, as the apiserver applies it: a failed `test` is 422.
+            "application/json-patch+json" => {
+                let Some(mut next) = old.clone() else {
+                    drop(st);
+                    return (self.not_found(t), false);
+                };
+                let applied = serde_json::from_value::<json_patch::Patch>(patch)
+                    .map_err(|e| e.to_string())
+                    .and_then(|p| json_patch::patch(&mut next, &p).map_err(|e| e.to_string()));
+                if let Err(e) = applied {
+                    return (status_error(422, "Invalid", e), false);
+                }
+                next
+            }
             other => {
                 return (
                     status_error(
