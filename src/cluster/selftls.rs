@@ -1,8 +1,10 @@
 //! TLS `mode: self` in a cluster: the task that carries out the plan of
 //! [`crate::selftls`] against the real Secret and webhook configurations.
 //!
-//! Every replica runs it. On start, every `interval` (10 minutes by
-//! default) and, after a failed pass, again after a backoff, a pass:
+//! Every replica runs it. On start, every `interval` (a minute by default:
+//! three GETs, so a caBundle reset by a sync tool or a renewal by another
+//! replica is picked up soon) and, after a failed pass or while the Secret
+//! is unusable, again after a backoff, a pass:
 //!
 //! 1. reads the Secret (`--tls-self-secret` in `--own-namespace`);
 //! 2. when it is usable, loads its `tls.crt`/`tls.key` into the running
@@ -99,7 +101,7 @@ impl std::fmt::Debug for SelfTlsOptions {
 }
 
 impl SelfTlsOptions {
-    /// The defaults for `serve`: a pass every 10 minutes, retries from 2 s
+    /// The defaults for `serve`: a pass every minute, retries from 2 s
     /// doubling to 5 minutes, a one-hour overlap, the CA 10 years and the
     /// serving certificate 1 year.
     pub fn new(
@@ -115,7 +117,7 @@ impl SelfTlsOptions {
             mutating: mutating.to_string(),
             validating: validating.to_string(),
             names: certs::service_names(service, namespace),
-            interval: Duration::from_secs(600),
+            interval: Duration::from_secs(60),
             retry_base: Duration::from_secs(2),
             retry_max: Duration::from_secs(300),
             overlap: crate::selftls::DEFAULT_OVERLAP_SECS,
@@ -205,6 +207,14 @@ pub fn spawn(
     tokio::spawn(task.run(stop))
 }
 
+/// How a pass ended without an error.
+enum Settled {
+    Kept,
+    /// The Secret is unusable: looked at again after a backoff, so a fix
+    /// (deleting it) is picked up soon.
+    Unusable,
+}
+
 struct Task {
     secrets: Api<Secret>,
     mutating: Api<MutatingWebhookConfiguration>,
@@ -262,21 +272,21 @@ impl Task {
         tracing::info!(secret = %self.opts.secret, namespace = %self.opts.namespace, "TLS mode self: serving from the Secret, keeping the webhook caBundles in step");
         let mut failures = 0u32;
         loop {
-            let wait = match self.pass().await {
-                Ok(()) => {
-                    failures = 0;
-                    self.opts.interval
-                }
-                Err(e) => {
-                    failures = failures.saturating_add(1);
-                    let wait = self
-                        .opts
-                        .retry_base
-                        .saturating_mul(2u32.saturating_pow(failures.min(16) - 1))
-                        .min(self.opts.retry_max);
+            let result = self.pass().await;
+            let wait = if matches!(result, Ok(Settled::Kept)) {
+                failures = 0;
+                self.opts.interval
+            } else {
+                failures = failures.saturating_add(1);
+                let wait = self
+                    .opts
+                    .retry_base
+                    .saturating_mul(2u32.saturating_pow(failures.min(16) - 1))
+                    .min(self.opts.retry_max);
+                if let Err(e) = result {
                     tracing::warn!(error = %e, retry_in = ?wait, "TLS mode self: pass failed");
-                    wait
                 }
+                wait
             };
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
@@ -287,7 +297,7 @@ impl Task {
 
     /// Reads, serves, syncs the bundles and writes the planned step, until
     /// the plan keeps everything.
-    async fn pass(&mut self) -> Result<(), PassError> {
+    async fn pass(&mut self) -> Result<Settled, PassError> {
         let name = self.opts.secret.clone();
         for _ in 0..8 {
             let current = self
@@ -308,10 +318,10 @@ impl Task {
             let now = (self.opts.clock)();
             let step = plan(&found, now, self.opts.overlap);
             match &step {
-                Step::Keep => return Ok(()),
+                Step::Keep => return Ok(Settled::Kept),
                 Step::KeepLastGood(why) => {
                     self.report_bad(why, data.unwrap_or_default());
-                    return Ok(());
+                    return Ok(Settled::Unusable);
                 }
                 _ => {}
             }
@@ -323,7 +333,7 @@ impl Task {
                 self.opts.lifetimes,
             )?
             else {
-                return Ok(());
+                return Ok(Settled::Kept);
             };
             let written = match current {
                 None => {

@@ -497,7 +497,7 @@ async fn a_bad_secret_leaves_the_last_good_certificate_serving() {
     // Reported once per change, not on every pass.
     let passes = api.calls().len();
     eventually("a few more passes", || {
-        (api.calls().len() > passes + 20).then_some(())
+        (api.calls().len() > passes + 5).then_some(())
     })
     .await;
     assert_eq!(r.cert_errors(), 1);

@@ -34,7 +34,7 @@ fn options_from_flags() {
         ("tg-mutate", "tg-validate")
     );
     assert_eq!(o.names[0], "guard.tg.svc");
-    assert_eq!(o.interval, Duration::from_secs(600));
+    assert_eq!(o.interval, Duration::from_secs(60));
     // In a pod the cluster is implied.
     assert!(from_args(&serve(&SELF), true).unwrap().is_some());
 }
