@@ -26,6 +26,7 @@ use tenantguard::server::tls::{self, CertStore};
 use tokio::sync::watch;
 
 use super::apiserver::{ApiServer, Fault};
+use super::common::{self, Opts};
 use super::{eventually, rbac};
 
 const NS: &str = rbac::OWN_NAMESPACE;
@@ -131,6 +132,17 @@ impl TlsReplica {
         clock: &Arc<AtomicI64>,
         life: Lifetimes,
     ) -> Self {
+        Self::start_named(api, identity, clock, life, (SECRET, MUTATING, VALIDATING)).await
+    }
+
+    /// [`TlsReplica::start`] with other names for the Secret and the two configurations.
+    async fn start_named(
+        api: &ApiServer,
+        identity: &str,
+        clock: &Arc<AtomicI64>,
+        life: Lifetimes,
+        (secret, mutating, validating): (&str, &str, &str),
+    ) -> Self {
         let store = Arc::new(CertStore::empty());
         let metrics = Arc::new(Metrics::new());
         let (stop, stop_rx) = watch::channel(false);
@@ -141,7 +153,7 @@ impl TlsReplica {
             retry_max: Duration::from_millis(200),
             lifetimes: life,
             clock: Arc::new(move || now.load(Ordering::SeqCst)),
-            ..SelfTlsOptions::new(SECRET, NS, MUTATING, VALIDATING, "tenantguard")
+            ..SelfTlsOptions::new(secret, NS, mutating, validating, "tenantguard")
         };
         let task = selftls::spawn(
             api.client(identity),
@@ -509,4 +521,160 @@ async fn a_bad_secret_leaves_the_last_good_certificate_serving() {
     assert_ne!(agreed_bundle(&api).unwrap(), bundle);
     assert_eq!(fresh, der(&secret_key(&api, "tls.crt").unwrap()));
     r.stop().await;
+}
+
+/// Everything the task asks of the apiserver, for the RBAC check: with the
+/// Secret and both configurations named `name`, a create, the caBundle
+/// patches, then (time moved on) a renewal by update.
+pub async fn exercise(api: &ApiServer, name: &str) {
+    api.put(configuration(
+        "MutatingWebhookConfiguration",
+        name,
+        &["mutate.tenantguard.io"],
+        None,
+    ));
+    api.put(configuration(
+        "ValidatingWebhookConfiguration",
+        name,
+        &["validate.tenantguard.io"],
+        None,
+    ));
+    let t0 = 1_800_000_000;
+    let clock = Arc::new(AtomicI64::new(t0));
+    let r = TlsReplica::start_named(
+        api,
+        "replica-a",
+        &clock,
+        Lifetimes::default(),
+        (name, name, name),
+    )
+    .await;
+    let bundled = |api: &ApiServer| {
+        let s = api.get("secrets", NS, name)?;
+        let want = s["data"]["ca.crt"].clone();
+        let all_set = [
+            "mutatingwebhookconfigurations",
+            "validatingwebhookconfigurations",
+        ]
+        .iter()
+        .all(|res| {
+            api.get(res, "", name)
+                .is_some_and(|c| c["webhooks"][0]["clientConfig"]["caBundle"] == want)
+        });
+        all_set.then_some(s["data"]["tls.crt"].clone())
+    };
+    let first = eventually("the Secret and both caBundles", || bundled(api)).await;
+    clock.store(t0 + 300 * DAY, Ordering::SeqCst);
+    eventually("a renewal", || bundled(api).filter(|c| *c != first)).await;
+    r.stop().await;
+}
+
+/// The real `tenantguard serve` in mode self: nothing served (so not ready)
+/// until its Secret is read, then the certificate it created, trusted by
+/// the caBundle it set, and `/readyz` answers 200 over it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_in_mode_self_serves_its_own_secret() {
+    let api = super::world();
+    for c in [
+        configuration(
+            "MutatingWebhookConfiguration",
+            MUTATING,
+            &["mutate.tenantguard.io"],
+            None,
+        ),
+        configuration(
+            "ValidatingWebhookConfiguration",
+            VALIDATING,
+            &["validate.tenantguard.io"],
+            None,
+        ),
+    ] {
+        api.put(c);
+    }
+    let (release, hold) = watch::channel(false);
+    let held = api.fault(Method::GET, "/secrets/", Fault::Hold(hold));
+    let addr = api.serve_http("tenantguard-0").await;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = common::write_file(
+        dir.path(),
+        "kubeconfig",
+        &format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: stand-in\n\
+             clusters: [{{name: stand-in, cluster: {{server: \"http://{addr}\"}}}}]\n\
+             users: [{{name: tenantguard, user: {{}}}}]\n\
+             contexts: [{{name: stand-in, context: {{cluster: stand-in, user: tenantguard}}}}]\n"
+        ),
+    );
+    let server = common::start(Opts {
+        extra: [
+            "--cluster",
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+            "--leader-identity",
+            "tenantguard-0",
+            "--tls-self-secret",
+            SECRET,
+            "--tls-self-webhooks",
+            &format!("{MUTATING},{VALIDATING}"),
+        ]
+        .map(String::from)
+        .to_vec(),
+        no_tls_files: true,
+        ..Opts::default()
+    });
+    let refused = handshake(server.addr, None, 0).await;
+    assert!(
+        refused.is_err(),
+        "served before its Secret was read: {refused:?}"
+    );
+
+    release.send_replace(true);
+    api.clear_fault(held);
+    let bundle = eventually("the caBundles", || agreed_bundle(&api)).await;
+    let ca = common::write_file(dir.path(), "ca.crt", &bundle);
+    // Trusting only the bundle, with real time and the Service's name.
+    let mut c = None;
+    common::eventually(
+        "/readyz over the Secret's certificate",
+        Duration::from_secs(30),
+        async || {
+            if c.is_none() {
+                c = common::Client::connect_to(server.addr, &ca, common::Proto::H2)
+                    .await
+                    .ok();
+            }
+            match c.as_mut() {
+                Some(c) => c
+                    .request("GET", "/readyz", vec![])
+                    .await
+                    .is_ok_and(|r| r.status == 200),
+                None => false,
+            }
+        },
+    )
+    .await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert_eq!(
+        handshake(server.addr, Some(&bundle), now).await,
+        Ok(der(&secret_key(&api, "tls.crt").unwrap()))
+    );
+    let text = common::metrics(server.metrics_addr).await;
+    assert!(
+        text.contains("tenantguard_certificate_reloads_total{result=\"success\"} 1"),
+        "{text}"
+    );
+    rbac::assert_allowed(
+        &api.calls()
+            .into_iter()
+            .filter(|c| {
+                !matches!(
+                    c.resource.as_str(),
+                    "secrets" | "mutatingwebhookconfigurations" | "validatingwebhookconfigurations"
+                )
+            })
+            .collect::<Vec<_>>(),
+    );
 }
