@@ -184,7 +184,12 @@ enum PassError {
     Unsettled,
     #[error("building the caBundle patch: {0}")]
     Patch(String),
+    #[error("the apiserver did not answer within {0:?}")]
+    Timeout(Duration),
 }
+
+/// Longest a pass may take.
+const PASS_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Runs the task until `stop` turns true.
 pub fn spawn(
@@ -272,7 +277,13 @@ impl Task {
         tracing::info!(secret = %self.opts.secret, namespace = %self.opts.namespace, "TLS mode self: serving from the Secret, keeping the webhook caBundles in step");
         let mut failures = 0u32;
         loop {
-            let result = self.pass().await;
+            // A pass that hangs (an apiserver that never answers) counts as failed.
+            let result = tokio::select! {
+                r = tokio::time::timeout(PASS_TIMEOUT, self.pass()) => {
+                    r.unwrap_or(Err(PassError::Timeout(PASS_TIMEOUT)))
+                }
+                _ = super::stopped(&mut stop) => return,
+            };
             let wait = if matches!(result, Ok(Settled::Kept)) {
                 failures = 0;
                 self.opts.interval
