@@ -113,7 +113,8 @@ async fn run_server(
     let store = match (self_tls, cluster.as_mut()) {
         (Some(opts), Some(c)) => {
             let store = Arc::new(tls::CertStore::empty());
-            c.start_self_tls(opts, store.clone(), metrics.clone());
+            let target = store.clone();
+            c.start_self_tls(opts, Arc::new(move |k| target.set(k)), metrics.clone());
             Some(store)
         }
         _ => None,

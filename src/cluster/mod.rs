@@ -321,18 +321,18 @@ impl Cluster {
         true
     }
 
-    /// Starts TLS `mode: self` (see [`selftls`]): `store` serves the
-    /// Secret's certificate once it has been read.
+    /// Starts TLS `mode: self` (see [`selftls`]): `serve` is handed the
+    /// Secret's certificate once it has been read, and each new one.
     pub fn start_self_tls(
         &mut self,
         opts: selftls::SelfTlsOptions,
-        store: Arc<crate::server::tls::CertStore>,
+        serve: selftls::ServeCert,
         metrics: Arc<Metrics>,
     ) {
         self.tasks.push(selftls::spawn(
             self.client.clone(),
             opts,
-            store,
+            serve,
             metrics,
             self.stop.clone(),
         ));

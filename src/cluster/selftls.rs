@@ -8,7 +8,7 @@
 //!
 //! 1. reads the Secret (`--tls-self-secret` in `--own-namespace`);
 //! 2. when it is usable, loads its `tls.crt`/`tls.key` into the running
-//!    [`CertStore`] if they changed (so every replica serves the current
+//!    server's certificate store if they changed (so every replica serves the current
 //!    certificate, not only the one that wrote it), and sets the `caBundle`
 //!    of every entry of tenantguard's own two webhook configurations
 //!    (`--tls-self-webhooks`) to its `ca.crt` where it differs;
@@ -25,7 +25,7 @@
 //! The patch touches only `webhooks[i].clientConfig.caBundle`, each behind a
 //! test of `webhooks[i].name`, of the two configurations named by the flags.
 //!
-//! Until the Secret has been read once the [`CertStore`] is empty, so TLS
+//! Until the Secret has been read once the store is empty, so TLS
 //! handshakes fail: the webhook, and `/readyz` which is served over the
 //! same TLS listener, are not ready, and the apiserver is never shown a
 //! throwaway certificate.
@@ -52,11 +52,14 @@ use tokio::sync::watch;
 use crate::certs;
 use crate::metrics::Metrics;
 use crate::selftls::{apply, observe, plan, Found, Lifetimes, SecretData, Step};
-use crate::server::tls::CertStore;
 use crate::{MANAGED_BY_LABEL, MANAGED_BY_VALUE};
 
 /// Seconds since the Unix epoch; injectable so tests can move time on.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// Hands a certificate to the server (`serve` passes its certificate
+/// store's `set`; the server lives in a layer above this one).
+pub type ServeCert = Arc<dyn Fn(Arc<rustls::sign::CertifiedKey>) + Send + Sync>;
 
 /// The wall clock.
 pub fn system_clock() -> Clock {
@@ -195,7 +198,7 @@ const PASS_TIMEOUT: Duration = Duration::from_secs(60);
 pub fn spawn(
     client: Client,
     opts: SelfTlsOptions,
-    store: Arc<CertStore>,
+    serve: ServeCert,
     metrics: Arc<Metrics>,
     stop: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
@@ -204,7 +207,7 @@ pub fn spawn(
         mutating: Api::all(client.clone()),
         validating: Api::all(client),
         opts,
-        store,
+        to_server: serve,
         metrics,
         loaded: None,
         reported_bad: None,
@@ -225,7 +228,8 @@ struct Task {
     mutating: Api<MutatingWebhookConfiguration>,
     validating: Api<ValidatingWebhookConfiguration>,
     opts: SelfTlsOptions,
-    store: Arc<CertStore>,
+    /// Hands each new certificate to the server.
+    to_server: ServeCert,
     metrics: Arc<Metrics>,
     /// The `tls.crt` and `tls.key` being served.
     loaded: Option<(String, String)>,
@@ -400,7 +404,7 @@ impl Task {
             &path("tls.crt"),
             &path("tls.key"),
         )?;
-        self.store.set(Arc::new(ck));
+        (self.to_server)(Arc::new(ck));
         self.metrics
             .cert_reloads
             .with_label_values(&["success"])

@@ -159,7 +159,10 @@ impl TlsReplica {
         let task = selftls::spawn(
             api.client(identity),
             opts,
-            store.clone(),
+            {
+                let store = store.clone();
+                Arc::new(move |k| store.set(k))
+            },
             metrics.clone(),
             stop_rx,
         );
