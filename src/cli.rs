@@ -221,7 +221,9 @@ pub struct ClusterArgs {
     /// TLS mode self: the Secret (in --own-namespace) that holds
     /// tenantguard's CA and serving certificate. Created when missing,
     /// renewed before expiry, served by every replica; the webhooks'
-    /// caBundles follow it. Needs the cluster (--cluster, or a pod).
+    /// caBundles follow it. Until it has been read nothing is served (TLS
+    /// handshakes fail, so /readyz is not ready). Needs the cluster
+    /// (--cluster, or a pod).
     #[arg(
         long,
         env = "TENANTGUARD_TLS_SELF_SECRET",
