@@ -12,6 +12,7 @@
 
 mod inventory;
 mod load;
+mod namespaces;
 mod tenant_ref;
 
 use std::sync::Arc;

@@ -32,8 +32,9 @@ pub struct TenantRecord {
     pub error: Option<String>,
     /// The last valid spec: what the webhook enforces (shared with the inventory).
     pub spec: Option<Arc<TenantSpec>>,
-    /// The status as last seen.
-    pub status: Option<TenantStatus>,
+    /// The status as last seen (boxed: most records carry none yet, and
+    /// 10,000 records of an inline status would cost megabytes).
+    pub status: Option<Box<TenantStatus>>,
 }
 
 /// Parses a Tenant read as a dynamic object; the error names the field.
@@ -56,7 +57,7 @@ pub fn parse_tenant(obj: &DynamicObject) -> Result<Tenant, String> {
 #[derive(Debug)]
 struct ParsedTenant {
     spec: Result<Arc<TenantSpec>, String>,
-    status: Option<TenantStatus>,
+    status: Option<Box<TenantStatus>>,
 }
 
 impl ParsedTenant {
@@ -90,7 +91,7 @@ impl NamespaceList {
     }
 }
 
-fn status_of(obj: &DynamicObject) -> Option<TenantStatus> {
+fn status_of(obj: &DynamicObject) -> Option<Box<TenantStatus>> {
     obj.data
         .get("status")
         .and_then(|s| serde_json::from_value(s.clone()).ok())

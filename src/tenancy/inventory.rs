@@ -2,88 +2,22 @@
 //! declared tenants and the hosts claimed.
 //!
 //! Sized for 100,000 namespaces across 10,000 tenants: a namespace costs
-//! its name and 24 bytes (its tenant is an interned `Arc<str>`, one per
-//! tenant, not a copy per namespace), and the three big parts (namespaces,
+//! 32 bytes (see `namespaces`), and the three big parts (namespaces,
 //! tenants, claims) sit behind `Arc`s, so a snapshot is a clone of a few
 //! pointers and a change copies only the part it changes, and only while a
 //! published snapshot still shares it (copy on write). Every lookup a
 //! request makes is a hash lookup; none scans the namespaces or tenants.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::namespaces::Namespaces;
 use super::{NamespaceTenancy, TenantEntry, TenantRef, UnknownNamespaces};
 use crate::hosts::HostClaims;
 use crate::model::{Owner, OwnerKind, Settings, Tenant, TenantSpec};
 use crate::tenant_label::{self, TenantLabel};
-
-/// What the inventory keeps of one namespace besides its name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Slot {
-    /// The tenant label's value, interned.
-    tenant: Option<Arc<str>>,
-    /// The onboarding controller has put the baseline objects in place for
-    /// this tenant (`tenantguard.io/onboarded` names the current tenant).
-    onboarded: bool,
-}
-
-/// The namespace side of an inventory.
-#[derive(Debug, Clone, Default)]
-struct Namespaces {
-    by_name: HashMap<Box<str>, Slot>,
-    /// Tenant names seen on namespaces (bounded by the namespaces seen);
-    /// also the interner every [`Slot`] takes its tenant from.
-    observed: HashSet<Arc<str>>,
-    /// How many known namespaces carry each tenant's label (kept in step
-    /// with `by_name`, so `maxNamespaces` costs one lookup).
-    per_tenant: HashMap<Arc<str>, usize>,
-}
-
-impl Namespaces {
-    fn intern(&mut self, tenant: &str) -> Arc<str> {
-        if let Some(t) = self.observed.get(tenant) {
-            return t.clone();
-        }
-        let t: Arc<str> = Arc::from(tenant);
-        self.observed.insert(t.clone());
-        t
-    }
-
-    fn record(&mut self, name: &str, tenant: Option<&str>, onboarded: bool) {
-        let tenant = tenant.and_then(tenant_label::name).map(|t| self.intern(t));
-        if let Some(t) = &tenant {
-            *self.per_tenant.entry(t.clone()).or_insert(0) += 1;
-        }
-        let slot = Slot {
-            onboarded: onboarded && tenant.is_some(),
-            tenant,
-        };
-        // Re-recording an existing namespace allocates nothing.
-        let old = match self.by_name.get_mut(name) {
-            Some(s) => Some(std::mem::replace(s, slot)),
-            None => {
-                self.by_name.insert(name.into(), slot);
-                None
-            }
-        };
-        self.uncount(old);
-    }
-
-    /// Takes a namespace that is gone (or re-recorded) off its tenant's count.
-    fn uncount(&mut self, old: Option<Slot>) {
-        let Some(t) = old.and_then(|s| s.tenant) else {
-            return;
-        };
-        if let Some(n) = self.per_tenant.get_mut(&t) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                self.per_tenant.remove(&t);
-            }
-        }
-    }
-}
 
 /// The declared tenants.
 #[derive(Debug, Clone, Default)]
@@ -211,29 +145,11 @@ impl Inventory {
         N: Into<Box<str>> + AsRef<str>,
         T: AsRef<str>,
     {
-        let mut fresh = Namespaces {
-            observed: self.namespaces.observed.clone(),
-            ..Namespaces::default()
-        };
+        let mut fresh = self.namespaces.emptied();
         let listed = listed.into_iter();
-        fresh.by_name.reserve(listed.size_hint().0);
+        fresh.reserve(listed.size_hint().0);
         for (name, tenant, onboarded) in listed {
-            if fresh.by_name.contains_key(name.as_ref()) {
-                fresh.record(name.as_ref(), tenant.as_ref().map(AsRef::as_ref), onboarded);
-                continue;
-            }
-            let tenant = tenant
-                .as_ref()
-                .and_then(|t| tenant_label::name(t.as_ref()))
-                .map(|t| fresh.intern(t));
-            if let Some(t) = &tenant {
-                *fresh.per_tenant.entry(t.clone()).or_insert(0) += 1;
-            }
-            let slot = Slot {
-                onboarded: onboarded && tenant.is_some(),
-                tenant,
-            };
-            fresh.by_name.insert(name.into(), slot);
+            fresh.record(name.as_ref(), tenant.as_ref().map(AsRef::as_ref), onboarded);
         }
         self.namespaces = Arc::new(fresh);
     }
@@ -268,12 +184,9 @@ impl Inventory {
 
     /// Forgets a namespace (deleted, or gone from a re-list).
     pub fn remove_namespace(&mut self, name: &str) {
-        if !self.namespaces.by_name.contains_key(name) {
-            return;
+        if self.namespaces.contains(name) {
+            Arc::make_mut(&mut self.namespaces).remove(name);
         }
-        let ns = Arc::make_mut(&mut self.namespaces);
-        let old = ns.by_name.remove(name);
-        ns.uncount(old);
     }
 
     /// Forgets a declared tenant.
@@ -285,10 +198,7 @@ impl Inventory {
 
     /// Every known namespace with its tenant (None: a platform namespace).
     pub fn namespaces(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
-        self.namespaces
-            .by_name
-            .iter()
-            .map(|(n, s)| (&**n, s.tenant.as_deref()))
+        self.namespaces.iter().map(|(n, t, _)| (n, t))
     }
 
     /// Who claims which host: Ingresses and routes in the cluster, or
@@ -313,11 +223,11 @@ impl Inventory {
         if !other.claims.is_empty() {
             self.claims_mut().merge(&other.claims);
         }
-        if self.namespaces.by_name.is_empty() && self.namespaces.observed.is_empty() {
+        if self.namespaces.is_empty() {
             self.namespaces = other.namespaces;
         } else {
-            for (ns, s) in &other.namespaces.by_name {
-                self.record_namespace(ns, s.tenant.as_deref(), s.onboarded);
+            for (ns, tenant, onboarded) in other.namespaces.iter() {
+                self.record_namespace(ns, tenant, onboarded);
             }
         }
         if self.tenants.by_name.is_empty() {
@@ -341,21 +251,16 @@ impl Inventory {
     }
 
     pub fn namespace(&self, name: &str) -> NamespaceTenancy<'_> {
-        match self.namespaces.by_name.get(name) {
-            Some(Slot {
-                tenant: Some(t), ..
-            }) => NamespaceTenancy::Tenant(t),
-            Some(_) => NamespaceTenancy::Platform,
+        match self.namespaces.tenant_of(name) {
+            Some(Some(t)) => NamespaceTenancy::Tenant(t),
+            Some(None) => NamespaceTenancy::Platform,
             None => NamespaceTenancy::Unknown,
         }
     }
 
     /// Whether the onboarding controller has onboarded this tenant namespace.
     pub fn is_onboarded(&self, namespace: &str) -> bool {
-        self.namespaces
-            .by_name
-            .get(namespace)
-            .is_some_and(|s| s.onboarded)
+        self.namespaces.is_onboarded(namespace)
     }
 
     /// The tenant of a namespace, if it is a known tenant namespace.
@@ -391,16 +296,16 @@ impl Inventory {
     /// Whether `tenant` is declared or seen on some namespace: the names
     /// that may appear as metric labels.
     pub fn is_known_tenant(&self, tenant: &str) -> bool {
-        self.tenants.by_name.contains_key(tenant) || self.namespaces.observed.contains(tenant)
+        self.tenants.by_name.contains_key(tenant) || self.namespaces.is_seen(tenant)
     }
 
     pub fn namespace_count(&self) -> usize {
-        self.namespaces.by_name.len()
+        self.namespaces.len()
     }
 
     /// How many known namespaces are labelled for `tenant`.
     pub fn tenant_namespace_count(&self, tenant: &str) -> usize {
-        self.namespaces.per_tenant.get(tenant).copied().unwrap_or(0)
+        self.namespaces.count(tenant)
     }
 
     /// Dedicated-node pairs of tenants other than `own`, tenants in the
