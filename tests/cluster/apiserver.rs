@@ -534,8 +534,9 @@ impl ApiServer {
     fn lease_holder(&self) -> Option<String> {
         let st = self.lock();
         st.objects
-            .iter()
-            .find(|((r, _, _), _)| r == "leases")
+            .range(("leases".to_string(), String::new(), String::new())..)
+            .take_while(|((r, _, _), _)| r == "leases")
+            .next()
             .and_then(|(_, l)| l.pointer("/spec/holderIdentity").and_then(Value::as_str))
             .map(str::to_string)
     }
