@@ -6,8 +6,16 @@
 #   bench/load.sh            # full run, a few minutes
 #   bench/load.sh --quick    # about a minute
 #   bench/load.sh --help     # every option (repetitions, requests, rate, soak)
+#   bench/load.sh --tenancy-scale [ARGS]  # RSS and start-up to /readyz with
+#                            # 10k/1k and 100k/10k namespaces/tenants, from an
+#                            # --inventory file and from the stand-in apiserver
+#                            # (examples/tenancy_scale.rs; no h2load needed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = "--tenancy-scale" ]; then
+  shift
+  exec cargo run --quiet --release --example tenancy_scale -- --cluster "$@"
+fi
 if ! command -v h2load >/dev/null 2>&1; then
   bench/setup.sh
 fi

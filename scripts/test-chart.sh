@@ -38,7 +38,7 @@ check() {
 # Assertions on one rendered release; also writes the objects that
 # kubernetes-validate knows (everything but CRD-backed kinds) to a second file.
 cat >"$OUT/assert.py" <<'PY'
-import base64, json, sys, yaml
+import base64, json, os, sys, yaml
 
 rendered, known_out, mode, ns = sys.argv[1:5]
 extra_exempt = json.loads(sys.argv[5]) if len(sys.argv) > 5 else []
@@ -67,8 +67,13 @@ expect(svc_ports.get("https", {}).get("port") == 443 and svc_ports["https"].get(
 dep = one("Deployment")
 pod = dep.get("spec", {}).get("template", {}).get("spec", {})
 c = (pod.get("containers") or [{}])[0]
-want_args = ["serve", "--listen", "0.0.0.0:8443", "--metrics-listen", "0.0.0.0:9090",
-             "--tls-cert", "/etc/tenantguard/tls/tls.crt", "--tls-key", "/etc/tenantguard/tls/tls.key",
+fullname = svc["metadata"]["name"]
+# The Secret of mode self: tls.self.secretName when the case sets it.
+self_secret = os.environ.get("SELF_SECRET") or f"{fullname}-self-tls"
+tls_args = (["--tls-self-secret", self_secret, "--tls-self-webhooks", f"{fullname},{fullname}",
+             "--tls-self-service", fullname] if mode == "self" else
+            ["--tls-cert", "/etc/tenantguard/tls/tls.crt", "--tls-key", "/etc/tenantguard/tls/tls.key"])
+want_args = ["serve", "--listen", "0.0.0.0:8443", "--metrics-listen", "0.0.0.0:9090", *tls_args,
              "--policies", "/etc/tenantguard/policies", "--log-format", "json"]
 expect(c.get("args", [])[:len(want_args)] == want_args, f"server args: {c.get('args')}")
 expect({(p["name"], p["containerPort"]) for p in c.get("ports", [])} == {("https", 8443), ("metrics", 9090)},
@@ -80,8 +85,13 @@ sc = c.get("securityContext", {})
 expect(sc.get("readOnlyRootFilesystem") is True and sc.get("capabilities", {}).get("drop") == ["ALL"]
        and pod.get("securityContext", {}).get("runAsNonRoot") is True, "container must be locked down")
 mounts = {m["mountPath"]: m["name"] for m in c.get("volumeMounts", [])}
-expect(mounts.get("/etc/tenantguard/policies") == "policies" and mounts.get("/etc/tenantguard/tls") == "tls",
-       f"mounts: {mounts}")
+expect(mounts.get("/etc/tenantguard/policies") == "policies", f"mounts: {mounts}")
+if mode == "self":
+    # Mode self mounts nothing for TLS: the server reads its Secret itself.
+    expect("tls" not in mounts.values() and "/etc/tenantguard/tls" not in mounts, f"mode self mounts TLS: {mounts}")
+    expect(not any(v["name"] == "tls" for v in pod.get("volumes", [])), "mode self has a tls volume")
+else:
+    expect(mounts.get("/etc/tenantguard/tls") == "tls", f"mounts: {mounts}")
 env = {e["name"]: e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") for e in c.get("env", [])}
 expect(env.get("TENANTGUARD_NAMESPACE") == "metadata.namespace"
        and env.get("TENANTGUARD_SERVICE_ACCOUNT") == "spec.serviceAccountName", f"env: {env}")
@@ -122,7 +132,11 @@ for kind, verb, path, names in (
         expect(any(must_exclude <= set(e.get("values", [])) for e in notin),
                f"{where}: namespaceSelector must exclude {sorted(must_exclude)}: {sel}")
         ca = h.get("clientConfig", {}).get("caBundle")
-        if mode == "certManager":
+        if mode == "self":
+            expect(ca is None, f"{where}: caBundle is set by tenantguard in mode self, not rendered")
+            expect("cert-manager.io/inject-ca-from" not in cfg["metadata"].get("annotations", {}),
+                   f"{where}: no cert-manager injection in mode self")
+        elif mode == "certManager":
             expect(ca is None, f"{where}: caBundle is injected by cert-manager, not rendered")
             ref = cfg["metadata"].get("annotations", {}).get("cert-manager.io/inject-ca-from", "")
             cert = one("Certificate", ref.split("/")[-1]) if ref.startswith(ns + "/") else {}
@@ -136,6 +150,33 @@ for kind, verb, path, names in (
         if mode == "generate":
             expect(ca == secrets.get(tls_secret, {}).get("data", {}).get("ca.crt"),
                    f"{where}: caBundle must be the generated Secret's CA")
+
+# TLS mode self: no Secret rendered (tenantguard creates its own, nothing is
+# looked up), and RBAC on exactly its Secret and its two configurations.
+def rules_of(kind, name):
+    return [r for d in docs if d["kind"] == kind and d["metadata"]["name"] == name for r in d.get("rules", [])]
+role_rules = rules_of("Role", fullname)
+cluster_rules = rules_of("ClusterRole", fullname)
+secret_rules = [r for r in role_rules if "secrets" in r.get("resources", [])]
+hook_rules = [r for r in cluster_rules
+              if {"mutatingwebhookconfigurations", "validatingwebhookconfigurations"} & set(r.get("resources", []))]
+if mode == "self":
+    expect(not [d for d in docs if d["kind"] == "Secret" and d.get("type") == "kubernetes.io/tls"],
+           "mode self must render no TLS Secret")
+    expect(not [d for d in docs if d["apiVersion"].startswith("cert-manager.io/")], "mode self: no cert-manager objects")
+    named = [r for r in secret_rules if r.get("resourceNames")]
+    expect(len(named) == 1 and named[0]["resourceNames"] == [self_secret]
+           and set(named[0]["verbs"]) == {"get", "update"},
+           f"Role: get/update on Secret {self_secret} by resourceNames: {secret_rules}")
+    # create cannot be restricted by name; it is the only verb granted without one.
+    expect(all(r.get("resourceNames") or r["verbs"] == ["create"] for r in secret_rules),
+           f"Role: only create may be granted on Secrets without resourceNames: {secret_rules}")
+    expect(len(hook_rules) == 1 and hook_rules[0].get("resourceNames") == [fullname]
+           and set(hook_rules[0]["verbs"]) == {"get", "patch"}
+           and set(hook_rules[0]["resources"]) == {"mutatingwebhookconfigurations", "validatingwebhookconfigurations"},
+           f"ClusterRole: get/patch on webhook configurations {fullname} only: {hook_rules}")
+else:
+    expect(not secret_rules and not hook_rules, f"only mode self may touch Secrets or webhook configurations: {secret_rules} {hook_rules}")
 
 # The exempt namespaces' ValidatingAdmissionPolicy: on by default, every exempt
 # namespace in its list, bound with Deny. (tests/chart_vap.rs runs its CEL.)
@@ -311,7 +352,9 @@ PY
 # (cases whose name starts with fallback-ignore expect failurePolicy Ignore on
 # the entries the CEL fallback covers)
 cases=(
-  "tls-generate|tenantguard-system|[]|"
+  "tls-self|tenantguard-system|[]|"
+  "tls-self-named|tg|[]|--set tls.self.secretName=webhook-certs"
+  "tls-generate|tenantguard-system|[]|--set tls.mode=generate"
   "tls-certManager|tenantguard-system|[]|-f $CHART/ci/certmanager-values.yaml"
   "tls-secret|tenantguard-system|[]|-f $CHART/ci/secret-values.yaml"
   "all-values|tenantguard-system|[\"monitoring\",\"cert-manager\",\"infra\"]|-f $CHART/ci/all-values.yaml"
@@ -326,7 +369,8 @@ cases=(
 known=()
 for c in "${cases[@]}"; do
   IFS='|' read -r name ns exempt args <<<"$c"
-  mode=generate
+  mode=self
+  [[ "$args" == *tls.mode=generate* ]] && mode=generate
   [[ "$args" == *certmanager* || "$args" == *all-values* ]] && mode=certManager
   [[ "$args" == *secret-values* ]] && mode=secret
   # shellcheck disable=SC2086 # $args is a list of helm flags
@@ -334,7 +378,9 @@ for c in "${cases[@]}"; do
   # shellcheck disable=SC2086
   if out="$("$HELM" template tg "$CHART" --namespace "$ns" --kube-version "$K8S_VERSION" --include-crds $args 2>&1 >"$OUT/$name.yaml")"; then
     pass "$name: helm template"
-    check "$name: webhook and deployment assertions" \
+    self_secret=""
+    [[ "$args" =~ tls\.self\.secretName=([^ ]+) ]] && self_secret="${BASH_REMATCH[1]}"
+    check "$name: webhook and deployment assertions" env SELF_SECRET="$self_secret" \
       "$PYTHON" "$OUT/assert.py" "$OUT/$name.yaml" "$OUT/$name.known.yaml" "$mode" "$ns" "$exempt" \
       "$([[ "$name" == fallback-ignore* ]] && echo Ignore || echo Fail)"
     known+=("$OUT/$name.known.yaml")
@@ -353,6 +399,44 @@ if ((${#known[@]} > 0)); then
   else
     fail "kubernetes-validate --strict -k $K8S_VERSION" "$out"
   fi
+fi
+
+# The default (TLS mode self) looks nothing up and generates nothing: two
+# renders in a row are byte-identical (helm template, Argo CD and Flux agree).
+if "$HELM" template tg "$CHART" --namespace tenantguard-system --kube-version "$K8S_VERSION" >"$OUT/again-1.yaml" 2>&1 &&
+  "$HELM" template tg "$CHART" --namespace tenantguard-system --kube-version "$K8S_VERSION" >"$OUT/again-2.yaml" 2>&1 &&
+  cmp -s "$OUT/again-1.yaml" "$OUT/again-2.yaml"; then
+  pass "default mode: helm template twice is byte-identical"
+else
+  fail "default mode: helm template twice is byte-identical" "$(diff "$OUT/again-1.yaml" "$OUT/again-2.yaml" | head -20)"
+fi
+# (generate, the legacy mode, is not: it makes a new CA on every render.)
+"$HELM" template tg "$CHART" --set tls.mode=generate >"$OUT/gen-1.yaml" 2>&1
+"$HELM" template tg "$CHART" --set tls.mode=generate >"$OUT/gen-2.yaml" 2>&1
+if cmp -s "$OUT/gen-1.yaml" "$OUT/gen-2.yaml"; then
+  fail "the determinism check can fail (generate differs between renders)" "identical"
+else
+  pass "the determinism check can fail (generate differs between renders)"
+fi
+# Every lookup call sits in the branch of the legacy generate mode.
+if out="$("$PYTHON" - "$CHART/templates" <<'PY'
+import pathlib, re, sys
+bad = []
+for f in sorted(p for p in pathlib.Path(sys.argv[1]).rglob("*") if p.is_file()):
+    branch = ""
+    for n, line in enumerate(f.read_text().splitlines(), 1):
+        m = re.search(r"\{\{-?\s*(if|else if|else|end)\b(.*?)\}\}", line)
+        if m and re.match(r"\s*\{\{-?\s*(if|else)", line):
+            branch = m.group(0)
+        if re.search(r"\blookup\s+\"", line) and 'eq $mode "generate"' not in branch:
+            bad.append(f"{f.name}:{n}: {line.strip()}")
+print("\n".join(bad))
+sys.exit(1 if bad else 0)
+PY
+)"; then
+  pass "lookup is called only in the generate mode's branch"
+else
+  fail "lookup is called only in the generate mode's branch" "$out"
 fi
 
 # The fallback with policies of your own needs their own generation...

@@ -218,6 +218,40 @@ pub struct ClusterArgs {
         value_name = "DURATION"
     )]
     pub audit_interval: std::time::Duration,
+    /// TLS mode self: the Secret (in --own-namespace) that holds
+    /// tenantguard's CA and serving certificate. Created when missing,
+    /// renewed before expiry, served by every replica; the webhooks'
+    /// caBundles follow it. Until it has been read nothing is served (TLS
+    /// handshakes fail, so /readyz is not ready). Needs the cluster
+    /// (--cluster, or a pod).
+    #[arg(
+        long,
+        env = "TENANTGUARD_TLS_SELF_SECRET",
+        value_name = "NAME",
+        conflicts_with = "tls_cert",
+        requires = "tls_self_webhooks"
+    )]
+    pub tls_self_secret: Option<String>,
+    /// With --tls-self-secret: tenantguard's own MutatingWebhookConfiguration
+    /// and ValidatingWebhookConfiguration, whose entries' caBundle it sets
+    /// (no other configuration is touched).
+    #[arg(
+        long,
+        env = "TENANTGUARD_TLS_SELF_WEBHOOKS",
+        value_name = "MUTATING,VALIDATING",
+        value_delimiter = ',',
+        requires = "tls_self_secret"
+    )]
+    pub tls_self_webhooks: Vec<String>,
+    /// With --tls-self-secret: the Service the apiserver calls; the
+    /// certificate is for S.NS.svc, S.NS.svc.cluster.local, S.NS and S.
+    #[arg(
+        long,
+        env = "TENANTGUARD_TLS_SELF_SERVICE",
+        default_value = "tenantguard",
+        value_name = "S"
+    )]
+    pub tls_self_service: String,
     /// Seconds a request may wait for the direct lookup of a namespace the cache has not seen yet.
     #[arg(
         long,

@@ -80,7 +80,8 @@ async fn run_server(
     // In a pod (or with --cluster) the tenancy comes from watches instead of
     // a file, and the Lease holder runs the onboarding controller.
     let (cluster_stop, cluster_stop_rx) = watch::channel(false);
-    let cluster = if crate::cluster::wanted(&args, config::in_cluster()) {
+    let self_tls = crate::cluster::selftls::from_args(&args, config::in_cluster())?;
+    let mut cluster = if crate::cluster::wanted(&args, config::in_cluster()) {
         let opts = crate::cluster::ClusterOptions::from_args(&args)?;
         let client = crate::cluster::client(args.cluster.kubeconfig.as_deref()).await?;
         let engine = engine.clone();
@@ -107,10 +108,21 @@ async fn run_server(
         None
     };
 
-    // TLS: the given files (watched), or a self-signed pair for local use.
+    // TLS: the Secret of mode self (nothing is served until it is read),
+    // the given files (watched), or a self-signed pair for local use.
+    let store = match (self_tls, cluster.as_mut()) {
+        (Some(opts), Some(c)) => {
+            let store = Arc::new(tls::CertStore::empty());
+            let target = store.clone();
+            c.start_self_tls(opts, Arc::new(move |k| target.set(k)), metrics.clone());
+            Some(store)
+        }
+        _ => None,
+    };
     let (key, cert_pem, watched) = match (&args.tls_cert, &args.tls_key) {
+        _ if store.is_some() => (None, Vec::new(), None),
         (Some(c), Some(k)) => (
-            certs::load_certified_key(c, k)?,
+            Some(certs::load_certified_key(c, k)?),
             std::fs::read(c).unwrap_or_default(),
             Some((c.clone(), k.clone())),
         ),
@@ -129,13 +141,17 @@ async fn run_server(
                 ca = %args.self_signed_dir.join("ca.crt").display(),
                 "no --tls-cert/--tls-key: serving a self-signed certificate for local use; trust this CA"
             );
-            (Arc::new(ck), bundle.cert_pem.into_bytes(), None)
+            (Some(Arc::new(ck)), bundle.cert_pem.into_bytes(), None)
         }
     };
     if let Some(exp) = certs::not_after_unix(&cert_pem) {
         metrics.cert_expiry.set(exp as f64);
     }
-    let store = Arc::new(tls::CertStore::new(key));
+    let store = match (store, key) {
+        (Some(s), _) => s,
+        (None, Some(k)) => Arc::new(tls::CertStore::new(k)),
+        (None, None) => Arc::new(tls::CertStore::empty()),
+    };
     let tls_config = tls::server_config(store.clone(), args.client_ca.as_deref())?;
 
     let listener = TcpListener::bind(args.listen)

@@ -13,7 +13,7 @@ pub use settings::{Admins, Settings, TenantDefaults, VaultSettings, DEFAULT_SERV
 pub use tenant::{
     check_host_pattern, AgentResources, AllowList, Allowed, Condition, ContainerDefaults, Owner,
     OwnerKind, PodSecurityLevel, Quota, QuotaScope, Tenant, TenantDocument, TenantEgress,
-    TenantIngress, TenantSpec, TenantStatus, TenantVault,
+    TenantError, TenantIngress, TenantSpec, TenantStatus, TenantVault,
 };
 
 /// An object's `apiVersion` as (group, version): `apps/v1` → (`apps`, `v1`),

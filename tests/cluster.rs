@@ -28,6 +28,8 @@ mod onboarding;
 mod quota;
 #[path = "cluster/rbac.rs"]
 mod rbac;
+#[path = "cluster/selftls.rs"]
+mod selftls;
 #[path = "cluster/serve.rs"]
 mod serve;
 

@@ -329,7 +329,7 @@ impl ClusterTenancy {
             .set(inv.namespace_count() as i64);
         self.metrics
             .inventory_tenants
-            .set(inv.tenant_names().count() as i64);
+            .set(inv.tenant_count() as i64);
         self.current.store_arc(inv);
         self.changed.notify_one();
     }

@@ -62,7 +62,7 @@ use super::cache::{parse_tenant, ClusterTenancy};
 use super::onboard::{baseline, BaselineError, FIELD_MANAGER};
 use super::SettingsSource;
 use crate::metrics::Metrics;
-use crate::policy::{Owner, OwnerKind, Tenant};
+use crate::policy::{Owner, OwnerKind, Tenant, TenantSpec};
 use crate::tenancy::{Inventory, TenancySource};
 use crate::tenant_label;
 use crate::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, ONBOARDED_ANNOTATION, TENANT_LABEL};
@@ -288,7 +288,7 @@ async fn reconcile(ns: Arc<Namespace>, ctx: Arc<Ctx>) -> Result<Action, Reconcil
                 .tenancy
                 .snapshot()
                 .tenant_entry(&tenant)
-                .map(|e| e.spec.clone()),
+                .map(|e| TenantSpec::clone(&e.spec)),
         },
         Ok(None) => ctx.tenancy.file_tenant(&tenant),
         Err(source) => return Err(ReconcileError::ReadTenant { tenant, source }),

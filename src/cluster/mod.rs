@@ -10,6 +10,8 @@
 //!   owners' RoleBinding) by server-side apply, and every Tenant a
 //!   [`status`].
 //! - [`leader`]: a Lease elects the one replica that runs the controller.
+//! - [`selftls`]: TLS `mode: self`, the CA and serving certificate in a
+//!   Secret and the webhook `caBundle`s kept in step, on every replica.
 //!
 //! [`Cluster::start`] wires them for `serve`; nothing here is on the request path
 //! except a snapshot read and, for an unknown namespace, one bounded GET.
@@ -20,6 +22,7 @@ pub mod cache;
 mod controller;
 pub mod leader;
 pub mod onboard;
+pub mod selftls;
 mod state;
 pub mod status;
 
@@ -60,6 +63,8 @@ pub enum ClusterError {
     },
     #[error("--{flag} must be a positive number of seconds, got {value}")]
     Seconds { flag: &'static str, value: f64 },
+    #[error("{0}")]
+    SelfTls(String),
 }
 
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -314,6 +319,23 @@ impl Cluster {
         self.tasks
             .push(tokio::spawn(scanner.run(leading, self.stop.clone())));
         true
+    }
+
+    /// Starts TLS `mode: self` (see [`selftls`]): `serve` is handed the
+    /// Secret's certificate once it has been read, and each new one.
+    pub fn start_self_tls(
+        &mut self,
+        opts: selftls::SelfTlsOptions,
+        serve: selftls::ServeCert,
+        metrics: Arc<Metrics>,
+    ) {
+        self.tasks.push(selftls::spawn(
+            self.client.clone(),
+            opts,
+            serve,
+            metrics,
+            self.stop.clone(),
+        ));
     }
 
     pub fn tenancy(&self) -> Arc<ClusterTenancy> {

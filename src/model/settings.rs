@@ -116,12 +116,16 @@ impl Settings {
     /// Checks what the schema cannot (names the field); run when the
     /// Settings load.
     pub fn validate(&self) -> Result<(), String> {
-        self.allowed.validate("allowed")?;
+        self.allowed
+            .validate("allowed")
+            .map_err(|e| e.to_string())?;
         if let Some(a) = &self.vault.agent_resources {
-            a.validate("vault.agentResources")?;
+            a.validate("vault.agentResources")
+                .map_err(|e| e.to_string())?;
         }
         for (i, h) in self.ingress_hostnames.iter().enumerate() {
-            tenant::check_host_pattern(&format!("ingressHostnames[{i}]"), h)?;
+            tenant::check_host_pattern(&format!("ingressHostnames[{i}]"), h)
+                .map_err(|e| e.to_string())?;
         }
         for (i, k) in self.protected_namespace_keys.iter().enumerate() {
             if k.trim().is_empty() {

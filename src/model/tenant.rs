@@ -1,5 +1,8 @@
 //! The `Tenant` custom resource (`tenantguard.io/v1alpha1`, cluster-scoped):
 //! per-tenant settings. The same YAML is read from files when offline.
+//! What the schema cannot check is in `validate` ([`TenantError`]).
+
+mod validate;
 
 use std::collections::BTreeMap;
 
@@ -7,7 +10,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::quantity::Quantity;
+pub use validate::{check_host_pattern, TenantError};
 
 /// Per-tenant settings. Every field is optional: a tenant without a Tenant
 /// object (or without a field) gets the Settings' defaults.
@@ -162,41 +165,6 @@ impl Allowed {
             AllowList::ServiceTypes => self.service_types.as_deref(),
         }
     }
-
-    /// Checks the values a schema cannot: service types are the four
-    /// Kubernetes knows, nothing is empty. `path` names the field.
-    pub fn validate(&self, path: &str) -> Result<(), String> {
-        for which in [
-            AllowList::Registries,
-            AllowList::IngressClasses,
-            AllowList::StorageClasses,
-            AllowList::PriorityClasses,
-            AllowList::RuntimeClasses,
-            AllowList::GatewayClasses,
-            AllowList::ServiceTypes,
-        ] {
-            for (i, v) in self.list(which).unwrap_or(&[]).iter().enumerate() {
-                let at = format!("{path}.{}[{i}]", which.field());
-                if v.trim().is_empty() {
-                    return Err(format!("{at} is empty; remove it or name a value"));
-                }
-                if which == AllowList::Registries {
-                    crate::image::Prefix::parse(v).map_err(|e| {
-                        format!("{at} {v:?} is not a registry prefix such as registry.example.com/acme/: {e}")
-                    })?;
-                }
-                if which == AllowList::ServiceTypes
-                    && !["ClusterIP", "ExternalName", "NodePort", "LoadBalancer"]
-                        .contains(&v.as_str())
-                {
-                    return Err(format!(
-                        "{at} {v:?} is not a Service type; use ClusterIP, ExternalName, NodePort or LoadBalancer"
-                    ));
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
 /// Requests and limits (cpu, memory) of the Vault Agent sidecar.
@@ -207,21 +175,6 @@ pub struct AgentResources {
     pub requests: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub limits: BTreeMap<String, String>,
-}
-
-impl AgentResources {
-    /// Quantities readable, only cpu and memory. `path` names the field.
-    pub fn validate(&self, path: &str) -> Result<(), String> {
-        for (part, map) in [("requests", &self.requests), ("limits", &self.limits)] {
-            if let Some(k) = map.keys().find(|k| !matches!(k.as_str(), "cpu" | "memory")) {
-                return Err(format!(
-                    "{path}.{part}.{k}: the Vault Agent Injector takes only cpu and memory"
-                ));
-            }
-            check_quantities(&format!("{path}.{part}"), map, part == "limits")?;
-        }
-        Ok(())
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -389,6 +342,13 @@ pub struct TenantDocument {
     status: Option<TenantStatus>,
 }
 
+impl TenantDocument {
+    /// The document's `apiVersion` and `kind`, as written.
+    pub fn type_meta(&self) -> (&str, &str) {
+        (&self._api_version, &self._kind)
+    }
+}
+
 impl From<TenantDocument> for Tenant {
     fn from(d: TenantDocument) -> Tenant {
         let mut t = Tenant::new(d.metadata.name.as_deref().unwrap_or(""), d.spec);
@@ -402,93 +362,4 @@ impl Tenant {
     pub fn name(&self) -> &str {
         self.metadata.name.as_deref().unwrap_or("")
     }
-
-    /// Checks what the schema cannot: names, quantities, CIDRs. The message
-    /// names the field.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.name().is_empty() {
-            return Err("metadata.name is missing".to_string());
-        }
-        self.spec.validate()
-    }
-}
-
-impl TenantSpec {
-    pub fn validate(&self) -> Result<(), String> {
-        for (i, o) in self.owners.iter().enumerate() {
-            if o.name.is_empty() {
-                return Err(format!("spec.owners[{i}].name is empty"));
-            }
-            if o.kind == OwnerKind::ServiceAccount && o.namespace.is_none() {
-                return Err(format!(
-                    "spec.owners[{i}]: a ServiceAccount owner needs namespace"
-                ));
-            }
-        }
-        if let Some(d) = &self.container_defaults {
-            check_quantities("spec.containerDefaults.requests", &d.requests, false)?;
-            check_quantities("spec.containerDefaults.limits", &d.limits, true)?;
-        }
-        if let Some(q) = &self.quota {
-            check_quantities("spec.quota.hard", &q.hard, false)?;
-        }
-        if let Some(a) = self.vault.as_ref().and_then(|v| v.agent_resources.as_ref()) {
-            a.validate("spec.vault.agentResources")?;
-        }
-        if let Some(a) = &self.allowed {
-            a.validate("spec.allowed")?;
-        }
-        if let Some(i) = &self.ingress {
-            for (n, h) in i.hostnames.iter().enumerate() {
-                check_host_pattern(&format!("spec.ingress.hostnames[{n}]"), h)?;
-            }
-        }
-        if let Some(e) = &self.egress {
-            for (i, c) in e.allowed_cidrs.iter().enumerate() {
-                c.parse::<ipnet::IpNet>().map_err(|_| {
-                    format!(
-                        "spec.egress.allowedCIDRs[{i}] {c:?} is not a CIDR such as 203.0.113.0/24"
-                    )
-                })?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Every value a quantity of zero or more; above zero with `positive`, for
-/// default limits: a zero limit is no limit, and `require-limits` would deny
-/// every container it was filled into.
-fn check_quantities(
-    path: &str,
-    map: &BTreeMap<String, String>,
-    positive: bool,
-) -> Result<(), String> {
-    for (k, v) in map {
-        let q = v
-            .parse::<Quantity>()
-            .map_err(|e| format!("{path}.{k}: {e}"))?;
-        if q.is_negative() {
-            return Err(format!("{path}.{k}: {v:?} is negative; use zero or more"));
-        }
-        if positive && q.is_zero() {
-            return Err(format!(
-                "{path}.{k}: {v:?} is zero, and a zero limit is no limit; set a positive default limit or leave it out"
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// A host pattern: an exact DNS name or `*.` followed by one, lower or upper
-/// case, a trailing dot allowed. `{tenant}` (Settings patterns) stands for
-/// the tenant's name, itself a DNS label.
-pub fn check_host_pattern(path: &str, pattern: &str) -> Result<(), String> {
-    crate::hosts::Host::parse(&pattern.replace("{tenant}", "t"))
-        .map(|_| ())
-        .map_err(|e| {
-            format!(
-                "{path} {pattern:?} is not a hostname pattern ({e}); use a DNS name such as app.acme.example or a one-label wildcard such as *.acme.example"
-            )
-        })
 }

@@ -20,31 +20,39 @@ use crate::certs::{self, CertError};
 use crate::metrics::Metrics;
 use crate::swap::Swap;
 
-/// The certificate being served, swappable at any time.
+/// The certificate being served, swappable at any time. An empty store
+/// (TLS `mode: self` before its Secret is read) fails every handshake.
 #[derive(Debug)]
 pub struct CertStore {
-    current: Swap<CertifiedKey>,
+    current: Swap<Option<Arc<CertifiedKey>>>,
 }
 
 impl CertStore {
     pub fn new(key: Arc<CertifiedKey>) -> Self {
         CertStore {
-            current: Swap::from_arc(key),
+            current: Swap::new(Some(key)),
+        }
+    }
+
+    /// A store with nothing to serve yet.
+    pub fn empty() -> Self {
+        CertStore {
+            current: Swap::new(None),
         }
     }
 
     pub fn set(&self, key: Arc<CertifiedKey>) {
-        self.current.store_arc(key);
+        self.current.store(Some(key));
     }
 
-    pub fn get(&self) -> Arc<CertifiedKey> {
-        self.current.load()
+    pub fn get(&self) -> Option<Arc<CertifiedKey>> {
+        self.current.load().as_ref().clone()
     }
 }
 
 impl ResolvesServerCert for CertStore {
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(self.get())
+        self.get()
     }
 }
 

@@ -2,9 +2,10 @@
 //! JSON, one file or a directory of them, and the hosts Ingresses and
 //! Gateway API routes claim; other kinds are ignored.
 
-use std::collections::BTreeMap;
+use std::fmt;
 use std::path::Path;
 
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 
 use super::{Inventory, UnknownNamespaces};
@@ -134,7 +135,63 @@ struct DocMeta {
     #[serde(default)]
     name: Option<String>,
     #[serde(default)]
-    labels: Option<BTreeMap<String, serde_yaml_ng::Value>>,
+    labels: Option<TenantLabelOnly>,
+}
+
+/// The tenant label of a labels map (`None` inside: absent); the other
+/// labels are skipped without being kept.
+struct TenantLabelOnly(Option<serde_yaml_ng::Value>);
+
+impl<'de> Deserialize<'de> for TenantLabelOnly {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Labels;
+        impl<'de> Visitor<'de> for Labels {
+            type Value = TenantLabelOnly;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a map of labels")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut found = None;
+                while let Some(IsTenantLabel(is)) = map.next_key()? {
+                    if is {
+                        found = Some(map.next_value()?);
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(TenantLabelOnly(found))
+            }
+        }
+        d.deserialize_map(Labels)
+    }
+}
+
+/// Whether a labels key is the tenant label (no copy of the key is made).
+struct IsTenantLabel(bool);
+
+impl<'de> Deserialize<'de> for IsTenantLabel {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Key;
+        impl Visitor<'_> for Key {
+            type Value = IsTenantLabel;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a label key")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(IsTenantLabel(v == TENANT_LABEL))
+            }
+        }
+        d.deserialize_str(Key)
+    }
+}
+
+/// The value of a top-level block-style `kind:` line, if the document has
+/// one: a hint that lets a Tenant be parsed once, straight into its type.
+/// Only a hint: the parsed document's own apiVersion and kind decide.
+fn kind_hint(text: &str) -> Option<&str> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("kind:"))
+        .map(str::trim)
 }
 
 /// Reads a YAML inventory one document at a time into small typed heads,
@@ -151,6 +208,20 @@ fn absorb_streaming(inv: &mut Inventory, name: &str, text: &str) -> bool {
         if doc.is_blank() {
             continue;
         }
+        if kind_hint(doc.text) == Some("Tenant") {
+            let Ok(t) = serde_yaml_ng::from_str::<crate::model::TenantDocument>(doc.text) else {
+                return false;
+            };
+            if t.type_meta() == (crate::API_VERSION, "Tenant") {
+                let t: Tenant = t.into();
+                if t.validate().is_err() {
+                    return false;
+                }
+                let name = t.name().to_string();
+                staged.declare(&name, std::sync::Arc::new(t.spec));
+                continue;
+            }
+        }
         let Ok(head) = serde_yaml_ng::from_str::<DocHead>(doc.text) else {
             return false;
         };
@@ -162,7 +233,7 @@ fn absorb_streaming(inv: &mut Inventory, name: &str, text: &str) -> bool {
                 let Some(ns) = meta.name else {
                     return false;
                 };
-                let tenant = match meta.labels.as_ref().and_then(|l| l.get(TENANT_LABEL)) {
+                let tenant = match meta.labels.as_ref().and_then(|l| l.0.as_ref()) {
                     None | Some(serde_yaml_ng::Value::Null) => None,
                     Some(serde_yaml_ng::Value::String(t)) => tenant_label::name(t),
                     // Not a string: the general reader reports it precisely.
@@ -179,7 +250,8 @@ fn absorb_streaming(inv: &mut Inventory, name: &str, text: &str) -> bool {
                 if t.validate().is_err() {
                     return false;
                 }
-                staged.add_tenant(&t);
+                let name = t.name().to_string();
+                staged.declare(&name, std::sync::Arc::new(t.spec));
             }
             (_, k) if k.ends_with("List") => return false,
             (api, kind) if claim_kind(api, kind) => {
@@ -230,10 +302,10 @@ pub fn absorb(inv: &mut Inventory, obj: &Value, source: &str) -> Result<bool, In
                     .into();
             tenant
                 .validate()
-                .map_err(|message| InventoryError::InvalidTenant {
+                .map_err(|e| InventoryError::InvalidTenant {
                     origin: source.to_string(),
                     name,
-                    message,
+                    message: e.to_string(),
                 })?;
             inv.add_tenant(&tenant);
             Ok(true)
@@ -270,6 +342,29 @@ mod tests {
             err.contains("lots"),
             "an invalid Tenant is reported precisely: {err}"
         );
+    }
+
+    /// The streaming reader keeps only the tenant label of a Namespace and
+    /// reads a Tenant once; what it declares is what the documents say,
+    /// whatever their style.
+    #[test]
+    fn streaming_reader_styles() {
+        let dir = tempfile::tempdir().unwrap();
+        let yaml = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n  labels:\n    team: x\n    tenantguard.io/tenant: acme\n    kubernetes.io/metadata.name: a\n  annotations: {tenantguard.io/tenant: globex}\n---\nkind: Namespace\napiVersion: v1\nmetadata: {name: n, labels: null}\n---\napiVersion: tenantguard.io/v1alpha1\nkind: \"Tenant\"\nmetadata: {name: quoted}\n---\napiVersion: example.com/v1\nkind: Tenant\nmetadata: {name: other}\n---\napiVersion: tenantguard.io/v1alpha1\nkind: Tenant\nmetadata: {name: acme}\nspec:\n  egress: {allowedCIDRs: [203.0.113.0/24]}\n";
+        let file = dir.path().join("inv.yaml");
+        std::fs::write(&file, yaml).unwrap();
+        let inv = load_inventory(&file).unwrap();
+        assert_eq!(inv.namespace("a"), NamespaceTenancy::Tenant("acme"));
+        assert_eq!(inv.namespace("n"), NamespaceTenancy::Platform);
+        assert!(inv.is_declared("quoted") && inv.is_declared("acme"));
+        assert!(!inv.is_declared("other"), "another API group's Tenant");
+        let cidrs = &inv.tenant_entry("acme").unwrap().spec.egress;
+        assert_eq!(cidrs.as_ref().unwrap().allowed_cidrs, ["203.0.113.0/24"]);
+        // Parsed straight into a Tenant, an unknown field still fails the
+        // streaming reader over to the precise one.
+        std::fs::write(&file, format!("{yaml}---\napiVersion: tenantguard.io/v1alpha1\nkind: Tenant\nmetadata: {{name: b}}\nspec: {{quotas: {{}}}}\n")).unwrap();
+        let err = load_inventory(&file).unwrap_err().to_string();
+        assert!(err.contains("unknown field `quotas`"), "{err}");
     }
 
     #[test]

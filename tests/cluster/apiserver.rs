@@ -5,6 +5,10 @@
 //! for `as=PartialObjectMetadata`, resourceVersions, generations).
 //!
 //! Lists honour `limit` and `continue` (the token is the last key served).
+//! Create answers 409 AlreadyExists for an existing object, update 409
+//! Conflict for a stale resourceVersion; patches are server-side apply,
+//! merge patch or JSON patch (a failed `test` operation answers 422).
+//! The resources served are listed in `resources.rs`.
 //!
 //! Approximations, stated so no test leans on them by accident: server-side
 //! apply merges maps key by key and replaces lists whole (the real field
@@ -16,9 +20,12 @@
 //! clients asked for from the call log.
 #![allow(dead_code)]
 
+#[path = "resources.rs"]
+mod resources;
 #[path = "verbs.rs"]
 mod verbs;
 
+use resources::{kind_of, resource_of, served};
 use verbs::spec_part;
 
 use std::collections::{BTreeMap, HashMap};
@@ -34,56 +41,6 @@ use tokio::sync::{broadcast, watch};
 
 pub type Body = UnsyncBoxBody<Bytes, Infallible>;
 type Key = (String, String, String);
-
-/// Plural resource, kind, apiVersion. Anything else answers 404, as a
-/// kind whose CRD is not installed does.
-const RESOURCES: [(&str, &str, &str); 17] = [
-    ("namespaces", "Namespace", "v1"),
-    ("tenants", "Tenant", "tenantguard.io/v1alpha1"),
-    ("networkpolicies", "NetworkPolicy", "networking.k8s.io/v1"),
-    ("resourcequotas", "ResourceQuota", "v1"),
-    ("limitranges", "LimitRange", "v1"),
-    ("serviceaccounts", "ServiceAccount", "v1"),
-    (
-        "rolebindings",
-        "RoleBinding",
-        "rbac.authorization.k8s.io/v1",
-    ),
-    ("leases", "Lease", "coordination.k8s.io/v1"),
-    ("ingresses", "Ingress", "networking.k8s.io/v1"),
-    ("httproutes", "HTTPRoute", "gateway.networking.k8s.io/v1"),
-    ("grpcroutes", "GRPCRoute", "gateway.networking.k8s.io/v1"),
-    (
-        "tlsroutes",
-        "TLSRoute",
-        "gateway.networking.k8s.io/v1alpha2",
-    ),
-    ("pods", "Pod", "v1"),
-    ("services", "Service", "v1"),
-    ("deployments", "Deployment", "apps/v1"),
-    ("policyreports", "PolicyReport", "wgpolicyk8s.io/v1alpha2"),
-    ("events", "Event", "events.k8s.io/v1"),
-];
-
-fn served(resource: &str) -> bool {
-    RESOURCES.iter().any(|(r, _, _)| *r == resource)
-}
-
-fn kind_of(resource: &str) -> (&'static str, &'static str) {
-    RESOURCES
-        .iter()
-        .find(|(r, _, _)| *r == resource)
-        .map(|(_, k, a)| (*k, *a))
-        .unwrap_or_else(|| panic!("the stand-in apiserver does not serve {resource}"))
-}
-
-fn resource_of(kind: &str) -> &'static str {
-    RESOURCES
-        .iter()
-        .find(|(_, k, _)| *k == kind)
-        .map(|(r, _, _)| *r)
-        .unwrap_or_else(|| panic!("the stand-in apiserver does not serve kind {kind}"))
-}
 
 /// One request a client made.
 #[derive(Debug, Clone)]
@@ -577,8 +534,9 @@ impl ApiServer {
     fn lease_holder(&self) -> Option<String> {
         let st = self.lock();
         st.objects
-            .iter()
-            .find(|((r, _, _), _)| r == "leases")
+            .range(("leases".to_string(), String::new(), String::new())..)
+            .take_while(|((r, _, _), _)| r == "leases")
+            .next()
             .and_then(|(_, l)| l.pointer("/spec/holderIdentity").and_then(Value::as_str))
             .map(str::to_string)
     }

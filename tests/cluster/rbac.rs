@@ -164,8 +164,9 @@ fn granted(rules: &[Rule]) -> Vec<(String, String, String, String)> {
 
 /// One replica through everything it does: sync, a direct lookup, the
 /// controller (apply, create, status, bind), the Lease (create, renew,
-/// release) and the audit (list every audited kind, apply reports, delete a
-/// stale one). The chart must grant all of it and nothing it does not use.
+/// release), the audit (list every audited kind, apply reports, delete a
+/// stale one) and TLS mode self (its Secret and webhook configurations). The
+/// chart must grant all of it and nothing it does not use.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_chart_grants_exactly_what_is_used() {
     use tenantguard::tenancy::TenancySource;
@@ -222,6 +223,9 @@ async fn the_chart_grants_exactly_what_is_used() {
     })
     .await;
     tenancy.resolve("not-yet-cached").await;
+    // TLS mode self, with the names the blanked template expressions read
+    // as: the Secret (create, get, update) and both configurations (get, patch).
+    super::selftls::exercise(&server, "x").await;
     replica.stop().await;
     let calls = server.calls();
     assert_allowed(&calls);

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::ops::Bound;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -112,11 +113,17 @@ impl ApiServer {
             (t.resource.clone(), ns.to_string(), name.to_string())
         });
         let st = self.lock();
+        // Keys sort by resource first: start at this resource (or after the
+        // continue token), so a page costs its own items, not the store.
+        let from = match after {
+            Some(a) => Bound::Excluded(a),
+            None => Bound::Included((t.resource.clone(), String::new(), String::new())),
+        };
         let mut selected = st
             .objects
-            .iter()
+            .range((from, Bound::Unbounded))
+            .take_while(|(k, _)| k.0 == t.resource)
             .filter(|(k, o)| Self::in_scope(t, k) && selector_matches(&selector, o))
-            .filter(|(k, _)| after.as_ref().is_none_or(|a| *k > a))
             .peekable();
         let mut page = Vec::new();
         while page.len() < limit {
@@ -254,6 +261,20 @@ impl ApiServer {
                     merge_patch(&mut next, &json!({"status": patch["status"]}));
                 } else {
                     merge_patch(&mut next, &patch);
+                }
+                next
+            }
+            // RFC 6902, as the apiserver applies it: a failed `test` is 422.
+            "application/json-patch+json" => {
+                let Some(mut next) = old.clone() else {
+                    drop(st);
+                    return (self.not_found(t), false);
+                };
+                let applied = serde_json::from_value::<json_patch::Patch>(patch)
+                    .map_err(|e| e.to_string())
+                    .and_then(|p| json_patch::patch(&mut next, &p).map_err(|e| e.to_string()));
+                if let Err(e) = applied {
+                    return (status_error(422, "Invalid", e), false);
                 }
                 next
             }

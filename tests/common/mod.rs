@@ -99,6 +99,8 @@ pub struct Opts<'a> {
     pub inventory: Option<&'a Path>,
     pub certs: Option<&'a Path>,
     pub extra: Vec<String>,
+    /// Pass no --tls-cert/--tls-key (e.g. TLS mode self, which takes none).
+    pub no_tls_files: bool,
 }
 
 fn parse_addr(line: &str, key: &str) -> Option<SocketAddr> {
@@ -130,10 +132,6 @@ pub fn start(opts: Opts<'_>) -> Server {
             "--log-format",
             "text",
         ])
-        .arg("--tls-cert")
-        .arg(certs.join("tls.crt"))
-        .arg("--tls-key")
-        .arg(certs.join("tls.key"))
         .arg("--policies")
         .arg(
             opts.policies
@@ -143,6 +141,12 @@ pub fn start(opts: Opts<'_>) -> Server {
         .env("TENANTGUARD_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
+    if !opts.no_tls_files {
+        cmd.arg("--tls-cert")
+            .arg(certs.join("tls.crt"))
+            .arg("--tls-key")
+            .arg(certs.join("tls.key"));
+    }
     if let Some(inv) = opts.inventory {
         cmd.arg("--inventory").arg(inv);
     }

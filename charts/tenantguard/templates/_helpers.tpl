@@ -42,9 +42,12 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
 
-{{/* TLS: the Secret the server reads tls.crt and tls.key from. */}}
+{{/* TLS: the Secret the server reads tls.crt and tls.key from (in mode
+self, the one it creates and renews itself). */}}
 {{- define "tenantguard.tlsSecretName" -}}
-{{- if eq .Values.tls.mode "secret" }}
+{{- if eq .Values.tls.mode "self" }}
+{{- default (printf "%s-self-tls" (include "tenantguard.fullname" .)) .Values.tls.self.secretName }}
+{{- else if eq .Values.tls.mode "secret" }}
 {{- required "tls.secret.name is required when tls.mode is secret" .Values.tls.secret.name }}
 {{- else }}
 {{- printf "%s-tls" (include "tenantguard.fullname" .) }}

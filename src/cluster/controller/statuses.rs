@@ -81,7 +81,7 @@ async fn write_statuses(ctx: &Ctx, api: &Api<DynamicObject>, gauged: &mut Gauged
                 namespaces: &namespaces,
                 results: &results,
             },
-            record.status.as_ref(),
+            record.status.as_deref(),
             &now,
         );
         let figures = budgets.get(&name);
@@ -103,7 +103,7 @@ async fn write_statuses(ctx: &Ctx, api: &Api<DynamicObject>, gauged: &mut Gauged
                     .insert((name.clone(), resource.clone()));
             }
         }
-        if record.status.as_ref() == Some(&desired) {
+        if record.status.as_deref() == Some(&desired) {
             continue;
         }
         if let Err(e) = patch_status(api, &name, &desired).await {
