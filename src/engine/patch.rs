@@ -1,6 +1,9 @@
-//! The RFC 6902 patch from the object as sent to the mutated object.
+//! The RFC 6902 patch from the object as sent to the mutated object, made
+//! from the mutating rules' edits ([`Draft`]) alone: only the places they
+//! wrote are compared, never the whole object.
 //!
-//! Unlike a general-purpose diff, this one never emits an operation whose
+//! The operations are those a diff of the whole object would give. Unlike a
+//! general-purpose diff, this one never emits an operation whose
 //! effect depends on how often it is applied: objects are diffed key by key
 //! (`add` on an existing key replaces it), arrays of the same length element
 //! by element, and an array whose length changed is replaced whole. Applying
@@ -11,11 +14,63 @@ use json_patch::jsonptr::PointerBuf;
 use json_patch::{AddOperation, PatchOperation, RemoveOperation, ReplaceOperation};
 use serde_json::Value;
 
-/// Operations turning `from` into `to`.
+use crate::policy::draft::{Draft, Edit};
+
+/// Operations turning the object as sent into the draft.
+pub fn of(draft: &Draft<'_>) -> Vec<PatchOperation> {
+    let mut out = Vec::new();
+    if let Some(edit) = draft.edit() {
+        edits(draft.sent(), edit, &mut PointerBuf::new(), &mut out);
+    }
+    out
+}
+
+/// Operations turning `from` into `to` (what the edits would be if the
+/// whole object had been copied and changed; the tests' oracle).
+#[cfg(test)]
 pub fn diff(from: &Value, to: &Value) -> Vec<PatchOperation> {
     let mut out = Vec::new();
     walk(from, to, &mut PointerBuf::new(), &mut out);
     out
+}
+
+/// The operations of `edit` over `sent`, in the order [`walk`] gives them
+/// for the same change: changed keys first, then added ones, each in key
+/// order.
+fn edits(sent: &Value, edit: &Edit, path: &mut PointerBuf, out: &mut Vec<PatchOperation>) {
+    match (edit, sent) {
+        (Edit::Set(v), _) => walk(sent, v, path, out),
+        (Edit::Keys(m), Value::Object(o)) => {
+            for (k, e) in m {
+                if let Some(s) = o.get(k) {
+                    path.push_back(k.as_str());
+                    edits(s, e, path, out);
+                    path.pop_back();
+                }
+            }
+            for (k, e) in m {
+                if let (false, Edit::Set(v)) = (o.contains_key(k), e) {
+                    path.push_back(k.as_str());
+                    out.push(PatchOperation::Add(AddOperation {
+                        path: path.clone(),
+                        value: v.clone(),
+                    }));
+                    path.pop_back();
+                }
+            }
+        }
+        (Edit::Items(m), Value::Array(a)) => {
+            for (i, e) in m {
+                if let Some(s) = a.get(*i) {
+                    path.push_back(*i);
+                    edits(s, e, path, out);
+                    path.pop_back();
+                }
+            }
+        }
+        // Edits are only made through values of their shape.
+        _ => {}
+    }
 }
 
 fn walk(from: &Value, to: &Value, path: &mut PointerBuf, out: &mut Vec<PatchOperation>) {
