@@ -270,14 +270,17 @@ impl Engine {
         // The rules record their edits over the object as sent; the patch
         // is made from the edits alone.
         let mut draft = start(original);
+        // One context for every rule (it looks the tenant up), made when a
+        // first rule applies.
+        let mut ctx = None;
         for policy in &self.policies.policies {
             if !policy.rule.is_mutating() || !self.applies(policy, scope, req, &scope_ns) {
                 continue;
             }
-            let ctx = self.ctx(req, inv, tenant.as_deref(), &scope_ns);
-            policy.params.mutate(&ctx, &mut draft);
+            let ctx = ctx.get_or_insert_with(|| self.ctx(req, inv, tenant.as_deref(), &scope_ns));
+            policy.params.mutate(ctx, &mut draft);
         }
-        let patch = patch::of(&draft);
+        let patch = patch::of(draft);
         Outcome {
             allowed: true,
             tenant,

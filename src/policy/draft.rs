@@ -40,21 +40,22 @@ impl<'s> Step<'s> {
 
 /// What the rules changed at one place of the object.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Edit {
+pub enum Edit<'a> {
     /// The value here now (made by a rule, or copied from the object as sent
     /// and changed): the patch turns the value sent here into this one.
     Set(Value),
-    /// The object sent here, unchanged but for the edits below some keys.
-    Keys(BTreeMap<String, Edit>),
+    /// The object sent here, unchanged but for the edits below some keys
+    /// (keys sent are borrowed from the object).
+    Keys(BTreeMap<Cow<'a, str>, Edit<'a>>),
     /// The list sent here (same length), unchanged but for the edits in some
     /// items.
-    Items(BTreeMap<usize, Edit>),
+    Items(BTreeMap<usize, Edit<'a>>),
 }
 
-impl Edit {
+impl<'a> Edit<'a> {
     /// The edit for a value sent that a write goes through: an object or a
     /// list is kept as sent with edits below, anything else is replaced.
-    fn through(sent: &Value) -> Option<Edit> {
+    fn through(sent: &Value) -> Option<Edit<'a>> {
         match sent {
             Value::Object(_) => Some(Edit::Keys(BTreeMap::new())),
             Value::Array(_) => Some(Edit::Items(BTreeMap::new())),
@@ -84,11 +85,11 @@ impl Edit {
             (Edit::Set(v), target) => *target = v.clone(),
             (Edit::Keys(m), Value::Object(o)) => {
                 for (k, e) in m {
-                    match o.get_mut(k) {
+                    match o.get_mut(k.as_ref()) {
                         Some(t) => e.apply(t),
                         None => {
                             if let Edit::Set(v) = e {
-                                o.insert(k.clone(), v.clone());
+                                o.insert(k.to_string(), v.clone());
                             }
                         }
                     }
@@ -112,7 +113,7 @@ impl Edit {
 pub struct Draft<'a> {
     sent: &'a Value,
     /// None: nothing written yet.
-    edit: Option<Edit>,
+    edit: Option<Edit<'a>>,
 }
 
 /// What a write wants at the end of its path, made when missing or null.
@@ -160,8 +161,13 @@ impl<'a> Draft<'a> {
     }
 
     /// The rules' edits, None when there are none.
-    pub fn edit(&self) -> Option<&Edit> {
+    pub fn edit(&self) -> Option<&Edit<'a>> {
         self.edit.as_ref().filter(|e| e.changes())
+    }
+
+    /// The rules' edits, taken out of the draft.
+    pub fn into_edit(self) -> Option<Edit<'a>> {
+        self.edit.filter(Edit::changes)
     }
 
     /// The object as changed so far.
@@ -225,9 +231,9 @@ fn made(next: Option<&Step<'_>>, shape: Shape) -> Option<Value> {
 /// Follows `path` from a place whose value sent is `sent` and whose edit is
 /// `edit`, making what is missing, and returns the value at its end, which
 /// from then on is owned by an `Edit::Set`.
-fn reach<'e, 's, I>(
-    sent: Option<&Value>,
-    edit: &'e mut Edit,
+fn reach<'a, 'e, 's, I>(
+    sent: Option<&'a Value>,
+    edit: &'e mut Edit<'a>,
     path: &mut Peekable<I>,
     shape: Shape,
 ) -> Option<&'e mut Value>
@@ -249,14 +255,22 @@ where
     };
     match (edit, step) {
         (Edit::Keys(children), Step::Key(k)) => {
-            let sent_child = sent.and_then(|s| s.get(k));
+            let sent_entry = sent
+                .and_then(Value::as_object)
+                .and_then(|o| o.get_key_value(k));
+            let sent_child = sent_entry.map(|(_, v)| v);
             if !children.contains_key(k) {
                 let child = match sent_child {
                     None | Some(Value::Null) => Edit::Set(made(path.peek(), shape)?),
                     Some(v) if path.peek().is_none() && !shape.fits(v) => return None,
                     Some(v) => Edit::through(v)?,
                 };
-                children.insert(k.to_string(), child);
+                // The key as sent is borrowed; a new one is made.
+                let key = match sent_entry {
+                    Some((key, _)) => Cow::Borrowed(key.as_str()),
+                    None => Cow::Owned(k.to_string()),
+                };
+                children.insert(key, child);
             }
             reach(sent_child, children.get_mut(k)?, path, shape)
         }
@@ -305,7 +319,7 @@ where
 #[derive(Debug, Clone, Copy)]
 pub struct View<'d> {
     sent: Option<&'d Value>,
-    edit: Option<&'d Edit>,
+    edit: Option<&'d Edit<'d>>,
 }
 
 impl<'d> View<'d> {

@@ -81,6 +81,14 @@ fn missing<'d>(container: View<'_>, defaults: &'d Defaults) -> Option<Missing<'d
         // Not a map: the apiserver rejects it; leave it for the user to see.
         Some(_) => return None,
     };
+    // Most containers lack nothing: say so before collecting anything.
+    let lacks_limit = defaults.limits.keys().any(|k| !is_set(user_limits, k));
+    let lacks_request = (defaults.requests.keys())
+        .chain(defaults.limits.keys())
+        .any(|k| !is_set(user_requests, k));
+    if !lacks_limit && !lacks_request {
+        return None;
+    }
     let limits: Vec<(&String, &String)> = defaults
         .limits
         .iter()
@@ -92,9 +100,6 @@ fn missing<'d>(container: View<'_>, defaults: &'d Defaults) -> Option<Missing<'d
         .chain(defaults.limits.keys())
         .filter(|k| !is_set(user_requests, k))
         .collect();
-    if limits.is_empty() && requests.is_empty() {
-        return None;
-    }
     let user_limits = requests
         .iter()
         .copied()
@@ -107,8 +112,31 @@ fn missing<'d>(container: View<'_>, defaults: &'d Defaults) -> Option<Missing<'d
     })
 }
 
+/// The resources whose default request is above their default limit (so a
+/// request filled in beside a default limit is capped at it): the same for
+/// every container, decided once.
+fn capped_requests(defaults: &Defaults) -> BTreeSet<&String> {
+    defaults
+        .requests
+        .iter()
+        .filter(|(k, req)| {
+            let limit = defaults.limits.get(*k);
+            match (req.parse::<Quantity>(), limit.map(|l| l.parse::<Quantity>())) {
+                (Ok(r), Some(Ok(l))) => r > l,
+                _ => false,
+            }
+        })
+        .map(|(k, _)| k)
+        .collect()
+}
+
 /// Fills one container's `resources` (made as needed) with what it lacks.
-fn fill(resources: &mut Map<String, Value>, missing: Missing<'_>, defaults: &Defaults) {
+fn fill(
+    resources: &mut Map<String, Value>,
+    missing: Missing<'_>,
+    defaults: &Defaults,
+    capped: &BTreeSet<&String>,
+) {
     if !missing.limits.is_empty() {
         if let Some(limits) = map_at(resources, "limits") {
             for (k, v) in missing.limits {
@@ -129,10 +157,11 @@ fn fill(resources: &mut Map<String, Value>, missing: Missing<'_>, defaults: &Def
                 // The API's defaulting: a request left out equals the limit set.
                 limit.cloned()
             } else {
+                // The limit here, if any, is the default one.
                 match (defaults.requests.get(k), limit) {
                     // Never above the limit: a default request larger than the
                     // limit would make the container invalid.
-                    (Some(req), Some(lim)) if above(req, lim) => Some(lim.clone()),
+                    (Some(_), Some(lim)) if capped.contains(k) => Some(lim.clone()),
                     (Some(req), _) => Some(Value::String(req.clone())),
                     (None, lim) => lim.cloned(),
                 }
@@ -148,15 +177,6 @@ fn fill(resources: &mut Map<String, Value>, missing: Missing<'_>, defaults: &Def
     }
 }
 
-/// Whether quantity `request` is above `limit` (false when either cannot be
-/// read: `require-limits` then denies the container and says why).
-fn above(request: &str, limit: &Value) -> bool {
-    match (request.parse::<Quantity>(), Quantity::from_json(limit)) {
-        (Ok(r), Ok(l)) => r > l,
-        _ => false,
-    }
-}
-
 pub fn mutate(ctx: &Ctx<'_>, draft: &mut Draft<'_>, _params: &Params) {
     let Some(defaults) = ctx.tenant.and_then(|t| t.container_defaults()) else {
         return;
@@ -167,6 +187,8 @@ pub fn mutate(ctx: &Ctx<'_>, draft: &mut Draft<'_>, _params: &Params) {
     if !ctx.changed(&[at.spec_ptr]) {
         return;
     }
+    // Decided when a first container lacks something.
+    let mut capped = None;
     for list in FILLED {
         // Decided on one view of the list; written after.
         let todo: Vec<(usize, Missing<'_>)> = {
@@ -182,7 +204,8 @@ pub fn mutate(ctx: &Ctx<'_>, draft: &mut Draft<'_>, _params: &Params) {
                 Step::Key("resources"),
             ]);
             if let Some(resources) = draft.map_at(path) {
-                fill(resources, missing, defaults);
+                let capped = capped.get_or_insert_with(|| capped_requests(defaults));
+                fill(resources, missing, defaults, capped);
             }
         }
     }
