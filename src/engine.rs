@@ -15,7 +15,7 @@ use serde_json::Value;
 pub use cause::{CannotJudge, Unsent};
 pub use sent::resource_of;
 
-use crate::policy::rules::{Ctx, Identity, Operation, RuleId, Scope, User};
+use crate::policy::rules::{Ctx, Draft, Identity, Operation, RuleId, Scope, User};
 use crate::policy::{Action, Policy, PolicySet};
 use crate::tenancy::{Inventory, NamespaceTenancy, UnknownNamespaces};
 use crate::tenant_label::{self, TenantLabel};
@@ -236,6 +236,24 @@ impl Engine {
 
     /// Runs the mutating rules; the outcome carries the JSON patch.
     pub fn mutate(&self, req: &Request, inv: &Inventory) -> Outcome {
+        self.mutate_from(req, inv, Draft::new)
+    }
+
+    /// [`Engine::mutate`] the way it was done before drafts: a copy of the
+    /// whole object, changed in place, diffed with the original. The
+    /// differential tests' oracle.
+    #[cfg(test)]
+    fn mutate_whole(&self, req: &Request, inv: &Inventory) -> Outcome {
+        self.mutate_from(req, inv, Draft::whole)
+    }
+
+    /// `start` makes the draft the rules change.
+    fn mutate_from<'a>(
+        &self,
+        req: &'a Request,
+        inv: &Inventory,
+        start: fn(&'a Value) -> Draft<'a>,
+    ) -> Outcome {
         let (scope, tenant, scope_ns) = match self.prepare(req, inv) {
             Ok(Some(p)) => p,
             Ok(None) => return Outcome::allow(None),
@@ -246,18 +264,23 @@ impl Engine {
             return Outcome::allow(tenant);
         };
         if !self.mutable_kind(&req.group, &req.kind) {
-            // No mutating rule touches this kind: skip the copy and the diff.
+            // No mutating rule touches this kind: skip the rules.
             return Outcome::allow(tenant);
         }
-        let mut working = original.clone();
+        // The rules record their edits over the object as sent; the patch
+        // is made from the edits alone.
+        let mut draft = start(original);
+        // One context for every rule (it looks the tenant up), made when a
+        // first rule applies.
+        let mut ctx = None;
         for policy in &self.policies.policies {
             if !policy.rule.is_mutating() || !self.applies(policy, scope, req, &scope_ns) {
                 continue;
             }
-            let ctx = self.ctx(req, inv, tenant.as_deref(), &scope_ns);
-            policy.params.mutate(&ctx, &mut working);
+            let ctx = ctx.get_or_insert_with(|| self.ctx(req, inv, tenant.as_deref(), &scope_ns));
+            policy.params.mutate(ctx, &mut draft);
         }
-        let patch = patch::diff(original, &working);
+        let patch = patch::of(draft);
         Outcome {
             allowed: true,
             tenant,

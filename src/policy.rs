@@ -5,6 +5,7 @@
 //! names the file and line, and parameters are validated when they load, not
 //! when a request arrives.
 
+pub mod draft;
 pub mod rules;
 
 use std::collections::BTreeMap;

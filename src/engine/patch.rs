@@ -1,70 +1,200 @@
-//! The RFC 6902 patch from the object as sent to the mutated object.
+//! The RFC 6902 patch from the object as sent to the mutated object, made
+//! from the mutating rules' edits ([`Draft`]) alone: only the places they
+//! wrote are compared, never the whole object.
 //!
-//! Unlike a general-purpose diff, this one never emits an operation whose
+//! The operations are those a diff of the whole object would give. Unlike a
+//! general-purpose diff, this one never emits an operation whose
 //! effect depends on how often it is applied: objects are diffed key by key
 //! (`add` on an existing key replaces it), arrays of the same length element
 //! by element, and an array whose length changed is replaced whole. Applying
 //! the patch twice therefore changes nothing more, as the apiserver and
 //! reinvocation expect. JSON-pointer escaping (`~0`, `~1`) comes from jsonptr.
 
-use json_patch::jsonptr::PointerBuf;
+use json_patch::jsonptr::{PointerBuf, Token};
 use json_patch::{AddOperation, PatchOperation, RemoveOperation, ReplaceOperation};
 use serde_json::Value;
 
-/// Operations turning `from` into `to`.
-pub fn diff(from: &Value, to: &Value) -> Vec<PatchOperation> {
+use crate::policy::draft::{Draft, Edit};
+
+/// Operations turning the object as sent into the draft. The values the
+/// rules wrote move into the operations: nothing is copied again.
+pub fn of(draft: Draft<'_>) -> Vec<PatchOperation> {
     let mut out = Vec::new();
-    walk(from, to, &mut PointerBuf::new(), &mut out);
+    let sent = draft.sent();
+    if let Some(edit) = draft.into_edit() {
+        edits(sent, edit, &mut Path::default(), &mut out);
+    }
     out
 }
 
-fn walk(from: &Value, to: &Value, path: &mut PointerBuf, out: &mut Vec<PatchOperation>) {
+/// Operations turning `from` into `to` (what the edits would be if the
+/// whole object had been copied and changed; the tests' oracle).
+#[cfg(test)]
+pub fn diff(from: &Value, to: &Value) -> Vec<PatchOperation> {
+    let mut out = Vec::new();
+    walk(from, to.clone(), &mut Path::default(), &mut out);
+    out
+}
+
+/// One step from the root.
+#[derive(Clone, Copy)]
+enum Seg<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+impl<'a> Seg<'a> {
+    fn token(self) -> Token<'a> {
+        match self {
+            Seg::Key(k) => Token::new(k),
+            Seg::Index(i) => Token::from(i),
+        }
+    }
+}
+
+/// Where the walk is: the steps from the root, borrowed from the object as
+/// sent and encoded only when an operation needs its pointer.
+#[derive(Default)]
+struct Path<'a>(Vec<Seg<'a>>);
+
+impl<'a> Path<'a> {
+    /// The pointer to here, or to `last` below here, encoded (`~0`, `~1`)
+    /// in one pass into one string.
+    fn at(&self, last: Option<Seg<'_>>) -> PointerBuf {
+        let steps = || self.0.iter().copied().chain(last);
+        let mut s = String::with_capacity(steps().map(|seg| seg.len() + 1).sum());
+        for seg in steps() {
+            s.push('/');
+            match seg {
+                Seg::Key(k) if k.contains('~') || k.contains('/') => {
+                    for c in k.chars() {
+                        match c {
+                            '~' => s.push_str("~0"),
+                            '/' => s.push_str("~1"),
+                            c => s.push(c),
+                        }
+                    }
+                }
+                Seg::Key(k) => s.push_str(k),
+                Seg::Index(i) => s.push_str(itoa(i, &mut [0; 20])),
+            }
+        }
+        // What was just encoded always parses; should it not, the library
+        // encodes it again.
+        PointerBuf::parse(s).unwrap_or_else(|_| PointerBuf::from_tokens(steps().map(Seg::token)))
+    }
+}
+
+impl Seg<'_> {
+    /// The length encoded, at least.
+    fn len(self) -> usize {
+        match self {
+            Seg::Key(k) => k.len(),
+            Seg::Index(_) => 4,
+        }
+    }
+}
+
+/// `i` in decimal, written into `buf`.
+fn itoa(mut i: usize, buf: &mut [u8; 20]) -> &str {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (i % 10) as u8;
+        i /= 10;
+        if i == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[at..]).unwrap_or("0")
+}
+
+/// The operations of `edit` over `sent`, in the order [`walk`] gives them
+/// for the same change: changed keys first, then added ones, each in key
+/// order.
+fn edits<'a>(sent: &'a Value, edit: Edit<'_>, path: &mut Path<'a>, out: &mut Vec<PatchOperation>) {
+    match (edit, sent) {
+        (Edit::Set(v), _) => walk(sent, v, path, out),
+        (Edit::Keys(m), Value::Object(o)) => {
+            let mut added = Vec::new();
+            for (k, e) in m {
+                match (o.get_key_value(k.as_ref()), e) {
+                    (Some((k, s)), e) => {
+                        path.0.push(Seg::Key(k));
+                        edits(s, e, path, out);
+                        path.0.pop();
+                    }
+                    (None, Edit::Set(v)) => added.push((k, v)),
+                    // Edits below a key are only made where it was sent.
+                    (None, _) => {}
+                }
+            }
+            for (k, v) in added {
+                out.push(PatchOperation::Add(AddOperation {
+                    path: path.at(Some(Seg::Key(&k))),
+                    value: v,
+                }));
+            }
+        }
+        (Edit::Items(m), Value::Array(a)) => {
+            for (i, e) in m {
+                if let Some(s) = a.get(i) {
+                    path.0.push(Seg::Index(i));
+                    edits(s, e, path, out);
+                    path.0.pop();
+                }
+            }
+        }
+        // Edits are only made through values of their shape.
+        _ => {}
+    }
+}
+
+/// The operations turning `from` into `to`, which they take their values from.
+fn walk<'a>(from: &'a Value, to: Value, path: &mut Path<'a>, out: &mut Vec<PatchOperation>) {
     match (from, to) {
-        (Value::Object(a), Value::Object(b)) => {
+        (Value::Object(a), Value::Object(mut b)) => {
             for (k, va) in a {
-                match b.get(k) {
+                match b.remove(k) {
                     // Most of an object is untouched: compare before paying
                     // for a path segment.
-                    Some(vb) if va == vb => continue,
+                    Some(vb) if *va == vb => {}
                     Some(vb) => {
-                        path.push_back(k.as_str());
+                        path.0.push(Seg::Key(k));
                         walk(va, vb, path, out);
+                        path.0.pop();
                     }
-                    None => {
-                        path.push_back(k.as_str());
-                        out.push(PatchOperation::Remove(RemoveOperation {
-                            path: path.clone(),
-                        }));
-                    }
+                    None => out.push(PatchOperation::Remove(RemoveOperation {
+                        path: path.at(Some(Seg::Key(k))),
+                    })),
                 }
-                path.pop_back();
             }
+            // What is left of `to` is what `from` did not have.
             for (k, vb) in b {
-                if !a.contains_key(k) {
-                    path.push_back(k.as_str());
-                    out.push(PatchOperation::Add(AddOperation {
-                        path: path.clone(),
-                        value: vb.clone(),
-                    }));
-                    path.pop_back();
-                }
+                out.push(PatchOperation::Add(AddOperation {
+                    path: path.at(Some(Seg::Key(&k))),
+                    value: vb,
+                }));
             }
         }
         (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
             for (i, (va, vb)) in a.iter().zip(b).enumerate() {
-                if va == vb {
+                if *va == vb {
                     continue;
                 }
-                path.push_back(i);
+                path.0.push(Seg::Index(i));
                 walk(va, vb, path, out);
-                path.pop_back();
+                path.0.pop();
             }
         }
-        _ if from != to => out.push(PatchOperation::Replace(ReplaceOperation {
-            path: path.clone(),
-            value: to.clone(),
-        })),
-        _ => {}
+        (from, to) => {
+            if *from != to {
+                out.push(PatchOperation::Replace(ReplaceOperation {
+                    path: path.at(None),
+                    value: to,
+                }));
+            }
+        }
     }
 }
 
@@ -112,6 +242,25 @@ mod tests {
             serde_json::to_value(&ops).unwrap(),
             json!([{"op": "add", "path": "/c/1/r", "value": {}}])
         );
+    }
+
+    #[test]
+    fn indexes_and_keys_encode_as_the_library_does() {
+        for (steps, want) in [
+            (vec![Seg::Index(0)], "/0"),
+            (
+                vec![Seg::Key("a"), Seg::Index(1234567), Seg::Key("")],
+                "/a/1234567/",
+            ),
+            (vec![Seg::Key("x~/y"), Seg::Index(10)], "/x~0~1y/10"),
+        ] {
+            let path = Path(steps.clone());
+            assert_eq!(path.at(None).as_str(), want);
+            assert_eq!(
+                path.at(None),
+                PointerBuf::from_tokens(steps.into_iter().map(Seg::token))
+            );
+        }
     }
 
     #[test]

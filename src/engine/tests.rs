@@ -1,4 +1,7 @@
 //! Engine tests: scope, actions, cannot-judge causes, mutation.
+
+mod differential;
+
 use super::*;
 use crate::policy::load_sources;
 use crate::TENANT_LABEL;

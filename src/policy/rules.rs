@@ -15,6 +15,7 @@ use std::str::FromStr;
 use serde_json::Value;
 
 pub use crate::model::{Identity, Operation, Scope, User, Violation};
+pub use crate::policy::draft::{Draft, Step, View};
 pub use registry::{Effect, GroupKind, Kinds, ParamsError, Rule};
 
 use crate::podspec::{self, PodView};

@@ -28,7 +28,7 @@ use std::collections::BTreeSet;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{Ctx, Effect, Kinds, Operation, Rule, Scope};
+use super::{Ctx, Draft, Effect, Kinds, Operation, Rule, Scope, Step, View};
 use crate::podspec::{self, map_at, ContainerList};
 use crate::policy::ContainerDefaults as Defaults;
 use crate::quantity::Quantity;
@@ -53,93 +53,131 @@ impl Rule for ContainerDefaults {
 
 const FILLED: [ContainerList; 2] = [ContainerList::Containers, ContainerList::InitContainers];
 
-fn is_set(map: &Map<String, Value>, key: &str) -> bool {
-    map.get(key).is_some_and(|v| !v.is_null())
+fn is_set(map: Option<&Map<String, Value>>, key: &str) -> bool {
+    map.and_then(|m| m.get(key)).is_some_and(|v| !v.is_null())
 }
 
-/// Fills one container's `resources` from `defaults`.
-fn fill(container: &mut Value, defaults: &Defaults) {
-    let Some(container) = container.as_object_mut() else {
-        return;
-    };
-    // Decide before creating any map, so a complete container stays untouched.
-    let (user_limits, user_requests) = match container.get("resources") {
-        None | Some(Value::Null) => (Map::new(), Map::new()),
+/// What one container lacks of `defaults`, decided before anything is
+/// written so that a complete container stays untouched: the limits to add,
+/// the requests to fill in, and which limits the user set. None when the
+/// container is complete or cannot be filled.
+struct Missing<'d> {
+    limits: Vec<(&'d String, &'d String)>,
+    requests: BTreeSet<&'d String>,
+    user_limits: BTreeSet<&'d String>,
+}
+
+fn missing<'d>(container: View<'_>, defaults: &'d Defaults) -> Option<Missing<'d>> {
+    if !container.is_object() {
+        return None;
+    }
+    let resources = container.get("resources").value();
+    let (user_limits, user_requests) = match resources.as_deref() {
+        None | Some(Value::Null) => (None, None),
         Some(Value::Object(r)) => {
-            let section = |s: &str| r.get(s).and_then(Value::as_object).cloned();
-            (
-                section("limits").unwrap_or_default(),
-                section("requests").unwrap_or_default(),
-            )
+            let section = |s: &str| r.get(s).and_then(Value::as_object);
+            (section("limits"), section("requests"))
         }
         // Not a map: the apiserver rejects it; leave it for the user to see.
-        Some(_) => return,
+        Some(_) => return None,
     };
-    let missing_limits: Vec<(&String, &String)> = defaults
+    // Most containers lack nothing: say so before collecting anything.
+    let lacks_limit = defaults.limits.keys().any(|k| !is_set(user_limits, k));
+    let lacks_request = (defaults.requests.keys())
+        .chain(defaults.limits.keys())
+        .any(|k| !is_set(user_requests, k));
+    if !lacks_limit && !lacks_request {
+        return None;
+    }
+    let limits: Vec<(&String, &String)> = defaults
         .limits
         .iter()
-        .filter(|(k, _)| !is_set(&user_limits, k))
+        .filter(|(k, _)| !is_set(user_limits, k))
         .collect();
-    let missing_requests: BTreeSet<&String> = defaults
+    let requests: BTreeSet<&String> = defaults
         .requests
         .keys()
         .chain(defaults.limits.keys())
-        .filter(|k| !is_set(&user_requests, k))
+        .filter(|k| !is_set(user_requests, k))
         .collect();
-    if missing_limits.is_empty() && missing_requests.is_empty() {
-        return;
-    }
-    let Some(resources) = map_at(container, "resources") else {
-        return;
-    };
-    if !missing_limits.is_empty() {
+    let user_limits = requests
+        .iter()
+        .copied()
+        .filter(|k| is_set(user_limits, k))
+        .collect();
+    Some(Missing {
+        limits,
+        requests,
+        user_limits,
+    })
+}
+
+/// The resources whose default request is above their default limit (so a
+/// request filled in beside a default limit is capped at it): the same for
+/// every container, decided once.
+fn capped_requests(defaults: &Defaults) -> BTreeSet<&String> {
+    defaults
+        .requests
+        .iter()
+        .filter(|(k, req)| {
+            let limit = defaults.limits.get(*k);
+            match (req.parse::<Quantity>(), limit.map(|l| l.parse::<Quantity>())) {
+                (Ok(r), Some(Ok(l))) => r > l,
+                _ => false,
+            }
+        })
+        .map(|(k, _)| k)
+        .collect()
+}
+
+/// Fills one container's `resources` (made as needed) with what it lacks.
+fn fill(
+    resources: &mut Map<String, Value>,
+    missing: Missing<'_>,
+    defaults: &Defaults,
+    capped: &BTreeSet<&String>,
+) {
+    if !missing.limits.is_empty() {
         if let Some(limits) = map_at(resources, "limits") {
-            for (k, v) in missing_limits {
+            for (k, v) in missing.limits {
                 limits.insert(k.clone(), Value::String(v.clone()));
             }
         }
     }
-    if missing_requests.is_empty() {
+    if missing.requests.is_empty() {
         return;
     }
-    let limits = resources
-        .get("limits")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
+    let limits = resources.get("limits").and_then(Value::as_object);
+    let values: Vec<(&String, Value)> = missing
+        .requests
+        .into_iter()
+        .filter_map(|k| {
+            let limit = limits.and_then(|l| l.get(k)).filter(|v| !v.is_null());
+            let value = if missing.user_limits.contains(k) {
+                // The API's defaulting: a request left out equals the limit set.
+                limit.cloned()
+            } else {
+                // The limit here, if any, is the default one.
+                match (defaults.requests.get(k), limit) {
+                    // Never above the limit: a default request larger than the
+                    // limit would make the container invalid.
+                    (Some(_), Some(lim)) if capped.contains(k) => Some(lim.clone()),
+                    (Some(req), _) => Some(Value::String(req.clone())),
+                    (None, lim) => lim.cloned(),
+                }
+            };
+            value.map(|v| (k, v))
+        })
+        .collect();
     let Some(requests) = map_at(resources, "requests") else {
         return;
     };
-    for k in missing_requests {
-        let limit = limits.get(k).filter(|v| !v.is_null());
-        let value = if is_set(&user_limits, k) {
-            // The API's defaulting: a request left out equals the limit set.
-            limit.cloned()
-        } else {
-            match (defaults.requests.get(k), limit) {
-                // Never above the limit: a default request larger than the
-                // limit would make the container invalid.
-                (Some(req), Some(lim)) if above(req, lim) => Some(lim.clone()),
-                (Some(req), _) => Some(Value::String(req.clone())),
-                (None, lim) => lim.cloned(),
-            }
-        };
-        if let Some(value) = value {
-            requests.insert(k.clone(), value);
-        }
+    for (k, v) in values {
+        requests.insert(k.clone(), v);
     }
 }
 
-/// Whether quantity `request` is above `limit` (false when either cannot be
-/// read: `require-limits` then denies the container and says why).
-fn above(request: &str, limit: &Value) -> bool {
-    match (request.parse::<Quantity>(), Quantity::from_json(limit)) {
-        (Ok(r), Ok(l)) => r > l,
-        _ => false,
-    }
-}
-
-pub fn mutate(ctx: &Ctx<'_>, obj: &mut Value, _params: &Params) {
+pub fn mutate(ctx: &Ctx<'_>, draft: &mut Draft<'_>, _params: &Params) {
     let Some(defaults) = ctx.tenant.and_then(|t| t.container_defaults()) else {
         return;
     };
@@ -149,15 +187,26 @@ pub fn mutate(ctx: &Ctx<'_>, obj: &mut Value, _params: &Params) {
     if !ctx.changed(&[at.spec_ptr]) {
         return;
     }
-    let Some(spec) = obj.pointer_mut(at.spec_ptr) else {
-        return;
-    };
+    // Decided when a first container lacks something.
+    let mut capped = None;
     for list in FILLED {
-        let Some(containers) = spec.get_mut(list.field()).and_then(Value::as_array_mut) else {
-            continue;
+        // Decided on one view of the list; written after.
+        let todo: Vec<(usize, Missing<'_>)> = {
+            let items = draft.view().pointer(at.spec_ptr).get(list.field());
+            (0..items.list_len().unwrap_or(0))
+                .filter_map(|i| Some((i, missing(items.at(i), defaults)?)))
+                .collect()
         };
-        for c in containers {
-            fill(c, defaults);
+        for (i, missing) in todo {
+            let path = Step::keys(at.spec_ptr).chain([
+                Step::Key(list.field()),
+                Step::Index(i),
+                Step::Key("resources"),
+            ]);
+            if let Some(resources) = draft.map_at(path) {
+                let capped = capped.get_or_insert_with(|| capped_requests(defaults));
+                fill(resources, missing, defaults, capped);
+            }
         }
     }
 }
@@ -172,9 +221,9 @@ mod tests {
         "containerDefaults: {requests: {cpu: 100m, memory: 128Mi}, limits: {cpu: 500m, memory: 512Mi}}";
 
     fn run(w: &World, ns: &str, obj: &Value) -> Value {
-        let mut out = obj.clone();
-        mutate(&w.ctx(ns, obj), &mut out, &Params::default());
-        out
+        let mut draft = Draft::new(obj);
+        mutate(&w.ctx(ns, obj), &mut draft, &Params::default());
+        draft.to_value()
     }
 
     fn pod(container: Value) -> Value {
@@ -455,9 +504,9 @@ mod tests {
             let mut ctx = w.ctx("acme-prod", new);
             ctx.operation = super::super::Operation::Update;
             ctx.old_object = Some(old);
-            let mut out = new.clone();
-            mutate(&ctx, &mut out, &Params::default());
-            out
+            let mut draft = Draft::new(new);
+            mutate(&ctx, &mut draft, &Params::default());
+            draft.to_value()
         };
         let r = "/spec/template/spec/containers/0/resources";
         // A scale leaves the template (and the rollout) alone.
@@ -478,9 +527,9 @@ mod tests {
         // No oldObject to compare with: filled as on CREATE.
         let mut ctx = w.ctx("acme-prod", &old_pod);
         ctx.operation = crate::policy::rules::Operation::Update;
-        let mut out = old_pod.clone();
-        mutate(&ctx, &mut out, &Params::default());
-        assert_ne!(out, old_pod);
+        let mut draft = Draft::new(&old_pod);
+        mutate(&ctx, &mut draft, &Params::default());
+        assert_ne!(draft.to_value(), old_pod);
     }
 
     #[test]

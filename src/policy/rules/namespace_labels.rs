@@ -34,8 +34,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::namespace_ownership::owned_tenants;
-use super::{Ctx, Effect, GroupKind, Kinds, Operation, Rule, Scope};
-use crate::podspec::object_at;
+use super::{Ctx, Draft, Effect, GroupKind, Kinds, Operation, Rule, Scope, Step};
 use crate::policy::PodSecurityLevel;
 use crate::tenant_label::{of_object as tenant_label, TenantLabel};
 use crate::{NAME_LABEL, TENANT_LABEL};
@@ -125,7 +124,7 @@ pub fn psa_labels(level: PodSecurityLevel) -> [(&'static str, &'static str); 2] 
     ]
 }
 
-pub fn mutate(ctx: &Ctx<'_>, obj: &mut Value, _params: &Params) {
+pub fn mutate(ctx: &Ctx<'_>, draft: &mut Draft<'_>, _params: &Params) {
     if ctx.operation != Operation::Create || !(ctx.group.is_empty() && ctx.kind == "Namespace") {
         return;
     }
@@ -134,14 +133,14 @@ pub fn mutate(ctx: &Ctx<'_>, obj: &mut Value, _params: &Params) {
     if ctx.is_exempt_namespace() {
         return;
     }
-    let add = additions(ctx, obj);
+    let add = match draft.view().value() {
+        Some(obj) => additions(ctx, &obj),
+        None => return,
+    };
     if add.is_empty() {
         return;
     }
-    let Some(meta) = object_at(obj, "/metadata") else {
-        return;
-    };
-    if let Some(labels) = crate::podspec::map_at(meta, "labels") {
+    if let Some(labels) = draft.map_at(Step::keys("/metadata/labels")) {
         for (k, v) in add {
             // An empty tenant label is no label: it is the one value replaced.
             labels.insert(k, Value::String(v));
@@ -202,9 +201,9 @@ namespaceLabels: {team: globex}
     fn run_op(w: &World, op: Operation, obj: &Value) -> Value {
         let mut ctx = w.ctx("new-ns", obj);
         ctx.operation = op;
-        let mut out = obj.clone();
-        mutate(&ctx, &mut out, &Params::default());
-        out
+        let mut draft = Draft::new(obj);
+        mutate(&ctx, &mut draft, &Params::default());
+        draft.to_value()
     }
 
     fn labels(v: &Value) -> Value {
@@ -290,14 +289,14 @@ namespaceLabels: {team: globex}
             let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": {}}});
             let mut ctx = w.ctx(name, &obj);
             ctx.operation = Operation::Create;
-            let mut out = obj.clone();
-            mutate(&ctx, &mut out, &Params::default());
-            assert_eq!(out, obj, "{name}");
+            let mut draft = Draft::new(&obj);
+            mutate(&ctx, &mut draft, &Params::default());
+            assert_eq!(draft.to_value(), obj, "{name}");
             // Not even the tenant's namespaceLabels beside an admin's label.
             let labelled = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": {TENANT_LABEL: "acme"}}});
-            let mut out = labelled.clone();
-            mutate(&w.ctx(name, &labelled), &mut out, &Params::default());
-            assert_eq!(out, labelled, "{name}");
+            let mut draft = Draft::new(&labelled);
+            mutate(&w.ctx(name, &labelled), &mut draft, &Params::default());
+            assert_eq!(draft.to_value(), labelled, "{name}");
         }
     }
 

@@ -19,9 +19,9 @@
 //! <https://kubernetes.io/docs/concepts/scheduling-eviction/taint-and-toleration/>.
 
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
-use super::{Ctx, Effect, Kinds, Operation, Rule, Scope};
+use super::{Ctx, Draft, Effect, Kinds, Operation, Rule, Scope, Step};
 use crate::podspec;
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -55,17 +55,7 @@ fn tolerates(t: &Value, key: &str, value: &str) -> bool {
         )
 }
 
-/// The value at `key` in `spec` made `empty` when missing or null; None when
-/// something else of the wrong type is there.
-fn slot<'a>(spec: &'a mut Map<String, Value>, key: &str, empty: Value) -> Option<&'a mut Value> {
-    let v = spec.entry(key).or_insert(Value::Null);
-    if v.is_null() {
-        *v = empty.clone();
-    }
-    (std::mem::discriminant(v) == std::mem::discriminant(&empty)).then_some(v)
-}
-
-pub fn mutate(ctx: &Ctx<'_>, obj: &mut Value, _params: &Params) {
+pub fn mutate(ctx: &Ctx<'_>, draft: &mut Draft<'_>, _params: &Params) {
     let Some(pairs) = ctx.tenant.and_then(|t| t.node_selector()) else {
         return;
     };
@@ -75,17 +65,35 @@ pub fn mutate(ctx: &Ctx<'_>, obj: &mut Value, _params: &Params) {
     if !ctx.changed(&[at.spec_ptr]) {
         return;
     }
-    // A pod without a spec is invalid anyway; do not make one up.
-    let Some(spec) = obj.pointer_mut(at.spec_ptr).and_then(Value::as_object_mut) else {
-        return;
+    // Decide on the pod spec as it stands, before writing anything.
+    let (selector_missing, missing) = {
+        let spec = draft.view().pointer(at.spec_ptr);
+        // A pod without a spec is invalid anyway; do not make one up.
+        if !spec.is_object() {
+            return;
+        }
+        let selector = spec.get("nodeSelector").value();
+        let selector_missing = |k: &str| match selector.as_deref() {
+            None | Some(Value::Null) => true,
+            Some(Value::Object(m)) => m.get(k).is_none_or(Value::is_null),
+            Some(_) => false,
+        };
+        let tolerations = spec.get("tolerations").value();
+        let tolerated = |k: &str, v: &str| match tolerations.as_deref() {
+            None | Some(Value::Null) => false,
+            Some(Value::Array(ts)) => ts.iter().any(|t| tolerates(t, k, v)),
+            // Not a list: leave it for the apiserver to reject.
+            Some(_) => true,
+        };
+        let missing: Vec<(&String, &String)> = pairs
+            .iter()
+            .filter(|(k, v)| !tolerated(k, v))
+            .collect();
+        (pairs.keys().any(|k| selector_missing(k)), missing)
     };
-    let selector_missing = |spec: &Map<String, Value>, k: &str| match spec.get("nodeSelector") {
-        None | Some(Value::Null) => true,
-        Some(Value::Object(m)) => m.get(k).is_none_or(Value::is_null),
-        Some(_) => false,
-    };
-    if pairs.keys().any(|k| selector_missing(spec, k)) {
-        if let Some(Value::Object(selector)) = slot(spec, "nodeSelector", json!({})) {
+    if selector_missing {
+        let path = Step::keys(at.spec_ptr).chain([Step::Key("nodeSelector")]);
+        if let Some(selector) = draft.map_at(path) {
             for (k, v) in pairs {
                 let entry = selector.entry(k.clone()).or_insert(Value::Null);
                 if entry.is_null() {
@@ -94,20 +102,11 @@ pub fn mutate(ctx: &Ctx<'_>, obj: &mut Value, _params: &Params) {
             }
         }
     }
-    let tolerated = |spec: &Map<String, Value>, k: &str, v: &str| match spec.get("tolerations") {
-        None | Some(Value::Null) => false,
-        Some(Value::Array(ts)) => ts.iter().any(|t| tolerates(t, k, v)),
-        // Not a list: leave it for the apiserver to reject.
-        Some(_) => true,
-    };
-    let missing: Vec<(&String, &String)> = pairs
-        .iter()
-        .filter(|(k, v)| !tolerated(spec, k, v))
-        .collect();
     if missing.is_empty() {
         return;
     }
-    if let Some(Value::Array(tolerations)) = slot(spec, "tolerations", json!([])) {
+    let path = Step::keys(at.spec_ptr).chain([Step::Key("tolerations")]);
+    if let Some(tolerations) = draft.list_at(path) {
         for (k, v) in missing {
             tolerations
                 .push(json!({"key": k, "operator": "Equal", "value": v, "effect": "NoSchedule"}));
@@ -123,9 +122,9 @@ mod tests {
     const POOL: &str = "nodeSelector: {pool: acme, tier: gold}";
 
     fn run(w: &World, ns: &str, obj: &Value) -> Value {
-        let mut out = obj.clone();
-        mutate(&w.ctx(ns, obj), &mut out, &Params::default());
-        out
+        let mut draft = Draft::new(obj);
+        mutate(&w.ctx(ns, obj), &mut draft, &Params::default());
+        draft.to_value()
     }
 
     fn pod(spec: Value) -> Value {
@@ -249,9 +248,9 @@ mod tests {
             let mut ctx = w.ctx("acme-prod", new);
             ctx.operation = crate::policy::rules::Operation::Update;
             ctx.old_object = Some(old);
-            let mut out = new.clone();
-            mutate(&ctx, &mut out, &Params::default());
-            out
+            let mut draft = Draft::new(new);
+            mutate(&ctx, &mut draft, &Params::default());
+            draft.to_value()
         };
         // An old pod (made before the tenant had dedicated nodes) being
         // relabelled, e.g. a finalizer removed: left alone.

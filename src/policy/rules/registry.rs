@@ -15,7 +15,7 @@ use std::fmt::Debug;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{Ctx, Operation, Scope, Violation};
+use super::{Ctx, Draft, Operation, Scope, Violation};
 pub use crate::model::GroupKind;
 
 /// The kinds a rule judges. The engine does not call a rule for a kind
@@ -42,10 +42,10 @@ impl Kinds {
 pub enum Effect<P: 'static> {
     /// A validating rule: the violations it finds (none: admitted).
     Validate(fn(&Ctx<'_>, &P) -> Vec<Violation>),
-    /// A mutating rule: changes the object it is given in place. The object
-    /// is the one earlier mutating rules already changed; `Ctx::object` is
-    /// the object as sent.
-    Mutate(fn(&Ctx<'_>, &mut Value, &P)),
+    /// A mutating rule: changes the object through the [`Draft`] it is
+    /// given, which holds what earlier mutating rules already changed (its
+    /// view reads them); `Ctx::object` is the object as sent.
+    Mutate(fn(&Ctx<'_>, &mut Draft<'_>, &P)),
 }
 
 impl<P> Effect<P> {
@@ -222,12 +222,12 @@ macro_rules! registry {
                 }
             }
 
-            /// Runs the rule on `obj` if it is a mutating one (a validating
+            /// Runs the rule on `draft` if it is a mutating one (a validating
             /// rule changes nothing).
-            pub fn mutate(&self, ctx: &Ctx<'_>, obj: &mut Value) {
+            pub fn mutate(&self, ctx: &Ctx<'_>, draft: &mut Draft<'_>) {
                 match self {
                     $(RuleParams::$variant(p) => match <$module::$rule as Rule>::EFFECT {
-                        Effect::Mutate(f) => f(ctx, obj, p),
+                        Effect::Mutate(f) => f(ctx, draft, p),
                         Effect::Validate(_) => {}
                     },)+
                 }

@@ -8,8 +8,8 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Ctx, Effect, GroupKind, Kinds, Operation, Rule, Scope};
-use crate::podspec::{self, object_at};
+use super::{Ctx, Draft, Effect, GroupKind, Kinds, Operation, Rule, Scope, Step};
+use crate::podspec;
 use crate::tenant_label::{self, TenantLabel};
 use crate::TENANT_LABEL;
 
@@ -38,29 +38,39 @@ fn in_scope(group: &str, kind: &str) -> bool {
     (group.is_empty() && kind == "Service") || podspec::locate(group, kind).is_some()
 }
 
-fn add_label(obj: &mut Value, meta_ptr: &str, tenant: &str) {
-    if let Some(meta) = object_at(obj, meta_ptr) {
-        if let Some(labels) = podspec::map_at(meta, "labels") {
-            if tenant_label::from_value(labels.get(TENANT_LABEL)) == TenantLabel::Absent {
-                labels.insert(TENANT_LABEL.to_string(), Value::String(tenant.to_string()));
-            }
-        }
+/// Adds the label to the labels at `meta_ptr` (made as needed) when absent.
+fn add_label(draft: &mut Draft<'_>, meta_ptr: &str, tenant: &str) {
+    let absent = {
+        let current = draft
+            .view()
+            .pointer(meta_ptr)
+            .get("labels")
+            .get(TENANT_LABEL)
+            .value();
+        tenant_label::from_value(current.as_deref()) == TenantLabel::Absent
+    };
+    if !absent {
+        return;
+    }
+    let path = Step::keys(meta_ptr).chain([Step::Key("labels")]);
+    if let Some(labels) = draft.map_at(path) {
+        labels.insert(TENANT_LABEL.to_string(), Value::String(tenant.to_string()));
     }
 }
 
-pub fn mutate(ctx: &Ctx<'_>, obj: &mut Value, _params: &Params) {
+pub fn mutate(ctx: &Ctx<'_>, draft: &mut Draft<'_>, _params: &Params) {
     let Some(tenant) = ctx.tenant_name() else {
         return;
     };
     if !in_scope(ctx.group, ctx.kind) {
         return;
     }
-    add_label(obj, "/metadata", tenant);
+    add_label(draft, "/metadata", tenant);
     if let Some(at) = podspec::locate(ctx.group, ctx.kind) {
         // A template label added on UPDATE to an untouched template would
         // roll the workload out (or be refused: Job templates are immutable).
         if at.meta_ptr != "/metadata" && ctx.changed(&[at.meta_ptr, at.spec_ptr]) {
-            add_label(obj, at.meta_ptr, tenant);
+            add_label(draft, at.meta_ptr, tenant);
         }
     }
 }
@@ -73,9 +83,9 @@ mod tests {
 
     fn run(ns: &str, obj: Value) -> Value {
         let w = World::new();
-        let mut out = obj.clone();
-        mutate(&w.ctx(ns, &obj), &mut out, &Params::default());
-        out
+        let mut draft = Draft::new(&obj);
+        mutate(&w.ctx(ns, &obj), &mut draft, &Params::default());
+        draft.to_value()
     }
 
     #[test]
@@ -161,8 +171,9 @@ mod tests {
         let mut ctx = w.ctx("acme-prod", &old);
         ctx.operation = crate::policy::rules::Operation::Update;
         ctx.old_object = Some(&old);
-        let mut out = old.clone();
-        mutate(&ctx, &mut out, &Params::default());
+        let mut draft = Draft::new(&old);
+        mutate(&ctx, &mut draft, &Params::default());
+        let out = draft.to_value();
         assert_eq!(out["metadata"]["labels"]["tenantguard.io/tenant"], "acme");
         assert!(out.pointer("/spec/template/metadata").is_none(), "{out}");
     }

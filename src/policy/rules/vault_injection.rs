@@ -34,7 +34,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{Ctx, Effect, Kinds, Operation, Rule, Scope};
+use super::{Ctx, Draft, Effect, Kinds, Operation, Rule, Scope, Step, View};
 use crate::podspec;
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -140,7 +140,35 @@ fn add_missing(annotations: &mut Map<String, Value>, key: &str, value: &str) {
     }
 }
 
-pub fn mutate(ctx: &Ctx<'_>, obj: &mut Value, _params: &Params) {
+/// The secret names to add when the pod asks for Vault (its annotations are
+/// a map saying so), else None.
+fn asked(annotations: View<'_>) -> Option<Vec<String>> {
+    let current = annotations.value()?;
+    let current = current.as_object()?;
+    let secrets = current.get(VAULT_SECRETS).filter(|v| !v.is_null());
+    match current.get(INJECT).filter(|v| !v.is_null()) {
+        // An explicit value other than true (`"false"`, or one the Injector
+        // cannot read) is the user's decision: add nothing.
+        Some(v) if !v.as_str().is_some_and(is_true) => return None,
+        Some(_) => {}
+        None if secrets.is_none() => return None,
+        None => {}
+    }
+    Some(
+        secrets
+            .and_then(Value::as_str)
+            .map(|s| {
+                secret_names(s)
+                    .into_iter()
+                    .filter(|n| invalid_name_reason(n).is_none())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default(),
+    )
+}
+
+pub fn mutate(ctx: &Ctx<'_>, draft: &mut Draft<'_>, _params: &Params) {
     let Some(tenant) = ctx.tenant else {
         return;
     };
@@ -151,42 +179,18 @@ pub fn mutate(ctx: &Ctx<'_>, obj: &mut Value, _params: &Params) {
     // whole metadata, which `tenant-labels` may have just changed itself, so
     // that mutating the mutated object again (the apiserver's reinvocation)
     // adds nothing more.
-    let annotations_ptr = format!("{}/annotations", at.meta_ptr);
-    if !ctx.changed(&[&annotations_ptr, at.spec_ptr]) {
+    if ctx.operation == Operation::Update
+        && !ctx.changed(&[&format!("{}/annotations", at.meta_ptr), at.spec_ptr])
+    {
         return;
     }
-    // Look before creating anything: a pod that does not ask for Vault is
+    // Look before writing anything: a pod that does not ask for Vault is
     // left exactly as it came.
-    let Some(current) = obj.pointer(at.meta_ptr).and_then(|m| m.get("annotations")) else {
+    let Some(names) = asked(draft.view().pointer(at.meta_ptr).get("annotations")) else {
         return;
     };
-    let Some(current) = current.as_object() else {
-        return;
-    };
-    let secrets = current.get(VAULT_SECRETS).filter(|v| !v.is_null());
-    match current.get(INJECT).filter(|v| !v.is_null()) {
-        // An explicit value other than true (`"false"`, or one the Injector
-        // cannot read) is the user's decision: add nothing.
-        Some(v) if !v.as_str().is_some_and(is_true) => return,
-        Some(_) => {}
-        None if secrets.is_none() => return,
-        None => {}
-    }
-    let names: Vec<String> = secrets
-        .and_then(Value::as_str)
-        .map(|s| {
-            secret_names(s)
-                .into_iter()
-                .filter(|n| invalid_name_reason(n).is_none())
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
-    let Some(annotations) = obj
-        .pointer_mut(at.meta_ptr)
-        .and_then(|m| m.get_mut("annotations"))
-        .and_then(Value::as_object_mut)
-    else {
+    let path = Step::keys(at.meta_ptr).chain([Step::Key("annotations")]);
+    let Some(annotations) = draft.map_at(path) else {
         return;
     };
     add_missing(annotations, INJECT, "true");

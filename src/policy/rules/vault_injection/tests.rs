@@ -10,9 +10,9 @@ fn world() -> World {
 }
 
 fn run_in(w: &World, ns: &str, obj: &Value) -> Value {
-    let mut out = obj.clone();
-    mutate(&w.ctx(ns, obj), &mut out, &Params::default());
-    out
+    let mut draft = Draft::new(obj);
+    mutate(&w.ctx(ns, obj), &mut draft, &Params::default());
+    draft.to_value()
 }
 
 fn pod(annotations: Value) -> Value {
@@ -354,9 +354,9 @@ fn update_only_when_the_pod_changes() {
         let mut ctx = w.ctx("acme-prod", new);
         ctx.operation = crate::policy::rules::Operation::Update;
         ctx.old_object = Some(old);
-        let mut out = new.clone();
-        mutate(&ctx, &mut out, &Params::default());
-        out
+        let mut draft = Draft::new(new);
+        mutate(&ctx, &mut draft, &Params::default());
+        draft.to_value()
     };
     let scaled = d(3, "app:1");
     assert_eq!(update(&d(1, "app:1"), &scaled), scaled);
