@@ -524,10 +524,10 @@ impl ApiServer {
             Some(Fault::Status(code)) => {
                 call.status = code;
                 self.lock().calls.push(call);
-                let reason = if code == 403 {
-                    "Forbidden"
-                } else {
-                    "InternalError"
+                let reason = match code {
+                    403 => "Forbidden",
+                    422 => "Invalid",
+                    _ => "InternalError",
                 };
                 return status_error(
                     code,

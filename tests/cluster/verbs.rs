@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::ops::Bound;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -112,11 +113,17 @@ impl ApiServer {
             (t.resource.clone(), ns.to_string(), name.to_string())
         });
         let st = self.lock();
+        // Keys sort by resource, namespace, name: a list reads one range
+        // (a large cluster's list costs its page, not the whole store).
+        let from = match &after {
+            Some(a) => Bound::Excluded(a.clone()),
+            None => Bound::Included((t.resource.clone(), t.namespace.clone(), String::new())),
+        };
         let mut selected = st
             .objects
-            .iter()
-            .filter(|(k, o)| Self::in_scope(t, k) && selector_matches(&selector, o))
-            .filter(|(k, _)| after.as_ref().is_none_or(|a| *k > a))
+            .range((from, Bound::Unbounded))
+            .take_while(|(k, _)| Self::in_scope(t, k))
+            .filter(|(_, o)| selector_matches(&selector, o))
             .peekable();
         let mut page = Vec::new();
         while page.len() < limit {
