@@ -385,6 +385,19 @@ impl ApiServer {
         self.lock().calls.clone()
     }
 
+    pub fn calls_len(&self) -> usize {
+        self.lock().calls.len()
+    }
+
+    /// The calls after the first `from` (a long run's log without copying it all).
+    pub fn calls_from(&self, from: usize) -> Vec<Call> {
+        let st = self.lock();
+        st.calls
+            .get(from..)
+            .map(<[Call]>::to_vec)
+            .unwrap_or_default()
+    }
+
     /// The highest resourceVersion watches of `resource` with `selector` delivered.
     pub fn delivered(&self, resource: &str, selector: &str) -> u64 {
         self.lock()
