@@ -22,8 +22,12 @@
 //! onboarding controller has reconciled every namespace and gone quiet,
 //! then measures. While the scan phase is measured, the stand-in's call log
 //! is sampled every 200 ms: a slice without a list call from the scan
-//! would mean the scan paused, and the table says in how many slices it ran;
-//! the audit metrics before and after show what it judged meanwhile.
+//! would mean the scan paused, and the table says in how many slices it ran,
+//! how many namespaces it listed and how many PolicyReports it wrote. The
+//! audit metrics before and after the window (`tenantguard_audit_scans_total`,
+//! `tenantguard_audit_objects_total`, both counted when a scan ends) say
+//! whether a scan ended inside it: none ended and every slice active means
+//! one scan ran through the whole window.
 //! tenantguard is pinned to one CPU (every thread), h2load and this process
 //! (the stand-in) to another, when two exist.
 
@@ -92,6 +96,10 @@ struct Window {
     judged: f64,
     /// Scans completed during the window.
     scans: f64,
+    /// Namespaces whose objects the scan listed during the window, and
+    /// PolicyReports it wrote (from the stand-in's call log).
+    listed: usize,
+    reports: usize,
     /// 200 ms slices with a list call from the scan, of all slices.
     active: (usize, usize),
 }
@@ -118,7 +126,9 @@ fn run(a: &Args) -> Result<(), String> {
     let seconds = a.seconds.unwrap_or(if a.quick { 5 } else { 10 }).max(1);
     let reps = a.reps.unwrap_or(if a.quick { 1 } else { 3 }).max(1);
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    println!("machine: {}", procs::machine_line());
+    // Before this process pins itself (which narrows what it sees).
+    let machine = procs::machine_line();
+    println!("machine: {machine}");
     println!("h2load: {}", procs::first_line_of("h2load", &["--version"]));
     let load_before = procs::load_average();
     if !a.no_build {
@@ -207,7 +217,15 @@ fn run(a: &Args) -> Result<(), String> {
         ]
         .to_vec();
         let mut tg = procs::start("tenantguard", &cmd, server_cpu)?;
-        let metrics_addr = metrics_addr(&tg.log_tail())?;
+        // The start-up line reaches the kept log just after procs::start sees it.
+        let seen = Instant::now();
+        let metrics_addr = loop {
+            match metrics_addr(&tg.log_tail()) {
+                Ok(m) => break m,
+                Err(e) if seen.elapsed() > Duration::from_secs(5) => return Err(e),
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        };
         rt.block_on(client.wait_ready(tg.addr, Duration::from_secs(60)))?;
         check_allowed(&rt, &client, tg.addr, &body)?;
         settle(&api, &metrics_addr, a.namespaces)?;
@@ -228,16 +246,18 @@ fn run(a: &Args) -> Result<(), String> {
                 load_cpu,
             )?;
             println!(
-                "  window {}/{reps}: {} requests, p50 {}, p99 {}, server {:.0}% of its core; scan: {} objects judged, {} scans ended, active in {}/{} slices",
+                "  window {}/{reps}: {} requests, p50 {}, p99 {}, server {:.0}% of its core; scan: active in {}/{} slices, {} namespaces listed, {} reports written, {} scans ended ({} objects counted)",
                 rep + 1,
                 w.done,
                 ms(w.p50_us),
                 ms(w.p99_us),
                 w.server_cpu_pct,
-                w.judged,
-                w.scans,
                 w.active.0,
-                w.active.1
+                w.active.1,
+                w.listed,
+                w.reports,
+                w.scans,
+                w.judged
             );
             if scanning && w.active.0 < w.active.1 {
                 println!("  (the scan paused in part of this window: see the slices)");
@@ -248,8 +268,7 @@ fn run(a: &Args) -> Result<(), String> {
     }
     let table = render(&windows);
     let header = format!(
-        "machine: {}\nh2load: {}\n{}\n{} objects in {} tenant namespaces; /validate {} bytes at {} req/s, {seconds} s windows, {reps} per phase\nload average (1 min) before/after: {} / {}\n",
-        procs::machine_line(),
+        "machine: {machine}\nh2load: {}\n{}\n{} objects in {} tenant namespaces; /validate {} bytes at {} req/s, {seconds} s windows, {reps} per phase\nload average (1 min) before/after: {} / {}\n",
         procs::first_line_of("h2load", &["--version"]),
         match (server_cpu, load_cpu) {
             (Some(s), Some(l)) => format!("tenantguard pinned to CPU {s} (all threads); h2load and the stand-in apiserver to CPU {l}"),
@@ -511,6 +530,8 @@ fn window(
     let t0 = Instant::now();
     let mut from = api.calls_len();
     let (mut active, mut slices) = (0, 0);
+    let mut listed = std::collections::HashSet::new();
+    let mut reports = 0;
     while t0.elapsed() < Duration::from_secs(seconds) {
         std::thread::sleep(Duration::from_millis(200));
         let new = api.calls_from(from);
@@ -518,6 +539,14 @@ fn window(
         slices += 1;
         if new.iter().any(is_scan_list) {
             active += 1;
+        }
+        for c in &new {
+            if is_scan_list(c) {
+                listed.insert(c.namespace.clone());
+            }
+            if c.resource == "policyreports" && c.verb == "patch" {
+                reports += 1;
+            }
         }
     }
     let after = scrape(metrics)?;
@@ -544,6 +573,8 @@ fn window(
         judged: delta("tenantguard_audit_objects_total"),
         scans: delta("tenantguard_audit_scans_total"),
         active: (active, slices),
+        listed: listed.len(),
+        reports,
     })
 }
 
@@ -565,7 +596,7 @@ fn ms(v: Option<u64>) -> String {
 
 fn render(windows: &[Window]) -> String {
     let mut t = String::from(
-        "| phase | window | requests | p50 | p99 | max | server CPU | objects the scan judged | scans ended | 200 ms slices with scan lists |\n|---|---|---|---|---|---|---|---|---|---|\n",
+        "| phase | window | requests | p50 | p99 | max | server CPU | 200 ms slices with scan lists | namespaces listed | reports written | scans ended (metric) | objects counted (metric) |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     let mut n = 0;
     let mut last = "";
@@ -573,17 +604,19 @@ fn render(windows: &[Window]) -> String {
         n = if w.phase == last { n + 1 } else { 1 };
         last = w.phase;
         t.push_str(&format!(
-            "| {} | {n} | {} | {} | {} | {} | {:.0}% | {:.0} | {:.0} | {}/{} |\n",
+            "| {} | {n} | {} | {} | {} | {} | {:.0}% | {}/{} | {} | {} | {:.0} | {:.0} |\n",
             w.phase,
             w.done,
             ms(w.p50_us),
             ms(w.p99_us),
             ms(w.max_us),
             w.server_cpu_pct,
-            w.judged,
-            w.scans,
             w.active.0,
-            w.active.1
+            w.active.1,
+            w.listed,
+            w.reports,
+            w.scans,
+            w.judged
         ));
     }
     t

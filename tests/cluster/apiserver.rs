@@ -589,9 +589,11 @@ impl ApiServer {
 
     fn lease_holder(&self) -> Option<String> {
         let st = self.lock();
+        // A range read: keys sort by resource first.
         st.objects
-            .iter()
-            .find(|((r, _, _), _)| r == "leases")
+            .range(("leases".to_string(), String::new(), String::new())..)
+            .next()
+            .filter(|((r, _, _), _)| r == "leases")
             .and_then(|(_, l)| l.pointer("/spec/holderIdentity").and_then(Value::as_str))
             .map(str::to_string)
     }
