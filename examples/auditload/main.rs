@@ -45,8 +45,9 @@ mod procs;
 #[path = "../../bench/workload.rs"]
 mod workload;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+mod scrape;
+
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
@@ -56,6 +57,7 @@ use serde_json::{json, Value};
 
 use apiserver::ApiServer;
 use h2load::{Mode, Proto, Spec};
+use scrape::{metric, metrics_addr, scrape};
 
 /// The webhook's p50/p99 with and without a concurrent audit scan.
 #[derive(Parser, Debug)]
@@ -390,41 +392,6 @@ fn write_kubeconfig(dir: &Path, addr: SocketAddr) -> Result<PathBuf, String> {
     )
     .map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(path)
-}
-
-/// `metrics=ADDR` from the server's start-up line.
-fn metrics_addr(log: &str) -> Result<SocketAddr, String> {
-    log.lines()
-        .find_map(|l| {
-            let rest = &l[l.find("metrics=")? + "metrics=".len()..];
-            rest.split(|c: char| c.is_whitespace() || c == '"' || c == ',')
-                .next()?
-                .parse()
-                .ok()
-        })
-        .ok_or_else(|| format!("no metrics=ADDR in the server's log:\n{log}"))
-}
-
-/// `GET /metrics`, plain HTTP/1.1.
-fn scrape(addr: &SocketAddr) -> Result<String, String> {
-    let mut s = TcpStream::connect_timeout(addr, Duration::from_secs(5))
-        .map_err(|e| format!("metrics {addr}: {e}"))?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .map_err(|e| e.to_string())?;
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: metrics\r\nConnection: close\r\n\r\n")
-        .map_err(|e| format!("metrics {addr}: {e}"))?;
-    let mut out = String::new();
-    s.read_to_string(&mut out)
-        .map_err(|e| format!("metrics {addr}: {e}"))?;
-    Ok(out)
-}
-
-/// The sum of every sample whose name and labels start with `prefix`.
-fn metric(text: &str, prefix: &str) -> f64 {
-    text.lines()
-        .filter(|l| l.starts_with(prefix))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
 }
 
 fn check_allowed(
