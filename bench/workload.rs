@@ -507,3 +507,56 @@ pub fn engine_cases(engine: &Engine, inventory: &Inventory) -> Result<Vec<Engine
         .map(|(name, body)| engine_case(&name, body, engine, inventory))
         .collect()
 }
+
+/// The audit benchmarks' objects (`examples/audit_scan.rs` offline,
+/// `examples/auditload` through a cluster): the `i`-th object of namespace
+/// `ns`, Deployments, Pods, Services and NetworkPolicies in turn; every
+/// tenth of each kind breaks a rule (a container without a memory limit, a
+/// NodePort Service, egress open to everywhere).
+fn audit_containers(i: usize) -> Value {
+    // One object in ten has no memory limit on its first container.
+    let first = if i % 10 == 0 {
+        json!({"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "500m"}})
+    } else {
+        json!({"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "512Mi"}})
+    };
+    json!([
+        {"name": "app", "image": "registry.example.com/app:1.2.3", "resources": first,
+         "ports": [{"containerPort": 8080}],
+         "securityContext": {"allowPrivilegeEscalation": false, "runAsNonRoot": true}},
+        {"name": "sidecar", "image": "registry.example.com/proxy:2.0",
+         "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}}}
+    ])
+}
+
+pub fn audit_object(ns: &str, tenant: &str, i: usize) -> Value {
+    let name = format!("obj-{i}");
+    let labels = json!({"app": name, "tenantguard.io/tenant": tenant});
+    let meta = json!({"name": name, "namespace": ns, "labels": labels,
+        "uid": format!("00000000-0000-4000-8000-{i:012}")});
+    let n = i / 4;
+    match i % 4 {
+        0 => json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta,
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": name}},
+                "template": {"metadata": {"labels": labels}, "spec": {"containers": audit_containers(n)}}}}),
+        1 => json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta,
+            "spec": {"containers": audit_containers(n), "restartPolicy": "Always"}}),
+        2 => {
+            // One in ten is a NodePort (not granted by default).
+            let ty = if n % 10 == 0 { "NodePort" } else { "ClusterIP" };
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": meta,
+                "spec": {"type": ty, "selector": {"app": name}, "ports": [{"port": 80, "targetPort": 8080}]}})
+        }
+        _ => {
+            // One in ten opens egress to everywhere.
+            let egress = if n % 10 == 0 {
+                json!([{}])
+            } else {
+                json!([{"to": [{"namespaceSelector": {"matchLabels": {"tenantguard.io/tenant": tenant}}}]}])
+            };
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": meta,
+                "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"],
+                    "ingress": [{"from": [{"podSelector": {}}]}], "egress": egress}})
+        }
+    }
+}

@@ -14,6 +14,7 @@ pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod engine;
+pub mod events;
 pub mod hosts;
 pub mod image;
 pub mod manifest;

@@ -24,6 +24,8 @@ mod hosts;
 mod leader;
 #[path = "cluster/onboarding.rs"]
 mod onboarding;
+#[path = "cluster/onboarding_events.rs"]
+mod onboarding_events;
 #[path = "cluster/quota.rs"]
 mod quota;
 #[path = "cluster/rbac.rs"]
@@ -128,6 +130,7 @@ pub fn options(identity: &str, controller: bool) -> ClusterOptions {
             retry_max: Duration::from_millis(800),
             status_interval: Duration::from_millis(50),
             concurrency: 4,
+            event_repeat: Duration::from_secs(1800),
         },
     }
 }

@@ -25,6 +25,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "cli",
             "hosts",
             "image",
+            "events",
         ],
     ),
     ("certificate lifecycle, on certs", &["selftls"]),

@@ -14,23 +14,21 @@ use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 
 use k8s_openapi::api::core::v1::ObjectReference;
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::events::{Event, EventType};
 use kube::Client;
 
 use super::report::ObjectRef;
 use crate::engine::Outcome;
+use crate::events::Publisher;
 
 pub const MAX_EVENTS_PER_SCAN: usize = 100;
 /// Violations remembered between scans (beyond it, some repeat).
 pub const MAX_REMEMBERED: usize = 200_000;
 /// `reason` of the Events.
 pub const REASON: &str = "PolicyViolation";
-/// Longest `note` the Events API accepts.
-const MAX_NOTE: usize = 1024;
 
 pub struct Notifier {
-    client: Client,
-    instance: String,
+    publisher: Publisher,
     previous: HashSet<u64>,
     current: HashSet<u64>,
     pending: Vec<(Event, ObjectReference)>,
@@ -43,23 +41,11 @@ fn key(obj: &ObjectRef, rule: &str, path: &str) -> u64 {
     h.finish()
 }
 
-fn note(s: &str) -> String {
-    if s.len() <= MAX_NOTE {
-        return s.to_string();
-    }
-    let mut cut = MAX_NOTE - 3;
-    while !s.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{}...", &s[..cut])
-}
-
 impl Notifier {
     /// `instance`: this replica (its pod name), shown as the reporting instance.
     pub fn new(client: Client, instance: &str) -> Self {
         Notifier {
-            client,
-            instance: instance.to_string(),
+            publisher: Publisher::new(client, instance),
             previous: HashSet::new(),
             current: HashSet::new(),
             pending: Vec::new(),
@@ -93,7 +79,7 @@ impl Notifier {
         let event = Event {
             type_: EventType::Warning,
             reason: REASON.into(),
-            note: Some(note(&fresh.join("; "))),
+            note: Some(fresh.join("; ")),
             action: "Audit".into(),
             secondary: None,
         };
@@ -108,20 +94,10 @@ impl Notifier {
         self.pending.push((event, reference));
     }
 
-    /// Sends the queued Events. A fresh recorder each time: its cache would
-    /// turn a repeat into a patch of an older Event, and repeats are
-    /// already left out.
+    /// Sends the queued Events (each a new Event: repeats are already left out).
     pub async fn flush(&mut self) {
-        if self.pending.is_empty() {
-            return;
-        }
-        let reporter = Reporter {
-            controller: "tenantguard".into(),
-            instance: Some(self.instance.clone()),
-        };
-        let recorder = Recorder::new(self.client.clone(), reporter);
         for (event, reference) in std::mem::take(&mut self.pending) {
-            match recorder.publish(&event, &reference).await {
+            match self.publisher.publish(event, &reference).await {
                 Ok(()) => self.sent += 1,
                 Err(e) => {
                     tracing::warn!(error = %e, namespace = ?reference.namespace, name = ?reference.name, "audit: the Event for a violation could not be sent (RBAC: create events.k8s.io events)");
@@ -143,13 +119,6 @@ impl Notifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn notes_fit_the_events_api() {
-        assert_eq!(note("[r] m"), "[r] m");
-        let long = note(&"é".repeat(2000));
-        assert!(long.len() <= MAX_NOTE && long.ends_with("..."));
-    }
 
     #[test]
     fn keys_tell_objects_rules_and_fields_apart() {

@@ -44,7 +44,8 @@ pub type EngineSource = Arc<dyn Fn() -> Arc<Engine> + Send + Sync>;
 /// When and how the scan runs.
 #[derive(Debug, Clone)]
 pub struct ScanOptions {
-    /// Time between scans; zero turns the background scan off.
+    /// Time from the end of one scan to the start of the next; zero turns
+    /// the background scan off.
     pub interval: Duration,
     /// A change to the policies or a Tenant is scanned once nothing more
     /// changed for this long (so an edit in several steps is one scan).
@@ -459,8 +460,9 @@ impl Scanner {
                 seen = None;
                 changed_at = None;
             }
+            // An interval shorter than the poll is kept too (scans back to back).
             tokio::select! {
-                _ = tokio::time::sleep(self.opts.poll) => {}
+                _ = tokio::time::sleep(self.opts.poll.min(self.opts.interval)) => {}
                 r = leading.changed() => if r.is_err() { return },
                 _ = super::stopped(&mut stop) => return,
             }

@@ -26,13 +26,18 @@
 //! namespaces change ([`shared_quota`]).
 //!
 //! Failures are per namespace: an error is retried with exponential
-//! backoff, counted in `tenantguard_reconciles_total{result="error"}` and
-//! shown in the Tenant's status; other namespaces and tenants carry on.
+//! backoff, counted in `tenantguard_reconciles_total{result="error"}`,
+//! shown in the Tenant's status and announced by a Warning Event on the
+//! Tenant (deduplicated and rate-limited, see [`announce`]); other
+//! namespaces and tenants carry on.
 //!
 //! Reference: <https://kubernetes.io/docs/reference/using-api/server-side-apply/>.
 
+mod announce;
 mod shared_quota;
 mod statuses;
+
+use announce::Announcer;
 
 use statuses::status_writer;
 
@@ -79,6 +84,8 @@ pub struct Timing {
     pub status_interval: Duration,
     /// Namespaces reconciled at once.
     pub concurrency: u16,
+    /// A failure that lasts is announced by an Event again after this long.
+    pub event_repeat: Duration,
 }
 
 impl Default for Timing {
@@ -89,6 +96,7 @@ impl Default for Timing {
             retry_max: Duration::from_secs(300),
             status_interval: Duration::from_secs(1),
             concurrency: 8,
+            event_repeat: Duration::from_secs(1800),
         }
     }
 }
@@ -137,6 +145,7 @@ pub(crate) struct Ctx {
     /// Tenant-wide budgets (`quota.scope: Tenant`) as last computed.
     budgets: shared_quota::Budgets,
     wake: Arc<Notify>,
+    announcer: Announcer,
 }
 
 impl Ctx {
@@ -147,9 +156,11 @@ impl Ctx {
         metrics: Arc<Metrics>,
         timing: Timing,
         own_namespace: String,
+        instance: &str,
     ) -> Arc<Self> {
         let wake = tenancy.changed();
         Arc::new(Ctx {
+            announcer: Announcer::new(client.clone(), instance, timing.event_repeat),
             client,
             tenancy,
             settings,
@@ -267,7 +278,17 @@ async fn mark_onboarded(
     }
 }
 
+/// Onboards `ns` ([`onboard`]) and announces how it went.
 async fn reconcile(ns: Arc<Namespace>, ctx: Arc<Ctx>) -> Result<Action, ReconcileError> {
+    let result = onboard(&ns, &ctx).await;
+    // Failures come only from a tenant namespace that is onboarded.
+    if let (Some(tenant), Err(e)) = (tenant_label::in_map(ns.labels()), &result) {
+        ctx.announcer.failed(tenant, &ns, e).await;
+    }
+    result
+}
+
+async fn onboard(ns: &Namespace, ctx: &Ctx) -> Result<Action, ReconcileError> {
     let name = ns.name_any();
     let tenant = tenant_label::in_map(ns.labels()).map(str::to_string);
     let settings = (ctx.settings)();
@@ -302,7 +323,7 @@ async fn reconcile(ns: Arc<Namespace>, ctx: Arc<Ctx>) -> Result<Action, Reconcil
     let mut b = baseline(&name, &t, &settings)?;
     match shared_quota::shared_hard(&t, &settings) {
         Some(hard) => {
-            let share = shared_quota::share_of(&ctx, &tenant, &name, hard, &settings).await?;
+            let share = shared_quota::share_of(ctx, &tenant, &name, hard, &settings).await?;
             if let Some(spec) = b.resource_quota.spec.as_mut() {
                 spec.hard = Some(share);
             }
@@ -320,9 +341,10 @@ async fn reconcile(ns: Arc<Namespace>, ctx: Arc<Ctx>) -> Result<Action, Reconcil
     apply(&ctx.client, &name, &b.limit_range).await?;
     apply(&ctx.client, &name, &b.service_account).await?;
     apply(&ctx.client, &name, &b.role_binding).await?;
-    mark_onboarded(&ctx.client, &ns, &tenant).await?;
+    mark_onboarded(&ctx.client, ns, &tenant).await?;
     ctx.metrics.reconciles.with_label_values(&["success"]).inc();
     ctx.record(&name, Ok(()));
+    ctx.announcer.onboarded(&tenant, ns).await;
     tracing::debug!(namespace = %name, tenant = %tenant, "baseline applied");
     Ok(Action::requeue(ctx.timing.resync))
 }
@@ -555,6 +577,7 @@ pub(crate) async fn run_when_leading(
         let _ = status_tx.send(());
         let _ = term.await;
         ctx.book.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        ctx.announcer.clear();
         ctx.metrics.leader.set(0);
         ctx.metrics.reconcile_failing.set(0);
         // Only the leader reports tenants; a follower's figures would go stale.

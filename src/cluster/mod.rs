@@ -273,6 +273,7 @@ impl Cluster {
                 metrics,
                 opts.timing,
                 opts.own_namespace,
+                &identity,
             );
             tasks.push(tokio::spawn(controller::run_when_leading(
                 ctx,

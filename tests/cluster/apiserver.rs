@@ -342,6 +342,19 @@ impl ApiServer {
         self.lock().calls.clone()
     }
 
+    pub fn calls_len(&self) -> usize {
+        self.lock().calls.len()
+    }
+
+    /// The calls after the first `from` (a long run's log without copying it all).
+    pub fn calls_from(&self, from: usize) -> Vec<Call> {
+        let st = self.lock();
+        st.calls
+            .get(from..)
+            .map(<[Call]>::to_vec)
+            .unwrap_or_default()
+    }
+
     /// The highest resourceVersion watches of `resource` with `selector` delivered.
     pub fn delivered(&self, resource: &str, selector: &str) -> u64 {
         self.lock()
@@ -481,10 +494,10 @@ impl ApiServer {
             Some(Fault::Status(code)) => {
                 call.status = code;
                 self.lock().calls.push(call);
-                let reason = if code == 403 {
-                    "Forbidden"
-                } else {
-                    "InternalError"
+                let reason = match code {
+                    403 => "Forbidden",
+                    422 => "Invalid",
+                    _ => "InternalError",
                 };
                 return status_error(
                     code,
@@ -533,6 +546,7 @@ impl ApiServer {
 
     fn lease_holder(&self) -> Option<String> {
         let st = self.lock();
+        // A range read: keys sort by resource first.
         st.objects
             .range(("leases".to_string(), String::new(), String::new())..)
             .take_while(|((r, _, _), _)| r == "leases")

@@ -103,6 +103,11 @@ async fn write_statuses(ctx: &Ctx, api: &Api<DynamicObject>, gauged: &mut Gauged
                     .insert((name.clone(), resource.clone()));
             }
         }
+        if let Some(ready) = desired.conditions.first() {
+            ctx.announcer
+                .tenant_condition(&name, &ready.reason, &ready.message)
+                .await;
+        }
         if record.status.as_deref() == Some(&desired) {
             continue;
         }
