@@ -35,7 +35,7 @@ mod procs;
 mod apiserver;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
@@ -93,42 +93,6 @@ fn parse_size(s: &str) -> Result<(usize, usize), String> {
         return Err(bad());
     }
     Ok((t, n))
-}
-
-fn build(repo: &Path) -> Result<(), String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    println!("building: cargo build --release --bin tenantguard");
-    let status = Command::new(cargo)
-        .args(["build", "--release", "--bin", "tenantguard"])
-        .current_dir(repo)
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !status.success() {
-        return Err(format!("cargo build --release failed ({status})"));
-    }
-    Ok(())
-}
-
-fn make_certs(tg_bin: &Path, out: &Path) -> Result<(), String> {
-    let res = Command::new(tg_bin)
-        .args([
-            "certs",
-            "--service",
-            "tenantguard",
-            "--namespace",
-            "tenantguard-system",
-            "--out",
-        ])
-        .arg(out)
-        .output()
-        .map_err(|e| format!("tenantguard certs: {e}"))?;
-    if !res.status.success() {
-        return Err(format!(
-            "tenantguard certs failed: {}",
-            String::from_utf8_lossy(&res.stderr)
-        ));
-    }
-    Ok(())
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -227,7 +191,7 @@ fn run(args: &Args) -> Result<(), String> {
         .map(|s| parse_size(s))
         .collect::<Result<Vec<_>, _>>()?;
     if !args.no_build && args.server.is_none() {
-        build(&repo)?;
+        procs::build_release(&repo, &["--bin", "tenantguard"])?;
     }
     let exe = std::env::current_exe().map_err(|e| format!("cannot locate myself: {e}"))?;
     let release = exe
@@ -251,7 +215,7 @@ fn run(args: &Args) -> Result<(), String> {
         .join("tenancy-scale");
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     let certs = out.join("certs");
-    make_certs(&tg_bin, &certs)?;
+    procs::make_certs(&tg_bin, &certs)?;
     println!("server: {}", tg_bin.display());
     println!("machine: {}", procs::machine_line());
     println!(

@@ -134,7 +134,7 @@ fn run(a: &Args) -> Result<(), String> {
     println!("h2load: {}", procs::first_line_of("h2load", &["--version"]));
     let load_before = procs::load_average();
     if !a.no_build {
-        build(&repo)?;
+        procs::build_release(&repo, &["--bin", "tenantguard"])?;
     }
     let exe = std::env::current_exe().map_err(|e| format!("cannot locate myself: {e}"))?;
     let tg_bin = exe
@@ -173,7 +173,7 @@ fn run(a: &Args) -> Result<(), String> {
     let tmpdir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
     let tmp = tmpdir.path().to_path_buf();
     let certs = tmp.join("certs");
-    make_certs(&tg_bin, &certs)?;
+    procs::make_certs(&tg_bin, &certs)?;
     let (tenants, body) = prepare(&tmp, &repo, a.namespaces)?;
     let body_path = tmp.join("validate.json");
     std::fs::write(&body_path, &body).map_err(|e| e.to_string())?;
@@ -287,42 +287,6 @@ fn run(a: &Args) -> Result<(), String> {
     let last = repo.join("target").join("auditload-last.md");
     if std::fs::write(&last, format!("{header}\n{table}")).is_ok() {
         println!("(also written to {})", last.display());
-    }
-    Ok(())
-}
-
-fn build(repo: &Path) -> Result<(), String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    println!("building: cargo build --release --bin tenantguard");
-    let status = Command::new(cargo)
-        .args(["build", "--release", "--bin", "tenantguard"])
-        .current_dir(repo)
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !status.success() {
-        return Err(format!("cargo build --release failed ({status})"));
-    }
-    Ok(())
-}
-
-fn make_certs(tg_bin: &Path, out: &Path) -> Result<(), String> {
-    let res = Command::new(tg_bin)
-        .args([
-            "certs",
-            "--service",
-            "tenantguard",
-            "--namespace",
-            "tenantguard-system",
-            "--out",
-        ])
-        .arg(out)
-        .output()
-        .map_err(|e| format!("tenantguard certs: {e}"))?;
-    if !res.status.success() {
-        return Err(format!(
-            "tenantguard certs failed: {}",
-            String::from_utf8_lossy(&res.stderr)
-        ));
     }
     Ok(())
 }

@@ -117,34 +117,13 @@ fn main() -> ExitCode {
     }
 }
 
-fn build(repo: &Path) -> Result<(), String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    println!("building: cargo build --release --bin tenantguard --example floor");
-    let status = Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "--bin",
-            "tenantguard",
-            "--example",
-            "floor",
-        ])
-        .current_dir(repo)
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !status.success() {
-        return Err(format!("cargo build --release failed ({status})"));
-    }
-    Ok(())
-}
-
 /// Writes certificates, the inventory and both bodies into `dir`. The
 /// `/validate` body comes from the library's own `/mutate` answer (the same
 /// code the server runs), so no server is needed.
 fn prepare(dir: &Path, tg_bin: &Path, repo: &Path) -> Result<(), String> {
     use tenantguard::admission::{self, Endpoint as Ep};
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    make_certs(tg_bin, &dir.join("certs"))?;
+    procs::make_certs(tg_bin, &dir.join("certs"))?;
     let inventory = workload::write_inventory(dir).map_err(|e| format!("inventory: {e}"))?;
     let (set, _) = tenantguard::config::load_policies(Some(&repo.join("policies")))
         .map_err(|e| e.to_string())?;
@@ -171,29 +150,6 @@ fn prepare(dir: &Path, tg_bin: &Path, repo: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// `tenantguard certs` for the Service name the client checks.
-fn make_certs(tg_bin: &Path, out: &Path) -> Result<(), String> {
-    let res = Command::new(tg_bin)
-        .args([
-            "certs",
-            "--service",
-            "tenantguard",
-            "--namespace",
-            "tenantguard-system",
-            "--out",
-        ])
-        .arg(out)
-        .output()
-        .map_err(|e| format!("tenantguard certs: {e}"))?;
-    if !res.status.success() {
-        return Err(format!(
-            "tenantguard certs failed: {}",
-            String::from_utf8_lossy(&res.stderr)
-        ));
-    }
-    Ok(())
-}
-
 fn run(args: &Args) -> Result<(), String> {
     let plan = Plan::new(args);
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -206,7 +162,7 @@ fn run(args: &Args) -> Result<(), String> {
     let load_before = procs::load_average();
     println!("1-minute load average before the run: {load_before}");
     if !args.no_build {
-        build(&repo)?;
+        procs::build_release(&repo, &["--bin", "tenantguard", "--example", "floor"])?;
     }
     let exe = std::env::current_exe().map_err(|e| format!("cannot locate myself: {e}"))?;
     let release = exe
@@ -231,7 +187,7 @@ fn run(args: &Args) -> Result<(), String> {
     let tmpdir = tempfile::tempdir().map_err(|e| format!("cannot make a temp dir: {e}"))?;
     let tmp = tmpdir.path().to_path_buf();
     let certs = tmp.join("certs");
-    make_certs(&tg_bin, &certs)?;
+    procs::make_certs(&tg_bin, &certs)?;
     let inventory = workload::write_inventory(&tmp).map_err(|e| format!("inventory: {e}"))?;
     println!(
         "inventory: {} namespaces across {} tenants ({} KiB of YAML, generated into {})",

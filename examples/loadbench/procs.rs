@@ -4,6 +4,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -288,4 +289,45 @@ pub fn first_line_of(cmd: &str, args: &[&str]) -> String {
         }
         Err(e) => format!("{cmd}: {e}"),
     }
+}
+
+/// `cargo build --release` of `targets` (e.g. `["--bin", "tenantguard"]`)
+/// in `repo`, with the cargo that runs this driver.
+pub fn build_release(repo: &Path, targets: &[&str]) -> Result<(), String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    println!("building: cargo build --release {}", targets.join(" "));
+    let status = Command::new(cargo)
+        .args(["build", "--release"])
+        .args(targets)
+        .current_dir(repo)
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("cargo build --release failed ({status})"));
+    }
+    Ok(())
+}
+
+/// `tenantguard certs` for the Service name the benchmark clients check
+/// (`tenantguard.tenantguard-system.svc`), written to `out`.
+pub fn make_certs(tg_bin: &Path, out: &Path) -> Result<(), String> {
+    let res = Command::new(tg_bin)
+        .args([
+            "certs",
+            "--service",
+            "tenantguard",
+            "--namespace",
+            "tenantguard-system",
+            "--out",
+        ])
+        .arg(out)
+        .output()
+        .map_err(|e| format!("tenantguard certs: {e}"))?;
+    if !res.status.success() {
+        return Err(format!(
+            "tenantguard certs failed: {}",
+            String::from_utf8_lossy(&res.stderr)
+        ));
+    }
+    Ok(())
 }
