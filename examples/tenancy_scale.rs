@@ -229,22 +229,7 @@ fn run(args: &Args) -> Result<(), String> {
         .map_err(|e| format!("tokio: {e}"))?;
     let http = client::Client::new(&certs.join("ca.crt"))?;
     let s = |p: &Path| p.display().to_string();
-    let base = vec![
-        s(&tg_bin),
-        "serve".into(),
-        "--listen".into(),
-        "127.0.0.1:0".into(),
-        "--metrics-listen".into(),
-        "127.0.0.1:0".into(),
-        "--log-format".into(),
-        "text".into(),
-        "--tls-cert".into(),
-        s(&certs.join("tls.crt")),
-        "--tls-key".into(),
-        s(&certs.join("tls.key")),
-        "--policies".into(),
-        s(&repo.join("policies")),
-    ];
+    let base = procs::serve_command(&tg_bin, &certs, &repo);
     let mut rows = Vec::new();
     for (tenants, per_tenant) in sizes {
         let namespaces = tenants * per_tenant;

@@ -194,9 +194,8 @@ fn run(a: &Args) -> Result<(), String> {
         let addr = rt.block_on(api.serve_http("tenantguard"));
         let kubeconfig = write_kubeconfig(&tmp, addr)?;
         let s = |p: &Path| p.display().to_string();
-        let cmd: Vec<String> = [
-            s(&tg_bin),
-            "serve".into(),
+        let mut cmd = procs::serve_command(&tg_bin, &certs, &repo);
+        cmd.extend([
             "--cluster".into(),
             "--kubeconfig".into(),
             s(&kubeconfig),
@@ -204,20 +203,7 @@ fn run(a: &Args) -> Result<(), String> {
             "tenantguard-0".into(),
             "--audit-interval".into(),
             interval.into(),
-            "--listen".into(),
-            "127.0.0.1:0".into(),
-            "--metrics-listen".into(),
-            "127.0.0.1:0".into(),
-            "--log-format".into(),
-            "text".into(),
-            "--tls-cert".into(),
-            s(&certs.join("tls.crt")),
-            "--tls-key".into(),
-            s(&certs.join("tls.key")),
-            "--policies".into(),
-            s(&repo.join("policies")),
-        ]
-        .to_vec();
+        ]);
         let mut tg = procs::start("tenantguard", &cmd, server_cpu)?;
         // The start-up line reaches the kept log just after procs::start sees it.
         let seen = Instant::now();

@@ -233,24 +233,8 @@ fn run(args: &Args) -> Result<(), String> {
     };
 
     let s = |p: &Path| p.display().to_string();
-    let tg_cmd = vec![
-        s(&tg_bin),
-        "serve".into(),
-        "--listen".into(),
-        "127.0.0.1:0".into(),
-        "--metrics-listen".into(),
-        "127.0.0.1:0".into(),
-        "--log-format".into(),
-        "text".into(),
-        "--tls-cert".into(),
-        s(&certs.join("tls.crt")),
-        "--tls-key".into(),
-        s(&certs.join("tls.key")),
-        "--policies".into(),
-        s(&repo.join("policies")),
-        "--inventory".into(),
-        s(&inventory),
-    ];
+    let mut tg_cmd = procs::serve_command(&tg_bin, &certs, &repo);
+    tg_cmd.extend(["--inventory".into(), s(&inventory)]);
     let floor_cmd = vec![
         s(&floor_bin),
         "--listen".into(),

@@ -331,3 +331,26 @@ pub fn make_certs(tg_bin: &Path, out: &Path) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// `tenantguard serve` as every benchmark driver starts it: both listeners
+/// on free loopback ports, text logs, the certificates in `certs`, the
+/// repository's policies. Callers append what their run needs.
+pub fn serve_command(tg_bin: &Path, certs: &Path, repo: &Path) -> Vec<String> {
+    let s = |p: &Path| p.display().to_string();
+    vec![
+        s(tg_bin),
+        "serve".into(),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--metrics-listen".into(),
+        "127.0.0.1:0".into(),
+        "--log-format".into(),
+        "text".into(),
+        "--tls-cert".into(),
+        s(&certs.join("tls.crt")),
+        "--tls-key".into(),
+        s(&certs.join("tls.key")),
+        "--policies".into(),
+        s(&repo.join("policies")),
+    ]
+}
