@@ -331,16 +331,8 @@ fn stand_in(tenants: &[Value], objects: usize) -> ApiServer {
 
 fn write_kubeconfig(dir: &Path, addr: SocketAddr) -> Result<PathBuf, String> {
     let path = dir.join("kubeconfig");
-    std::fs::write(
-        &path,
-        format!(
-            "apiVersion: v1\nkind: Config\ncurrent-context: stand-in\n\
-             clusters: [{{name: stand-in, cluster: {{server: \"http://{addr}\"}}}}]\n\
-             users: [{{name: tenantguard, user: {{}}}}]\n\
-             contexts: [{{name: stand-in, context: {{cluster: stand-in, user: tenantguard}}}}]\n"
-        ),
-    )
-    .map_err(|e| format!("{}: {e}", path.display()))?;
+    std::fs::write(&path, apiserver::kubeconfig(addr))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(path)
 }
 

@@ -567,3 +567,15 @@ impl ApiServer {
         key.0 == t.resource && (t.namespace.is_empty() || key.1 == t.namespace)
     }
 }
+
+/// A kubeconfig for a client of the stand-in served at `addr` (plain HTTP,
+/// no credentials: the stand-in knows its client by the identity it was
+/// served for).
+pub fn kubeconfig(addr: std::net::SocketAddr) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: stand-in\n\
+         clusters: [{{name: stand-in, cluster: {{server: \"http://{addr}\"}}}}]\n\
+         users: [{{name: tenantguard, user: {{}}}}]\n\
+         contexts: [{{name: stand-in, context: {{cluster: stand-in, user: tenantguard}}}}]\n"
+    )
+}

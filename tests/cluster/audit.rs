@@ -341,12 +341,7 @@ async fn audit_cluster_judges_what_the_cluster_holds() {
     let kubeconfig = super::common::write_file(
         dir.path(),
         "kubeconfig",
-        &format!(
-            "apiVersion: v1\nkind: Config\ncurrent-context: stand-in\n\
-             clusters: [{{name: stand-in, cluster: {{server: \"http://{addr}\"}}}}]\n\
-             users: [{{name: u, user: {{}}}}]\n\
-             contexts: [{{name: stand-in, context: {{cluster: stand-in, user: u}}}}]\n"
-        ),
+        &super::apiserver::kubeconfig(addr),
     );
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new(super::common::bin())

@@ -28,12 +28,7 @@ async fn serve_in_a_cluster_needs_no_inventory_file() {
     let kubeconfig = common::write_file(
         dir.path(),
         "kubeconfig",
-        &format!(
-            "apiVersion: v1\nkind: Config\ncurrent-context: stand-in\n\
-             clusters: [{{name: stand-in, cluster: {{server: \"http://{addr}\"}}}}]\n\
-             users: [{{name: tenantguard, user: {{}}}}]\n\
-             contexts: [{{name: stand-in, context: {{cluster: stand-in, user: tenantguard}}}}]\n"
-        ),
+        &super::apiserver::kubeconfig(addr),
     );
     let mut server = common::start(Opts {
         extra: [
