@@ -10,6 +10,8 @@
 //! the patch twice therefore changes nothing more, as the apiserver and
 //! reinvocation expect. JSON-pointer escaping (`~0`, `~1`) comes from jsonptr.
 
+use std::fmt::Write as _;
+
 use json_patch::jsonptr::{PointerBuf, Token};
 use json_patch::{AddOperation, PatchOperation, RemoveOperation, ReplaceOperation};
 use serde_json::Value;
@@ -76,7 +78,10 @@ impl<'a> Path<'a> {
                     }
                 }
                 Seg::Key(k) => s.push_str(k),
-                Seg::Index(i) => s.push_str(itoa(i, &mut [0; 20])),
+                // Writing into a String cannot fail.
+                Seg::Index(i) => {
+                    let _ = write!(s, "{i}");
+                }
             }
         }
         // What was just encoded always parses; should it not, the library
@@ -93,20 +98,6 @@ impl Seg<'_> {
             Seg::Index(_) => 4,
         }
     }
-}
-
-/// `i` in decimal, written into `buf`.
-fn itoa(mut i: usize, buf: &mut [u8; 20]) -> &str {
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (i % 10) as u8;
-        i /= 10;
-        if i == 0 {
-            break;
-        }
-    }
-    std::str::from_utf8(&buf[at..]).unwrap_or("0")
 }
 
 /// The operations of `edit` over `sent`, in the order [`walk`] gives them
