@@ -25,6 +25,10 @@ struct Tenants {
     by_name: HashMap<Arc<str>, Arc<TenantEntry>>,
     /// Declared tenants with dedicated nodes, in the order they were declared.
     dedicated: Vec<Arc<str>>,
+    /// The same tenants' node-selector pairs by label key: (tenant, value)
+    /// in declaration order, so a pod's selector or toleration of one key
+    /// costs one lookup however many tenants have dedicated nodes.
+    node_pairs: HashMap<Box<str>, Vec<(Arc<str>, Box<str>)>>,
     /// Declared tenants by the username their User and ServiceAccount
     /// owners authenticate as, and by their Group owners' names: which
     /// tenants a requester may own, without scanning every tenant.
@@ -63,6 +67,10 @@ impl Tenants {
         if !entry.spec.node_selector.is_empty() {
             self.dedicated.push(name.clone());
         }
+        for (k, v) in &entry.spec.node_selector {
+            let list = self.node_pairs.entry(k.as_str().into()).or_default();
+            list.push((name.clone(), v.as_str().into()));
+        }
         for o in &entry.spec.owners {
             let (group, key) = owner_key(o);
             let list = self.owner_index(group).entry(key.into()).or_default();
@@ -79,6 +87,14 @@ impl Tenants {
         };
         if !old.spec.node_selector.is_empty() {
             self.dedicated.retain(|t| &**t != name);
+        }
+        for k in old.spec.node_selector.keys() {
+            if let Some(list) = self.node_pairs.get_mut(k.as_str()) {
+                list.retain(|(t, _)| &**t != name);
+                if list.is_empty() {
+                    self.node_pairs.remove(k.as_str());
+                }
+            }
         }
         for o in &old.spec.owners {
             let (group, key) = owner_key(o);
@@ -324,6 +340,25 @@ impl Inventory {
                     .node_selector
                     .iter()
                     .map(move |(k, v)| (t, k.as_str(), v.as_str()))
+            })
+    }
+
+    /// The pairs of [`Self::foreign_node_pairs`] whose label key is `key`, in
+    /// the same order: one hash lookup, not a walk over every dedicated
+    /// tenant.
+    pub fn foreign_node_pairs_with_key<'a>(
+        &'a self,
+        own: &'a str,
+        key: &str,
+    ) -> impl Iterator<Item = (&'a str, &'a str, &'a str)> + 'a {
+        self.tenants
+            .node_pairs
+            .get_key_value(key)
+            .into_iter()
+            .flat_map(move |(k, list)| {
+                list.iter()
+                    .filter(move |(t, _)| &**t != own)
+                    .map(move |(t, v)| (&**t, &**k, &**v))
             })
     }
 

@@ -297,3 +297,52 @@ fn dedicated_pairs_in_declaration_order() {
         Some(("pool", "c2"))
     );
 }
+
+#[test]
+fn node_pairs_by_key_agree_with_the_full_list() {
+    let spec = |pairs: &[(&str, &str)]| TenantSpec {
+        node_selector: pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..Default::default()
+    };
+    let agree = |inv: &Inventory| {
+        for own in ["a", "b", "c", "nobody"] {
+            for key in ["pool", "zone", "gpu", "absent"] {
+                let keyed: Vec<_> = inv.foreign_node_pairs_with_key(own, key).collect();
+                let scanned: Vec<_> = inv
+                    .foreign_node_pairs(own)
+                    .filter(|(_, k, _)| *k == key)
+                    .collect();
+                assert_eq!(keyed, scanned, "own {own}, key {key}");
+            }
+        }
+    };
+    let mut inv = Inventory::default();
+    inv.add_tenant(&tenant("a", spec(&[("pool", "a"), ("zone", "east")])));
+    inv.add_tenant(&tenant("b", spec(&[("pool", "b")])));
+    inv.add_tenant(&tenant("c", spec(&[("gpu", "yes"), ("zone", "west")])));
+    agree(&inv);
+    assert_eq!(
+        inv.foreign_node_pairs_with_key("a", "zone")
+            .collect::<Vec<_>>(),
+        [("c", "zone", "west")]
+    );
+    // A changed spec replaces the tenant's pairs: the old key is gone.
+    inv.add_tenant(&tenant("a", spec(&[("gpu", "a")])));
+    agree(&inv);
+    assert_eq!(inv.foreign_node_pairs_with_key("b", "pool").count(), 0);
+    inv.remove_tenant("c");
+    agree(&inv);
+    assert_eq!(inv.foreign_node_pairs_with_key("b", "zone").count(), 0);
+    let mut staged = Inventory::default();
+    staged.add_tenant(&tenant("c", spec(&[("zone", "north")])));
+    inv.merge(staged);
+    agree(&inv);
+    assert_eq!(
+        inv.foreign_node_pairs_with_key("b", "gpu")
+            .collect::<Vec<_>>(),
+        [("a", "gpu", "a")]
+    );
+}

@@ -42,10 +42,14 @@ impl<'a> Foreign<'_, 'a> {
         'a: 'k,
     {
         let mine = self.own.node_selector();
-        self.ctx
-            .inventory
-            .foreign_node_pairs(self.own.name)
-            .filter(move |(_, k, _)| key.is_none_or(|key| key == *k))
+        let inventory = self.ctx.inventory;
+        let own = self.own.name;
+        let keyed = key.map(|key| inventory.foreign_node_pairs_with_key(own, key));
+        let every = key.is_none().then(|| inventory.foreign_node_pairs(own));
+        keyed
+            .into_iter()
+            .flatten()
+            .chain(every.into_iter().flatten())
             .filter(move |(_, k, v)| mine.is_none_or(|m| m.get(*k).map(String::as_str) != Some(*v)))
             .map(|(tenant, key, value)| Pair { tenant, key, value })
     }
