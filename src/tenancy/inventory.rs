@@ -19,6 +19,9 @@ use crate::hosts::HostClaims;
 use crate::model::{Owner, OwnerKind, Settings, Tenant, TenantSpec};
 use crate::tenant_label::{self, TenantLabel};
 
+/// A dedicated tenant and the value it gives one node-selector key.
+type NodePair = (Arc<str>, Box<str>);
+
 /// The declared tenants.
 #[derive(Debug, Clone, Default)]
 struct Tenants {
@@ -28,7 +31,7 @@ struct Tenants {
     /// The same tenants' node-selector pairs by label key: (tenant, value)
     /// in declaration order, so a pod's selector or toleration of one key
     /// costs one lookup however many tenants have dedicated nodes.
-    node_pairs: HashMap<Box<str>, Vec<(Arc<str>, Box<str>)>>,
+    node_pairs: HashMap<Box<str>, Vec<NodePair>>,
     /// Declared tenants by the username their User and ServiceAccount
     /// owners authenticate as, and by their Group owners' names: which
     /// tenants a requester may own, without scanning every tenant.
