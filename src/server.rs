@@ -12,8 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -67,7 +66,19 @@ impl Default for Limits {
     }
 }
 
+/// What the webhook's handlers share: behind one `Arc`, so a request costs
+/// one reference count, not one per part.
+struct Webhook {
+    state: AppState,
+    limits: Limits,
+}
+
 /// The webhook routes: `/mutate`, `/validate`, `/healthz`, `/readyz`.
+///
+/// The body limit, the early refusal of an announced oversize body and the
+/// request timeout are applied in [`admit`] rather than as tower layers: a
+/// layer per concern costs a boxed future and a service clone per request,
+/// more than judging a small object.
 pub fn router(state: AppState, limits: Limits) -> Router {
     Router::new()
         .route("/mutate", post(mutate))
@@ -75,48 +86,57 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(not_found)
-        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
-        .layer(axum::middleware::from_fn_with_state(
-            limits.max_body_bytes,
-            refuse_announced_oversize,
-        ))
-        .with_state(state)
-        .layer(
-            tower::ServiceBuilder::new()
-                .layer(axum::error_handling::HandleErrorLayer::new(timeout_error))
-                .timeout(limits.request_timeout),
-        )
+        .with_state(Arc::new(Webhook { state, limits }))
 }
 
-/// A body whose Content-Length already exceeds the limit is refused before
-/// any of it is read: the client learns at once, and a client that announces
-/// 50 MiB and then stalls cannot hold the request until the timeout.
-async fn refuse_announced_oversize(
-    State(max): State<usize>,
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
+/// Reads the body within the limits and judges it. A body whose
+/// Content-Length already exceeds the limit is refused before any of it is
+/// read: the client learns at once, and a client that announces 50 MiB and
+/// then stalls cannot hold the request until the timeout. The timeout
+/// covers reading the body and judging it.
+async fn admit(w: &Webhook, endpoint: Endpoint, req: axum::extract::Request) -> Response {
+    let max = w.limits.max_body_bytes;
     let announced = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    match announced {
-        Some(n) if n > max as u64 => (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "the body is {n} bytes; tenantguard accepts at most {max} (--max-body-bytes)\n"
-            ),
+    if let Some(n) = announced.filter(|n| *n > max as u64) {
+        return too_large(&format!("the body is {n} bytes"), max);
+    }
+    let judged = async {
+        match axum::body::to_bytes(req.into_body(), max).await {
+            Ok(body) => handle(&w.state, endpoint, &body).await,
+            Err(e) => {
+                let e = e.into_inner();
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some()
+                {
+                    too_large(&format!("the body is over {max} bytes"), max)
+                } else {
+                    (
+                        StatusCode::BAD_REQUEST,
+                        format!("cannot read the request body: {e}\n"),
+                    )
+                        .into_response()
+                }
+            }
+        }
+    };
+    match tokio::time::timeout(w.limits.request_timeout, judged).await {
+        Ok(r) => r,
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the request took longer than the server's request timeout (--request-timeout)\n",
         )
             .into_response(),
-        _ => next.run(req).await,
     }
 }
 
-async fn timeout_error(_: tower::BoxError) -> Response {
+fn too_large(what: &str, max: usize) -> Response {
     (
-        StatusCode::SERVICE_UNAVAILABLE,
-        "the request took longer than the server's request timeout",
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("{what}; tenantguard accepts at most {max} (--max-body-bytes)\n"),
     )
         .into_response()
 }
@@ -149,7 +169,8 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-async fn readyz(State(s): State<AppState>) -> Response {
+async fn readyz(State(w): State<Arc<Webhook>>) -> Response {
+    let s = &w.state;
     if s.shutting_down.load(Ordering::Relaxed) {
         (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response()
     } else if !s.tenancy.ready() {
@@ -163,12 +184,12 @@ async fn readyz(State(s): State<AppState>) -> Response {
     }
 }
 
-async fn mutate(State(s): State<AppState>, body: Bytes) -> Response {
-    handle(&s, Endpoint::Mutate, &body).await
+async fn mutate(State(w): State<Arc<Webhook>>, req: axum::extract::Request) -> Response {
+    admit(&w, Endpoint::Mutate, req).await
 }
 
-async fn validate(State(s): State<AppState>, body: Bytes) -> Response {
-    handle(&s, Endpoint::Validate, &body).await
+async fn validate(State(w): State<Arc<Webhook>>, req: axum::extract::Request) -> Response {
+    admit(&w, Endpoint::Validate, req).await
 }
 
 async fn handle(s: &AppState, endpoint: Endpoint, body: &[u8]) -> Response {
@@ -542,5 +563,55 @@ mod tests {
         let app = router(state(), limits);
         let (code, _) = call(app, "POST", "/validate", vec![b' '; 4096]).await;
         assert_eq!(code, StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    #[tokio::test]
+    async fn announced_oversize_is_413_before_the_body_is_read() {
+        let limits = Limits {
+            max_body_bytes: 1024,
+            ..Limits::default()
+        };
+        // The body never arrives: only the announced length can decide.
+        let body = Body::from_stream(futures::stream::pending::<Result<Vec<u8>, std::io::Error>>());
+        let resp = router(state(), limits)
+            .oneshot(
+                Request::builder()
+                    .method("POST")
+                    .uri("/validate")
+                    .header(header::CONTENT_LENGTH, "1048576")
+                    .body(body)
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let text = resp.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8_lossy(&text);
+        assert!(
+            text.contains("1048576 bytes") && text.contains("--max-body-bytes"),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_body_that_stalls_is_503_after_the_request_timeout() {
+        let limits = Limits {
+            request_timeout: Duration::from_millis(50),
+            ..Limits::default()
+        };
+        let body = Body::from_stream(futures::stream::pending::<Result<Vec<u8>, std::io::Error>>());
+        let resp = router(state(), limits)
+            .oneshot(
+                Request::builder()
+                    .method("POST")
+                    .uri("/mutate")
+                    .body(body)
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let text = resp.into_body().collect().await.unwrap().to_bytes();
+        assert!(String::from_utf8_lossy(&text).contains("--request-timeout"));
     }
 }
