@@ -8,6 +8,10 @@
 #
 #   bench/profile.sh          # N=1000; the callgrind files stay in target/profile/
 #   N=300 bench/profile.sh
+#   SIM=1 N=300 bench/profile.sh   # also simulate the caches and branch
+#                             # predictor: misses per request (same count of
+#                             # instructions can take more cycles when the
+#                             # code misses the L1 instruction cache more)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${N:-1000}"
@@ -23,7 +27,8 @@ in="$out/inputs"
 # profile NAME CMD...: callgrind files $out/NAME.<pid>.1 (mutate) and .2 (validate)
 profile() {
   local name=$1; shift
-  valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out/$name.%p" "$@" \
+  valgrind --tool=callgrind --instr-atstart=no ${SIM:+--cache-sim=yes --branch-sim=yes} \
+    --callgrind-out-file="$out/$name.%p" "$@" \
     2>"$out/$name.log" &
   local vpid=$! addr=""
   for _ in $(seq 1 600); do   # up to 120 s: valgrind starts slowly
@@ -57,6 +62,22 @@ for part in 1:/mutate 2:/validate; do
   t=$(per_request "$(ls "$out"/tenantguard.*."${part%%:*}")")
   awk -v e="${part#*:}" -v f="$f" -v t="$t" 'BEGIN {printf "%-10s %12s %12s %7.2fx\n", e, f, t, t / f}'
 done
+
+if [ -n "${SIM:-}" ]; then
+  echo
+  echo "per request, simulated (valgrind: 32 KiB L1i/L1d; I1mr = L1 instruction misses, D1mr/D1mw = L1 data read/write misses, Bcm/Bim = mispredicted conditional/indirect branches)"
+  for part in 1:/mutate 2:/validate; do
+    for name in floor tenantguard; do
+      awk -v n="$N" -v who="$name ${part#*:}" '
+        /^events:/ { for (i = 2; i <= NF; i++) ev[i] = $i }
+        /^summary:/ {
+          printf "%-24s", who
+          for (i = 2; i <= NF; i++) if (ev[i] ~ /^(Ir|I1mr|D1mr|D1mw|Bc|Bcm|Bi|Bim)$/) printf " %s=%.0f", ev[i], $i / n
+          print ""
+        }' "$(ls "$out/$name".*."${part%%:*}")"
+    done
+  done
+fi
 
 # Inclusive cost per request of the functions that make up a request
 # (recursive entries, marked 'N by callgrind, are left out).

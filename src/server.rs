@@ -565,6 +565,23 @@ mod tests {
         assert_eq!(code, StatusCode::PAYLOAD_TOO_LARGE);
     }
 
+    /// POSTs to `uri` a body that never arrives, announcing `length` bytes
+    /// if given; the status and text of the answer.
+    async fn stalled(limits: Limits, uri: &str, length: Option<&str>) -> (StatusCode, String) {
+        let mut req = Request::builder().method("POST").uri(uri);
+        if let Some(n) = length {
+            req = req.header(header::CONTENT_LENGTH, n);
+        }
+        let body = Body::from_stream(futures::stream::pending::<Result<Vec<u8>, std::io::Error>>());
+        let resp = router(state(), limits)
+            .oneshot(req.body(body).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status();
+        let text = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&text).into_owned())
+    }
+
     #[tokio::test]
     async fn announced_oversize_is_413_before_the_body_is_read() {
         let limits = Limits {
@@ -572,21 +589,8 @@ mod tests {
             ..Limits::default()
         };
         // The body never arrives: only the announced length can decide.
-        let body = Body::from_stream(futures::stream::pending::<Result<Vec<u8>, std::io::Error>>());
-        let resp = router(state(), limits)
-            .oneshot(
-                Request::builder()
-                    .method("POST")
-                    .uri("/validate")
-                    .header(header::CONTENT_LENGTH, "1048576")
-                    .body(body)
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
-        let text = resp.into_body().collect().await.unwrap().to_bytes();
-        let text = String::from_utf8_lossy(&text);
+        let (code, text) = stalled(limits, "/validate", Some("1048576")).await;
+        assert_eq!(code, StatusCode::PAYLOAD_TOO_LARGE);
         assert!(
             text.contains("1048576 bytes") && text.contains("--max-body-bytes"),
             "{text}"
@@ -599,19 +603,8 @@ mod tests {
             request_timeout: Duration::from_millis(50),
             ..Limits::default()
         };
-        let body = Body::from_stream(futures::stream::pending::<Result<Vec<u8>, std::io::Error>>());
-        let resp = router(state(), limits)
-            .oneshot(
-                Request::builder()
-                    .method("POST")
-                    .uri("/mutate")
-                    .body(body)
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
-        let text = resp.into_body().collect().await.unwrap().to_bytes();
-        assert!(String::from_utf8_lossy(&text).contains("--request-timeout"));
+        let (code, text) = stalled(limits, "/mutate", None).await;
+        assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(text.contains("--request-timeout"), "{text}");
     }
 }
