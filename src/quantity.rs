@@ -269,37 +269,55 @@ fn parse(s: &[u8]) -> Result<Quantity, Unreadable> {
         .checked_sub(frac_len)
         .ok_or(Unreadable::ExponentRange)?;
     // The significant digits, written behind room for the at most 19
-    // leading digits a binary suffix adds; on the stack unless the input is
-    // very long.
-    let lead = int.iter().chain(frac).take_while(|&&c| c == b'0').count();
-    let n = int.len() + frac.len() - lead;
+    // leading digits a binary suffix adds: straight into the inline
+    // storage unless the input is very long.
+    let (int, frac) = match int.iter().position(|&c| c != b'0') {
+        Some(i) => (&int[i..], frac),
+        None => (
+            &int[..0],
+            &frac[frac.iter().take_while(|&&c| c == b'0').count()..],
+        ),
+    };
+    let n = int.len() + frac.len();
     if n == 0 {
         return Ok(Quantity::zero());
     }
     let room = if bits == 0 { 0 } else { 19 };
-    let mut stack = [0u8; INLINE_DIGITS];
+    let mut inline = [0u8; INLINE_DIGITS];
     let mut heap = Vec::new();
     let work: &mut [u8] = if room + n <= INLINE_DIGITS {
-        &mut stack[..room + n]
+        &mut inline[..room + n]
     } else {
         heap.resize(room + n, 0);
         &mut heap
     };
-    for (w, c) in work[room..]
-        .iter_mut()
-        .zip(int.iter().chain(frac).skip(lead))
-    {
+    let (w_int, w_frac) = work[room..].split_at_mut(int.len());
+    for (w, c) in w_int.iter_mut().zip(int) {
+        *w = c - b'0';
+    }
+    for (w, c) in w_frac.iter_mut().zip(frac) {
         *w = c - b'0';
     }
     let start = times_pow2(work, room, bits);
-    let digits = &work[start..];
-    let trailing = digits.iter().rev().take_while(|&&d| d == 0).count();
-    let digits = &digits[..digits.len() - trailing];
+    let trailing = work[start..].iter().rev().take_while(|&&d| d == 0).count();
+    let end = work.len() - trailing;
     let trailing = i64::try_from(trailing).map_err(|_| Unreadable::ExponentRange)?;
+    let exp = exp.checked_add(trailing).ok_or(Unreadable::ExponentRange)?;
+    let digits = if heap.is_empty() {
+        // The digits move to the front of the buffer they are in.
+        inline.copy_within(start..end, 0);
+        Digits::Inline {
+            // At most INLINE_DIGITS.
+            len: (end - start) as u8,
+            buf: inline,
+        }
+    } else {
+        Digits::new(&heap[start..end])
+    };
     Ok(Quantity {
         negative,
-        digits: Digits::new(digits),
-        exp: exp.checked_add(trailing).ok_or(Unreadable::ExponentRange)?,
+        digits,
+        exp,
     })
 }
 
