@@ -117,20 +117,25 @@ static NULL: Value = Value::Null;
 /// The pod inside `obj`, for kinds that have one.
 pub fn pod<'a>(group: &str, kind: &str, obj: &'a Value) -> Option<PodView<'a>> {
     let at = locate(group, kind)?;
-    // The pointers are tenantguard's own (no `~`, no index): a chain of
-    // `get`s, the pod's metadata sitting beside its spec.
-    let parent = at
-        .spec_ptr
-        .strip_suffix("/spec")
-        .unwrap_or_default()
-        .split('/')
-        .skip(1)
-        .try_fold(obj, |v, key| v.get(key));
+    // A chain of `get`s to what holds the pod's spec and, beside it, its
+    // metadata: the keys of `at.spec_ptr` less its last (checked in the
+    // tests). Every pod rule asks, so no pointer is split here.
+    let parent = parent_keys(&at).iter().try_fold(obj, |v, key| v.get(*key));
     Some(PodView {
         at,
         spec: parent.and_then(|p| p.get("spec")).unwrap_or(&NULL),
         metadata: parent.and_then(|p| p.get("metadata")).unwrap_or(&NULL),
     })
+}
+
+/// The keys from an object to the parent of its pod's `spec` and `metadata`.
+fn parent_keys(at: &PodLocation) -> &'static [&'static str] {
+    match at.spec_ptr {
+        "/template/spec" => &["template"],
+        "/spec/template/spec" => &["spec", "template"],
+        "/spec/jobTemplate/spec/template/spec" => &["spec", "jobTemplate", "spec", "template"],
+        _ => &[],
+    }
 }
 
 /// `Value::pointer` without its allocations: a pointer with no `~` escape
@@ -211,11 +216,12 @@ impl<'a> ContainerView<'a> {
         }
     }
 
-    /// [`ContainerView::label`] written only when shown.
+    /// [`ContainerView::label`] written only when shown (the name, too, is
+    /// looked up only then).
     pub fn who<'s>(&self, spec_path: &'s str) -> ContainerLabel<'s, 'a> {
         ContainerLabel {
             at: self.at(spec_path),
-            name: self.name(),
+            container: *self,
         }
     }
 
@@ -250,12 +256,12 @@ impl fmt::Display for ContainerPath<'_> {
 #[derive(Debug, Clone, Copy)]
 pub struct ContainerLabel<'s, 'a> {
     at: ContainerPath<'s>,
-    name: &'a str,
+    container: ContainerView<'a>,
 }
 
 impl fmt::Display for ContainerLabel<'_, '_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {:?}", self.at, self.name)
+        write!(f, "{} {:?}", self.at, self.container.name())
     }
 }
 
@@ -359,6 +365,20 @@ pub fn object_at<'a>(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn parent_keys_spell_every_spec_pointer() {
+        for gk in POD_KINDS {
+            let at = locate(gk.group, gk.kind).unwrap();
+            let mut ptr: String = parent_keys(&at).iter().map(|k| format!("/{k}")).collect();
+            ptr.push_str("/spec");
+            assert_eq!(ptr, at.spec_ptr, "{gk:?}");
+            assert_eq!(
+                at.meta_ptr,
+                format!("{}metadata", ptr.strip_suffix("spec").unwrap())
+            );
+        }
+    }
 
     #[test]
     fn pod_finds_spec_and_metadata_at_every_location() {

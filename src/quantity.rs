@@ -43,8 +43,64 @@ use serde_json::Value;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Quantity {
     negative: bool,
-    digits: Box<[u8]>,
+    digits: Digits,
     exp: i64,
+}
+
+/// The most digits held without an allocation: every quantity people write
+/// (a binary suffix adds at most 19 digits to the ones written) fits.
+const INLINE_DIGITS: usize = 38;
+
+/// A quantity's digit values, most significant first: inline up to
+/// [`INLINE_DIGITS`], boxed beyond. Compared, hashed and shown as the slice
+/// they hold, so where they are stored never makes two quantities differ.
+#[derive(Clone)]
+pub(crate) enum Digits {
+    Inline { len: u8, buf: [u8; INLINE_DIGITS] },
+    Heap(Box<[u8]>),
+}
+
+impl Digits {
+    fn new(digits: &[u8]) -> Digits {
+        match u8::try_from(digits.len()) {
+            Ok(len) if digits.len() <= INLINE_DIGITS => {
+                let mut buf = [0u8; INLINE_DIGITS];
+                buf[..digits.len()].copy_from_slice(digits);
+                Digits::Inline { len, buf }
+            }
+            _ => Digits::Heap(digits.into()),
+        }
+    }
+}
+
+impl std::ops::Deref for Digits {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Digits::Inline { len, buf } => &buf[..usize::from(*len)],
+            Digits::Heap(b) => b,
+        }
+    }
+}
+
+impl PartialEq for Digits {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Digits {}
+
+impl std::hash::Hash for Digits {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (**self).hash(state);
+    }
+}
+
+impl fmt::Debug for Digits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (**self).fmt(f)
+    }
 }
 
 /// Why a quantity cannot be read.
@@ -109,7 +165,7 @@ impl Quantity {
     fn zero() -> Quantity {
         Quantity {
             negative: false,
-            digits: Box::default(),
+            digits: Digits::new(&[]),
             exp: 0,
         }
     }
@@ -156,7 +212,7 @@ impl Quantity {
         // prefix of a longer one is the smaller value.
         order(self)
             .cmp(&order(other))
-            .then_with(|| self.digits.cmp(&other.digits))
+            .then_with(|| (*self.digits).cmp(&*other.digits))
     }
 }
 
@@ -212,26 +268,56 @@ fn parse(s: &[u8]) -> Result<Quantity, Unreadable> {
     let exp = exp10
         .checked_sub(frac_len)
         .ok_or(Unreadable::ExponentRange)?;
-    // One buffer, with room for the at most 19 digits a binary suffix adds.
-    let room = if bits == 0 { 0 } else { 19 };
-    let mut digits: Vec<u8> = Vec::with_capacity(int.len() + frac.len() + room);
-    digits.extend(
-        int.iter()
-            .chain(frac)
-            .map(|c| c - b'0')
-            .skip_while(|&d| d == 0),
-    );
-    if digits.is_empty() {
+    // The significant digits, written behind room for the at most 19
+    // leading digits a binary suffix adds: straight into the inline
+    // storage unless the input is very long.
+    let (int, frac) = match int.iter().position(|&c| c != b'0') {
+        Some(i) => (&int[i..], frac),
+        None => (
+            &int[..0],
+            &frac[frac.iter().take_while(|&&c| c == b'0').count()..],
+        ),
+    };
+    let n = int.len() + frac.len();
+    if n == 0 {
         return Ok(Quantity::zero());
     }
-    times_pow2(&mut digits, bits);
-    let trailing = digits.iter().rev().take_while(|&&d| d == 0).count();
-    digits.truncate(digits.len() - trailing);
+    let room = if bits == 0 { 0 } else { 19 };
+    let mut inline = [0u8; INLINE_DIGITS];
+    let mut heap = Vec::new();
+    let work: &mut [u8] = if room + n <= INLINE_DIGITS {
+        &mut inline[..room + n]
+    } else {
+        heap.resize(room + n, 0);
+        &mut heap
+    };
+    let (w_int, w_frac) = work[room..].split_at_mut(int.len());
+    for (w, c) in w_int.iter_mut().zip(int) {
+        *w = c - b'0';
+    }
+    for (w, c) in w_frac.iter_mut().zip(frac) {
+        *w = c - b'0';
+    }
+    let start = times_pow2(work, room, bits);
+    let trailing = work[start..].iter().rev().take_while(|&&d| d == 0).count();
+    let end = work.len() - trailing;
     let trailing = i64::try_from(trailing).map_err(|_| Unreadable::ExponentRange)?;
+    let exp = exp.checked_add(trailing).ok_or(Unreadable::ExponentRange)?;
+    let digits = if heap.is_empty() {
+        // The digits move to the front of the buffer they are in.
+        inline.copy_within(start..end, 0);
+        Digits::Inline {
+            // At most INLINE_DIGITS.
+            len: (end - start) as u8,
+            buf: inline,
+        }
+    } else {
+        Digits::new(&heap[start..end])
+    };
     Ok(Quantity {
         negative,
-        digits: digits.into_boxed_slice(),
-        exp: exp.checked_add(trailing).ok_or(Unreadable::ExponentRange)?,
+        digits,
+        exp,
     })
 }
 
@@ -283,32 +369,33 @@ fn exponent(s: &[u8]) -> Result<i64, Unreadable> {
     Ok(value)
 }
 
-/// `digits × 2^bits` in decimal digits, most significant first; `bits` ≤ 60,
-/// so a digit times the factor plus the carry stays far below `u128::MAX`.
-fn times_pow2(digits: &mut Vec<u8>, bits: u32) {
+/// `digits × 2^bits` in decimal digits, most significant first, in place:
+/// `work[room..]` holds the digits, `work[..room]` is free for the leading
+/// digits the product gains (at most 19, as `bits` ≤ 60); returns where the
+/// product starts.
+fn times_pow2(work: &mut [u8], room: usize, bits: u32) -> usize {
     if bits == 0 {
-        return;
+        return room;
     }
     // Binary suffixes go up to Ei (2^60), so with a digit of at most 9 and
     // a carry below the factor, `v` stays under 10 * 2^60 < 2^64: u64
     // arithmetic (a division by 10 is a multiplication) is exact.
-    debug_assert!(bits <= 60);
+    debug_assert!(bits <= 60 && room >= 19);
     let factor = 1u64 << bits;
     let mut carry = 0u64;
-    for d in digits.iter_mut().rev() {
+    for d in work[room..].iter_mut().rev() {
         let v = u64::from(*d) * factor + carry;
         *d = (v % 10) as u8;
         carry = v / 10;
     }
     // The carry (below 2^60 < 10^19) becomes the leading digits.
-    let mut lead = [0u8; 20];
-    let mut n = lead.len();
+    let mut start = room;
     while carry > 0 {
-        n -= 1;
-        lead[n] = (carry % 10) as u8;
+        start -= 1;
+        work[start] = (carry % 10) as u8;
         carry /= 10;
     }
-    digits.splice(0..0, lead[n..].iter().copied());
+    start
 }
 
 mod arith;

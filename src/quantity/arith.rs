@@ -124,7 +124,7 @@ fn from_le(negative: bool, mut le: Vec<u8>, mut exp: i64) -> Quantity {
     le.reverse();
     Quantity {
         negative,
-        digits: le.into_boxed_slice(),
+        digits: super::Digits::new(&le),
         exp,
     }
 }

@@ -222,3 +222,51 @@ fn long_inputs_are_read_in_linear_time() {
     assert!(q(&tiny) > q("0"));
     assert!(q(&tiny) < q("1e-200000"));
 }
+
+/// Digits are held inline up to `INLINE_DIGITS` and boxed beyond; values
+/// on either side of that line, and a binary suffix that needs the room
+/// behind the written digits, read and compare as any other.
+#[test]
+fn digit_storage_boundaries() {
+    let nines = |n: usize| "9".repeat(n);
+    let equal: Vec<(String, String)> = vec![
+        // 19 digits times 2^60: the product fills the inline work space.
+        (
+            "9999999999999999999Ei".into(),
+            "11529215046068469758847078495393153024".into(),
+        ),
+        // 20 digits times 2^60: the work space goes to the heap.
+        (
+            "99999999999999999999Ei".into(),
+            "115292150460684697598847078495393153024".into(),
+        ),
+        (
+            "12345678901234567890123456789012345678Ki".into(),
+            "12641975194864197519486419751948641974272".into(),
+        ),
+        // Exactly INLINE_DIGITS significant digits, and one more.
+        (
+            nines(INLINE_DIGITS),
+            format!("9.{}e37", nines(INLINE_DIGITS - 1)),
+        ),
+        (
+            nines(INLINE_DIGITS + 1),
+            format!("0.{}e39", nines(INLINE_DIGITS + 1)),
+        ),
+    ];
+    for (a, b) in &equal {
+        assert_eq!(q(a), q(b), "{a} vs {b}");
+        assert_eq!(q(a).cmp(&q(b)), Ordering::Equal, "{a} vs {b}");
+    }
+    let inline_max = q(&nines(INLINE_DIGITS));
+    let heap_min = q(&format!("1{}1", "0".repeat(INLINE_DIGITS - 1)));
+    assert!(inline_max < heap_min);
+    assert!(
+        q(&format!("-{}", nines(INLINE_DIGITS)))
+            > q(&format!("-1{}1", "0".repeat(INLINE_DIGITS - 1)))
+    );
+    // Trailing zeros are not significant: a long written value with few
+    // significant digits is held inline, equal to its short spelling.
+    assert_eq!(q(&format!("12{}", "0".repeat(100))), q("12e100"));
+    assert_eq!(q(&format!("0.{}5", "0".repeat(100))), q("5e-101"));
+}

@@ -333,10 +333,11 @@ impl<'a> Judge<'a> {
         let Some(cm) = self.section(Some(c.value), &at) else {
             return;
         };
-        self.host_ports(cm, &at, c);
-        self.handler_hosts(cm, &at, c);
+        let fields = ContainerFields::of(cm);
+        self.host_ports(fields.ports, &at, c);
+        self.handler_hosts(&fields, &at, c);
         let sc_path = Field(&at, "securityContext");
-        let sc = self.section(cm.get("securityContext"), &sc_path);
+        let sc = self.section(fields.security_context, &sc_path);
         let empty = Map::new();
         let sc = sc.unwrap_or(&empty);
         self.must_be_false(sc, "privileged", &sc_path, Some(c));
@@ -398,9 +399,9 @@ impl<'a> Judge<'a> {
         }
     }
 
-    fn host_ports(&mut self, cm: &Map<String, Value>, at: &dyn Display, c: &ContainerView<'_>) {
+    fn host_ports(&mut self, ports: Option<&Value>, at: &dyn Display, c: &ContainerView<'_>) {
         let path = Field(at, "ports");
-        let ports = self.list(cm.get("ports"), &path);
+        let ports = self.list(ports, &path);
         for (i, p) in ports.iter().enumerate() {
             if let Some(hp) = set(p.get("hostPort")) {
                 if hp.as_i64() != Some(0) {
@@ -415,14 +416,9 @@ impl<'a> Judge<'a> {
     }
 
     /// `host` in a probe's or lifecycle hook's `httpGet`/`tcpSocket`.
-    fn handler_hosts(
-        &mut self,
-        cm: &Map<String, Value>,
-        at: &dyn Display,
-        c: &ContainerView<'_>,
-    ) {
-        for (field, hook) in HANDLERS {
-            let h = cm.get(field);
+    fn handler_hosts(&mut self, fields: &ContainerFields<'_>, at: &dyn Display, c: &ContainerView<'_>) {
+        for (i, (field, hook)) in HANDLERS.into_iter().enumerate() {
+            let h = fields.handlers[i];
             let h = match hook {
                 Some(hook) => h.and_then(|l| l.get(hook)),
                 None => h,
@@ -483,6 +479,38 @@ impl<'a> Judge<'a> {
         if self.restricted() && !drop.iter().any(|d| d.as_str() == Some("ALL")) {
             self.deny(format!("{path}.drop"), "must include ALL", Some(c));
         }
+    }
+}
+
+/// The fields of a container this rule reads, found in one pass over its
+/// keys: looking each up would cost a search apiece, for every container.
+#[derive(Default)]
+struct ContainerFields<'v> {
+    ports: Option<&'v Value>,
+    security_context: Option<&'v Value>,
+    /// The container field of each of [`HANDLERS`], in that order.
+    handlers: [Option<&'v Value>; HANDLERS.len()],
+}
+
+impl<'v> ContainerFields<'v> {
+    fn of(cm: &'v Map<String, Value>) -> Self {
+        let mut f = ContainerFields::default();
+        for (k, v) in cm {
+            match k.as_str() {
+                "ports" => f.ports = Some(v),
+                "securityContext" => f.security_context = Some(v),
+                // The fields of HANDLERS (checked against it in the tests).
+                key @ ("livenessProbe" | "readinessProbe" | "startupProbe" | "lifecycle") => {
+                    for (slot, (field, _)) in f.handlers.iter_mut().zip(HANDLERS) {
+                        if field == key {
+                            *slot = Some(v);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        f
     }
 }
 

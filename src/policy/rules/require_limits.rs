@@ -88,11 +88,40 @@ enum Section<'a> {
     NotAMap(&'a Value),
 }
 
-fn section<'a>(c: &'a Value, name: &str) -> Section<'a> {
-    match c.get("resources").and_then(|r| r.get(name)) {
+/// `resources.<name>` of a container, given its `resources`.
+fn section<'a>(resources: Option<&'a Value>, name: &str) -> Section<'a> {
+    match resources.and_then(|r| r.get(name)) {
         None | Some(Value::Null) => Section::Absent,
         Some(Value::Object(m)) => Section::Map(m),
         Some(v) => Section::NotAMap(v),
+    }
+}
+
+/// A container's positive limits by resource name, in the order read. A
+/// container has a few (cpu, memory, maybe ephemeral-storage or a device):
+/// those are kept inline, so a container that passes costs no allocation.
+#[derive(Default)]
+struct Limits<'a> {
+    inline: [Option<(&'a str, Quantity)>; 4],
+    more: Vec<(&'a str, Quantity)>,
+}
+
+impl<'a> Limits<'a> {
+    fn push(&mut self, name: &'a str, q: Quantity) {
+        match self.inline.iter_mut().find(|slot| slot.is_none()) {
+            Some(slot) => *slot = Some((name, q)),
+            None => self.more.push((name, q)),
+        }
+    }
+
+    /// The first limit read for `name`.
+    fn get(&self, name: &str) -> Option<&Quantity> {
+        self.inline
+            .iter()
+            .flatten()
+            .chain(&self.more)
+            .find(|(n, _)| *n == name)
+            .map(|(_, q)| q)
     }
 }
 
@@ -192,9 +221,10 @@ fn judge_container(
     who: &dyn Display,
     params: &Params, out: &mut Vec<Violation>) {
     // The positive limits, which the requests are compared with.
-    let mut limits: Vec<(&str, Quantity)> = Vec::new();
+    let mut limits = Limits::default();
     let none = Map::new();
-    let limit_map = match section(c, "limits") {
+    let resources = c.get("resources");
+    let limit_map = match section(resources, "limits") {
         // One violation says it all; the required ones are not listed again.
         Section::NotAMap(v) => {
             out.push(not_a_map(path, who, "resources.limits", v));
@@ -225,7 +255,7 @@ fn judge_container(
                         show(v)
                     ),
                 )),
-                Some(q) => limits.push((r.as_str(), q)),
+                Some(q) => limits.push(r.as_str(), q),
                 None => {}
             }
         }
@@ -236,11 +266,11 @@ fn judge_container(
                 continue;
             }
             if let Some(q) = read(v, ("limits", name), path, who, out).filter(|q| !q.is_zero()) {
-                limits.push((name.as_str(), q));
+                limits.push(name.as_str(), q);
             }
         }
     }
-    let requests = match section(c, "requests") {
+    let requests = match section(resources, "requests") {
         Section::Absent => return,
         Section::NotAMap(v) => {
             out.push(not_a_map(path, who, "resources.requests", v));
@@ -252,7 +282,7 @@ fn judge_container(
         let Some(rq) = read(req, ("requests", name), path, who, out) else {
             continue;
         };
-        let Some((_, lim)) = limits.iter().find(|(n, _)| *n == name.as_str()) else {
+        let Some(lim) = limits.get(name) else {
             continue;
         };
         if rq > *lim {

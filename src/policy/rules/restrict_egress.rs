@@ -31,7 +31,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::cross_tenant_selectors::list_at;
+use super::cross_tenant_selectors::{list_at, peer_fields};
 use crate::podspec::{self, Field, Item};
 use super::{Ctx, Effect, GroupKind, Kinds, Operation, Rule, Scope, Violation};
 use crate::selector::{LabelSelector, Operator};
@@ -135,12 +135,7 @@ fn ip_block(own: &TenantRef<'_>, block: &Value, path: &dyn Display, out: &mut Ve
 }
 
 fn peer(own: &TenantRef<'_>, peer: &Value, path: &dyn Display, out: &mut Vec<Violation>) {
-    let field = |k: &str| peer.get(k).filter(|v| !v.is_null());
-    let (ns_sel, pod_sel, block) = (
-        field("namespaceSelector"),
-        field("podSelector"),
-        field("ipBlock"),
-    );
+    let [ns_sel, pod_sel, block] = peer_fields(peer);
     if ns_sel.is_none() && pod_sel.is_none() && block.is_none() {
         out.push(Violation::new(
             path.to_string(),

@@ -440,3 +440,17 @@ fn restricted_implies_baseline() {
         }
     }
 }
+
+/// `ContainerFields::of` matches the fields of `HANDLERS` by name; a
+/// handler added there must be found there too.
+#[test]
+fn container_fields_find_every_handler() {
+    let mut c = serde_json::Map::new();
+    for (i, (field, _)) in HANDLERS.iter().enumerate() {
+        c.insert(field.to_string(), json!(i));
+    }
+    let f = ContainerFields::of(&c);
+    for (i, (field, _)) in HANDLERS.iter().enumerate() {
+        assert_eq!(f.handlers[i], c.get(*field), "{field}");
+    }
+}

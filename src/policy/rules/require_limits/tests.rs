@@ -456,3 +456,24 @@ fn resources_parameter() {
     .check()
     .is_err());
 }
+
+/// A container's limits are kept inline up to four and in a list beyond:
+/// requests are compared with their own limit whichever holds it.
+#[test]
+fn many_limits_are_all_compared() {
+    let p = Params::default();
+    let limits = json!({"cpu": "1", "memory": "1Gi", "ephemeral-storage": "1Gi",
+        "example.com/a": "2", "example.com/b": "3", "hugepages-2Mi": "4Mi"});
+    let at = |r: &str| format!("spec.containers[0].resources.requests.{r}");
+    for (name, requests, want) in [
+        ("every request at its limit", json!({"cpu": "1", "memory": "1Gi", "ephemeral-storage": "1Gi",
+            "example.com/a": "2", "example.com/b": "3", "hugepages-2Mi": "4Mi"}), vec![]),
+        ("the fifth limit exceeded", json!({"example.com/b": "4"}), vec![at("example.com/b")]),
+        ("the sixth limit exceeded", json!({"hugepages-2Mi": "5Mi"}), vec![at("hugepages-2Mi")]),
+        ("the first and the sixth exceeded", json!({"cpu": "2", "hugepages-2Mi": "1Gi"}),
+            vec![at("cpu"), at("hugepages-2Mi")]),
+    ] {
+        let got = paths("acme-prod", with(limits.clone(), requests), &p);
+        assert_eq!(got, want, "{name}");
+    }
+}
