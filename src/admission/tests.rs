@@ -239,3 +239,68 @@ fn create_without_object_is_denied() {
     assert_eq!(out["response"]["allowed"], false);
     assert_eq!(out["response"]["status"]["code"], 400);
 }
+
+#[test]
+fn patch_json_is_the_document_serde_writes() {
+    use json_patch::jsonptr::PointerBuf;
+    use json_patch::{
+        AddOperation, CopyOperation, MoveOperation, PatchOperation, RemoveOperation,
+        ReplaceOperation, TestOperation,
+    };
+    let p = |tokens: &[&str]| PointerBuf::from_tokens(tokens.iter().copied());
+    let ops = vec![
+        PatchOperation::Add(AddOperation {
+            path: p(&["metadata", "labels", "tenantguard.io/tenant"]),
+            value: json!("acme"),
+        }),
+        PatchOperation::Add(AddOperation {
+            path: p(&["spec", "containers", "0", "resources"]),
+            value: json!({"limits": {"cpu": "500m"}, "weird \"key\"\n": [1, 2.5, null, true]}),
+        }),
+        PatchOperation::Replace(ReplaceOperation {
+            path: p(&["metadata", "annotations", "a~b", "ü \u{1}"]),
+            value: json!(null),
+        }),
+        PatchOperation::Remove(RemoveOperation {
+            path: p(&["spec", "nodeName"]),
+        }),
+        PatchOperation::Move(MoveOperation {
+            from: p(&["a"]),
+            path: p(&["b"]),
+        }),
+        PatchOperation::Copy(CopyOperation {
+            from: p(&["c"]),
+            path: p(&[""]),
+        }),
+        PatchOperation::Test(TestOperation {
+            path: p(&[]),
+            value: json!({"x": "y"}),
+        }),
+    ];
+    let written: Value = serde_json::from_slice(&super::patch_json(&ops)).unwrap();
+    assert_eq!(written, serde_json::to_value(&ops).unwrap());
+    // And it reads back as the same operations.
+    let back: Vec<PatchOperation> = serde_json::from_value(written).unwrap();
+    assert_eq!(back, ops);
+    assert_eq!(super::patch_json(&[]), b"[]");
+}
+
+#[test]
+fn quoted_base64_reads_back() {
+    use base64::Engine as _;
+    for bytes in [
+        &b""[..],
+        b"a",
+        b"ab",
+        b"abc",
+        b"[{\"op\":\"add\"}]",
+        &[0u8, 255, 62, 63][..],
+    ] {
+        let raw = super::quoted_base64(bytes).expect("encodes");
+        let text: String = serde_json::from_str(raw.get()).expect("a JSON string");
+        let back = base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .expect("base64");
+        assert_eq!(back, bytes);
+    }
+}
