@@ -2,6 +2,7 @@
 //! JSON, one file or a directory of them, and the hosts Ingresses and
 //! Gateway API routes claim; other kinds are ignored.
 
+mod plain;
 mod streaming;
 
 use std::path::Path;

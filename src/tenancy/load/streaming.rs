@@ -2,12 +2,14 @@
 //!
 //! The file is split into documents on their `---` lines (exact, see
 //! [`crate::manifest`]), and the documents into one run per core, each of
-//! at least [`MIN_RUN_BYTES`]. A run is read by one YAML parser from its
-//! first document to its last (not a parser per document), each document
-//! straight into the little the inventory keeps of it (a Namespace: its
-//! name and tenant label). Runs after the first are read on their own
-//! threads; what each document adds is then applied to the inventory in
-//! file order, exactly as one pass would (a later document wins).
+//! at least [`MIN_RUN_BYTES`]. In a run, a Namespace written in the plain
+//! subset of YAML that generated inventories use is read without a parser
+//! ([`super::plain`]); the documents between such Namespaces are read by
+//! one YAML parser from the first to the last (not a parser per document),
+//! each straight into the little the inventory keeps of it. Runs after the
+//! first are read on their own threads; what each document adds is then
+//! applied to the inventory in file order, exactly as one pass would (a
+//! later document wins).
 //!
 //! Anything unusual sends the whole file to the general manifest reader
 //! (which names the file, the document and its line in its errors):
@@ -23,7 +25,7 @@ use std::sync::Arc;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 
-use super::claim_kind;
+use super::{claim_kind, plain};
 use crate::manifest::{split_documents, YamlDocument};
 use crate::model::{Tenant, TenantDocument, TenantSpec};
 use crate::tenancy::{Inventory, UnknownNamespaces};
@@ -176,31 +178,61 @@ fn runs<'a>(
 
 impl Run<'_> {
     /// What the run's documents add, in order; None when the file needs the
-    /// general reader.
+    /// general reader. Namespaces in the plain subset ([`plain`]) are read
+    /// without a parser; the documents between them, by [`Run::parse`].
     fn read(&self) -> Option<Vec<Item>> {
-        let mut items = Vec::new();
-        let skip = usize::from(self.implicit_blank_first);
-        let docs = self.docs.get(skip..).unwrap_or_default();
-        if !self.one_parser || docs.is_empty() {
-            for doc in docs.iter().filter(|d| !d.is_blank()) {
-                read_document(
-                    serde_yaml_ng::Deserializer::from_str(doc.text),
-                    doc.text,
-                    &mut items,
-                )?;
+        let mut items = Vec::with_capacity(self.docs.len());
+        let first = usize::from(self.implicit_blank_first);
+        // The first document not read yet, if any.
+        let mut pending = None;
+        for (i, doc) in self.docs.iter().enumerate().skip(first) {
+            match plain::namespace(doc.text) {
+                Some((name, tenant)) => {
+                    if let Some(p) = pending.take() {
+                        self.parse(p, i, &mut items)?;
+                    }
+                    items.push(Item::Namespace {
+                        name: name.into(),
+                        tenant: tenant.map(Into::into),
+                    });
+                }
+                None => {
+                    pending.get_or_insert(i);
+                }
             }
-            return Some(items);
         }
-        let mut stream = serde_yaml_ng::Deserializer::from_str(self.text);
+        if let Some(p) = pending {
+            self.parse(p, self.docs.len(), &mut items)?;
+        }
+        Some(items)
+    }
+
+    /// Reads documents `a..b` of the run with a YAML parser: one over them
+    /// all, or one for each (see [`one_parser_per_run`]).
+    fn parse(&self, a: usize, b: usize, items: &mut Vec<Item>) -> Option<()> {
+        let docs = self.docs.get(a..b)?;
+        if !self.one_parser {
+            for doc in docs.iter().filter(|d| !d.is_blank()) {
+                let de = serde_yaml_ng::Deserializer::from_str(doc.text);
+                read_document(de, doc.text, items)?;
+            }
+            return Some(());
+        }
+        // From the `---` line before document `a` (the run's start for its
+        // first) to the end of document `b - 1`.
+        let end_of = |d: &YamlDocument<'_>| offset_in(self.text, d.text) + d.text.len();
+        let from = a.checked_sub(1).map_or(0, |p| end_of(&self.docs[p]));
+        let to = end_of(docs.last()?);
+        let mut stream = serde_yaml_ng::Deserializer::from_str(self.text.get(from..to)?);
         for doc in docs {
             // A blank document is one the parser yields too (a null).
             let de = stream.next()?;
             if !doc.is_blank() {
-                read_document(de, doc.text, &mut items)?;
+                read_document(de, doc.text, items)?;
             }
         }
         // The parser saw no more documents than the splitter.
-        stream.next().is_none().then_some(items)
+        stream.next().is_none().then_some(())
     }
 }
 
@@ -414,28 +446,33 @@ mod tests {
 
     #[test]
     fn every_split_reads_what_the_general_reader_reads() {
-        let text = mixed();
-        assert!(one_parser_per_run(&text));
-        let want = view(&general(&text));
-        assert!(want.0.contains(&("ns-5".into(), None)));
-        assert!(want.0.contains(&("ns-3".into(), Some("acme".into()))));
-        assert!(
-            want.2
-                .contains("\"globex\", \"pool\", \"g1\"), (\"acme\", \"pool\", \"a2\""),
-            "{}",
-            want.2
-        );
-        for n in [1, 2, 3, 4, 7, 400, 10_000] {
-            let docs = split_documents(&text);
-            let runs = runs(&text, &docs, true, n);
-            assert!(!runs.is_empty() && runs.len() <= n, "n = {n}");
-            if n <= 4 {
-                assert_eq!(runs.len(), n, "n = {n}: runs of about equal text");
+        let plain = mixed();
+        // The same with no Namespace in the plain subset: all parsed.
+        let quoted = plain.replace("{team: x,", "{team: 'x',");
+        assert_ne!(plain, quoted);
+        for text in [plain, quoted] {
+            assert!(one_parser_per_run(&text));
+            let want = view(&general(&text));
+            assert!(want.0.contains(&("ns-5".into(), None)));
+            assert!(want.0.contains(&("ns-3".into(), Some("acme".into()))));
+            assert!(
+                want.2
+                    .contains("\"globex\", \"pool\", \"g1\"), (\"acme\", \"pool\", \"a2\""),
+                "{}",
+                want.2
+            );
+            for n in [1, 2, 3, 4, 7, 400, 10_000] {
+                let docs = split_documents(&text);
+                let runs = runs(&text, &docs, true, n);
+                assert!(!runs.is_empty() && runs.len() <= n, "n = {n}");
+                if n <= 4 {
+                    assert_eq!(runs.len(), n, "n = {n}: runs of about equal text");
+                }
+                let joined: String = runs.iter().map(|r| r.text).collect();
+                assert_eq!(joined, text, "n = {n}: the runs cover the text");
+                let got = read_runs(&text, n).unwrap_or_else(|| panic!("n = {n}: fell back"));
+                assert_eq!(view(&got), want, "n = {n}");
             }
-            let joined: String = runs.iter().map(|r| r.text).collect();
-            assert_eq!(joined, text, "n = {n}: the runs cover the text");
-            let got = read_runs(&text, n).unwrap_or_else(|| panic!("n = {n}: fell back"));
-            assert_eq!(view(&got), want, "n = {n}");
         }
     }
 
