@@ -19,6 +19,7 @@
 //! `...` end marker, a `%` directive, content on a `---` line) is read a
 //! parser per document, as before.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -36,11 +37,12 @@ const MIN_RUN_BYTES: usize = 256 * 1024;
 /// The most threads a file is read on.
 const MAX_RUNS: usize = 4;
 
-/// What one document adds to the inventory.
-enum Item {
+/// What one document adds to the inventory (a Namespace in the plain
+/// subset borrows its words from the text).
+enum Item<'a> {
     Namespace {
-        name: Box<str>,
-        tenant: Option<Box<str>>,
+        name: Cow<'a, str>,
+        tenant: Option<Cow<'a, str>>,
     },
     Tenant {
         name: Box<str>,
@@ -74,33 +76,57 @@ fn read_runs(text: &str, n: usize) -> Option<Inventory> {
     let docs = split_documents(text);
     let runs = runs(text, &docs, one_parser_per_run(text), n);
     let mut staged = Inventory::new(UnknownNamespaces::Platform);
+    // At most one namespace a document: no rehashing while they are recorded.
+    staged.reserve_namespaces(docs.len());
     let Some((first, rest)) = runs.split_first() else {
         return Some(staged);
     };
     let read = std::thread::scope(|s| {
-        let others: Vec<_> = rest.iter().map(|r| s.spawn(move || r.read())).collect();
-        // The first run is applied while the others are still being read.
-        let first = first.read().map(|items| apply(&mut staged, items));
+        let others: Vec<_> = rest
+            .iter()
+            .map(|r| {
+                s.spawn(move || {
+                    let mut items = Vec::with_capacity(r.docs.len());
+                    r.read(&mut items).map(|()| items)
+                })
+            })
+            .collect();
+        // The first run goes straight into the inventory while the others
+        // are being read.
+        let first = first.read(&mut staged);
         // Every thread is joined, whatever the first run gave.
         let others: Vec<_> = others
             .into_iter()
             .map(|h| h.join().ok().flatten())
             .collect();
         first.is_some()
-            && others
-                .into_iter()
-                .all(|items| items.map(|i| apply(&mut staged, i)).is_some())
+            && others.into_iter().all(|items| {
+                items
+                    .map(|items| items.into_iter().for_each(|i| staged.put(i)))
+                    .is_some()
+            })
     });
     read.then_some(staged)
 }
 
-fn apply(inv: &mut Inventory, items: Vec<Item>) {
-    for item in items {
+/// Where a run's items go: a list (read on a thread), or the inventory.
+trait Sink<'a> {
+    fn put(&mut self, item: Item<'a>);
+}
+
+impl<'a> Sink<'a> for Vec<Item<'a>> {
+    fn put(&mut self, item: Item<'a>) {
+        self.push(item);
+    }
+}
+
+impl<'a> Sink<'a> for Inventory {
+    fn put(&mut self, item: Item<'a>) {
         match item {
-            Item::Namespace { name, tenant } => inv.add_namespace(&name, tenant.as_deref()),
-            Item::Tenant { name, spec } => inv.declare(&name, spec),
+            Item::Namespace { name, tenant } => self.add_namespace(&name, tenant.as_deref()),
+            Item::Tenant { name, spec } => self.declare(&name, spec),
             Item::Claim(obj) => {
-                inv.claims_mut().absorb(&obj);
+                self.claims_mut().absorb(&obj);
             }
         }
     }
@@ -176,12 +202,11 @@ fn runs<'a>(
     out
 }
 
-impl Run<'_> {
+impl<'a> Run<'a> {
     /// What the run's documents add, in order; None when the file needs the
     /// general reader. Namespaces in the plain subset ([`plain`]) are read
     /// without a parser; the documents between them, by [`Run::parse`].
-    fn read(&self) -> Option<Vec<Item>> {
-        let mut items = Vec::with_capacity(self.docs.len());
+    fn read(&self, items: &mut impl Sink<'a>) -> Option<()> {
         let first = usize::from(self.implicit_blank_first);
         // The first document not read yet, if any.
         let mut pending = None;
@@ -189,11 +214,11 @@ impl Run<'_> {
             match plain::namespace(doc.text) {
                 Some((name, tenant)) => {
                     if let Some(p) = pending.take() {
-                        self.parse(p, i, &mut items)?;
+                        self.parse(p, i, items)?;
                     }
-                    items.push(Item::Namespace {
-                        name: name.into(),
-                        tenant: tenant.map(Into::into),
+                    items.put(Item::Namespace {
+                        name: Cow::Borrowed(name),
+                        tenant: tenant.map(Cow::Borrowed),
                     });
                 }
                 None => {
@@ -202,14 +227,14 @@ impl Run<'_> {
             }
         }
         if let Some(p) = pending {
-            self.parse(p, self.docs.len(), &mut items)?;
+            self.parse(p, self.docs.len(), items)?;
         }
-        Some(items)
+        Some(())
     }
 
     /// Reads documents `a..b` of the run with a YAML parser: one over them
     /// all, or one for each (see [`one_parser_per_run`]).
-    fn parse(&self, a: usize, b: usize, items: &mut Vec<Item>) -> Option<()> {
+    fn parse(&self, a: usize, b: usize, items: &mut impl Sink<'a>) -> Option<()> {
         let docs = self.docs.get(a..b)?;
         if !self.one_parser {
             for doc in docs.iter().filter(|d| !d.is_blank()) {
@@ -238,15 +263,15 @@ impl Run<'_> {
 
 /// Reads one document (`de` yields it; `text` is its text, for the rare
 /// kinds read again whole).
-fn read_document(
+fn read_document<'a>(
     de: serde_yaml_ng::Deserializer<'_>,
     text: &str,
-    out: &mut Vec<Item>,
+    out: &mut impl Sink<'a>,
 ) -> Option<()> {
     if kind_hint(text) == Some("Tenant") {
         let t = TenantDocument::deserialize(de).ok()?;
         if t.type_meta() == (crate::API_VERSION, "Tenant") {
-            out.push(tenant(t)?);
+            out.put(tenant(t)?);
             return Some(());
         }
         // Another group's Tenant: read as any other document.
@@ -256,7 +281,7 @@ fn read_document(
     read_head(DocHead::deserialize(de).ok()?, text, out)
 }
 
-fn tenant(t: TenantDocument) -> Option<Item> {
+fn tenant(t: TenantDocument) -> Option<Item<'static>> {
     let t: Tenant = t.into();
     t.validate().ok()?;
     Some(Item::Tenant {
@@ -265,7 +290,7 @@ fn tenant(t: TenantDocument) -> Option<Item> {
     })
 }
 
-fn read_head(head: DocHead, text: &str, out: &mut Vec<Item>) -> Option<()> {
+fn read_head<'a>(head: DocHead, text: &str, out: &mut impl Sink<'a>) -> Option<()> {
     match (head.api_version.as_str(), head.kind.as_str()) {
         ("v1", "Namespace") => {
             let meta = head.metadata?;
@@ -273,24 +298,24 @@ fn read_head(head: DocHead, text: &str, out: &mut Vec<Item>) -> Option<()> {
             let tenant = match meta.labels.and_then(|l| l.0) {
                 None | Some(serde_yaml_ng::Value::Null) => None,
                 Some(serde_yaml_ng::Value::String(t)) => {
-                    tenant_label::name(&t).is_some().then(|| t.into_boxed_str())
+                    tenant_label::name(&t).is_some().then_some(t)
                 }
                 // Not a string: the general reader reports it precisely.
                 Some(_) => return None,
             };
-            out.push(Item::Namespace {
-                name: name.into_boxed_str(),
-                tenant,
+            out.put(Item::Namespace {
+                name: Cow::Owned(name),
+                tenant: tenant.map(Cow::Owned),
             });
         }
         (crate::API_VERSION, "Tenant") => {
-            out.push(tenant(
+            out.put(tenant(
                 serde_yaml_ng::from_str::<TenantDocument>(text).ok()?,
             )?);
         }
         (_, k) if k.ends_with("List") => return None,
         (api, kind) if claim_kind(api, kind) => {
-            out.push(Item::Claim(serde_yaml_ng::from_str::<Value>(text).ok()?));
+            out.put(Item::Claim(serde_yaml_ng::from_str::<Value>(text).ok()?));
         }
         _ => {}
     }
