@@ -82,13 +82,14 @@ fn read_runs(text: &str, n: usize) -> Option<Inventory> {
         return Some(staged);
     };
     let read = std::thread::scope(|s| {
+        // A run whose thread cannot be started is read here, after the first.
         let others: Vec<_> = rest
             .iter()
             .map(|r| {
-                s.spawn(move || {
-                    let mut items = Vec::with_capacity(r.docs.len());
-                    r.read(&mut items).map(|()| items)
-                })
+                std::thread::Builder::new()
+                    .name("inventory-read".into())
+                    .spawn_scoped(s, move || r.read_apart())
+                    .map_err(|_| r)
             })
             .collect();
         // The first run goes straight into the inventory while the others
@@ -97,7 +98,10 @@ fn read_runs(text: &str, n: usize) -> Option<Inventory> {
         // Every thread is joined, whatever the first run gave.
         let others: Vec<_> = others
             .into_iter()
-            .map(|h| h.join().ok().flatten())
+            .map(|h| match h {
+                Ok(h) => h.join().ok().flatten(),
+                Err(r) => r.read_apart(),
+            })
             .collect();
         first.is_some()
             && others.into_iter().all(|items| {
@@ -230,6 +234,12 @@ impl<'a> Run<'a> {
             self.parse(p, self.docs.len(), items)?;
         }
         Some(())
+    }
+
+    /// [`Run::read`] into a list, to apply later.
+    fn read_apart(&self) -> Option<Vec<Item<'a>>> {
+        let mut items = Vec::with_capacity(self.docs.len());
+        self.read(&mut items).map(|()| items)
     }
 
     /// Reads documents `a..b` of the run with a YAML parser: one over them
