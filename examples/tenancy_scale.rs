@@ -15,6 +15,7 @@
 //!
 //! ```sh
 //! bench/load.sh --tenancy-scale          # = cargo run --release --example tenancy_scale -- --cluster
+//! bench/load.sh --tenancy-scale --file-only --sizes 10000x10   # the 100k/10k file alone
 //! cargo run --release --example tenancy_scale -- --sizes 10000x10 --reps 5
 //! ```
 //!

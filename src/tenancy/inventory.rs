@@ -155,6 +155,12 @@ impl Inventory {
         Arc::make_mut(&mut self.namespaces).record(name, tenant, onboarded);
     }
 
+    /// Makes room for `n` more namespaces at once (a file's worth), so that
+    /// recording them does not grow the index step by step.
+    pub fn reserve_namespaces(&mut self, n: usize) {
+        Arc::make_mut(&mut self.namespaces).reserve(n);
+    }
+
     /// Replaces every namespace at once with `listed` (name, tenant label,
     /// onboarded): a complete re-list. Tenant names seen before stay known.
     pub fn replace_namespaces<N, T>(

@@ -2,10 +2,11 @@
 //! JSON, one file or a directory of them, and the hosts Ingresses and
 //! Gateway API routes claim; other kinds are ignored.
 
-use std::fmt;
+mod plain;
+mod streaming;
+
 use std::path::Path;
 
-use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 
 use super::{Inventory, UnknownNamespaces};
@@ -69,7 +70,7 @@ pub fn load_inventory(path: &Path) -> Result<Inventory, InventoryError> {
             source,
         })?;
         let name = file.display().to_string();
-        if !absorb_streaming(&mut inv, &name, &text) {
+        if !streaming::absorb_yaml(&mut inv, &name, &text) {
             // JSON, Lists and anything unusual: the general manifest reader.
             let objects = crate::manifest::read_inputs(std::slice::from_ref(&file), None)
                 .map_err(InventoryError::Manifest)?;
@@ -117,155 +118,6 @@ fn inventory_files(path: &Path, out: &mut Vec<std::path::PathBuf>) -> Result<(),
 fn claim_kind(api_version: &str, kind: &str) -> bool {
     let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
     crate::hosts::ClaimKind::of(group, kind).is_some_and(|k| k.claims())
-}
-
-/// Just what the inventory needs of a document.
-#[derive(serde::Deserialize)]
-struct DocHead {
-    #[serde(rename = "apiVersion", default)]
-    api_version: String,
-    #[serde(default)]
-    kind: String,
-    #[serde(default)]
-    metadata: Option<DocMeta>,
-}
-
-#[derive(serde::Deserialize)]
-struct DocMeta {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    labels: Option<TenantLabelOnly>,
-}
-
-/// The tenant label of a labels map (`None` inside: absent); the other
-/// labels are skipped without being kept.
-struct TenantLabelOnly(Option<serde_yaml_ng::Value>);
-
-impl<'de> Deserialize<'de> for TenantLabelOnly {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Labels;
-        impl<'de> Visitor<'de> for Labels {
-            type Value = TenantLabelOnly;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a map of labels")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut found = None;
-                while let Some(IsTenantLabel(is)) = map.next_key()? {
-                    if is {
-                        found = Some(map.next_value()?);
-                    } else {
-                        map.next_value::<IgnoredAny>()?;
-                    }
-                }
-                Ok(TenantLabelOnly(found))
-            }
-        }
-        d.deserialize_map(Labels)
-    }
-}
-
-/// Whether a labels key is the tenant label (no copy of the key is made).
-struct IsTenantLabel(bool);
-
-impl<'de> Deserialize<'de> for IsTenantLabel {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Key;
-        impl Visitor<'_> for Key {
-            type Value = IsTenantLabel;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a label key")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(IsTenantLabel(v == TENANT_LABEL))
-            }
-        }
-        d.deserialize_str(Key)
-    }
-}
-
-/// The value of a top-level block-style `kind:` line, if the document has
-/// one: a hint that lets a Tenant be parsed once, straight into its type.
-/// Only a hint: the parsed document's own apiVersion and kind decide.
-fn kind_hint(text: &str) -> Option<&str> {
-    text.lines()
-        .find_map(|l| l.strip_prefix("kind:"))
-        .map(str::trim)
-}
-
-/// Reads a YAML inventory one document at a time into small typed heads,
-/// never holding every document as a JSON tree (10,000 namespaces would
-/// otherwise peak at tens of MiB). Returns false, having added nothing,
-/// when the file needs the general reader (JSON, Lists, invalid YAML,
-/// invalid Tenants: its errors are the precise ones).
-fn absorb_streaming(inv: &mut Inventory, name: &str, text: &str) -> bool {
-    if name.ends_with(".json") {
-        return false;
-    }
-    let mut staged = Inventory::new(UnknownNamespaces::Platform);
-    for doc in crate::manifest::split_documents(text) {
-        if doc.is_blank() {
-            continue;
-        }
-        if kind_hint(doc.text) == Some("Tenant") {
-            let Ok(t) = serde_yaml_ng::from_str::<crate::model::TenantDocument>(doc.text) else {
-                return false;
-            };
-            if t.type_meta() == (crate::API_VERSION, "Tenant") {
-                let t: Tenant = t.into();
-                if t.validate().is_err() {
-                    return false;
-                }
-                let name = t.name().to_string();
-                staged.declare(&name, std::sync::Arc::new(t.spec));
-                continue;
-            }
-        }
-        let Ok(head) = serde_yaml_ng::from_str::<DocHead>(doc.text) else {
-            return false;
-        };
-        match (head.api_version.as_str(), head.kind.as_str()) {
-            ("v1", "Namespace") => {
-                let Some(meta) = head.metadata else {
-                    return false;
-                };
-                let Some(ns) = meta.name else {
-                    return false;
-                };
-                let tenant = match meta.labels.as_ref().and_then(|l| l.0.as_ref()) {
-                    None | Some(serde_yaml_ng::Value::Null) => None,
-                    Some(serde_yaml_ng::Value::String(t)) => tenant_label::name(t),
-                    // Not a string: the general reader reports it precisely.
-                    Some(_) => return false,
-                };
-                staged.add_namespace(&ns, tenant);
-            }
-            (crate::API_VERSION, "Tenant") => {
-                let Ok(t) = serde_yaml_ng::from_str::<crate::model::TenantDocument>(doc.text)
-                else {
-                    return false;
-                };
-                let t: Tenant = t.into();
-                if t.validate().is_err() {
-                    return false;
-                }
-                let name = t.name().to_string();
-                staged.declare(&name, std::sync::Arc::new(t.spec));
-            }
-            (_, k) if k.ends_with("List") => return false,
-            (api, kind) if claim_kind(api, kind) => {
-                // An Ingress or route: an existing claim on its hosts.
-                let Ok(obj) = serde_yaml_ng::from_str::<Value>(doc.text) else {
-                    return false;
-                };
-                staged.claims_mut().absorb(&obj);
-            }
-            _ => {}
-        }
-    }
-    inv.merge(staged);
-    true
 }
 
 /// Adds a Namespace or Tenant object to the inventory, and the hosts an
@@ -365,6 +217,42 @@ mod tests {
         std::fs::write(&file, format!("{yaml}---\napiVersion: tenantguard.io/v1alpha1\nkind: Tenant\nmetadata: {{name: b}}\nspec: {{quotas: {{}}}}\n")).unwrap();
         let err = load_inventory(&file).unwrap_err().to_string();
         assert!(err.contains("unknown field `quotas`"), "{err}");
+    }
+
+    /// A file large enough to be read on several threads, with a bad
+    /// document deep in it (past the middle): the error names the file,
+    /// the document and its line, as for a small file.
+    #[test]
+    fn a_bad_document_deep_in_a_large_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("inv.yaml");
+        let ns = |i: usize, labels: &str| {
+            format!("---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: ns-{i:05}, labels: {labels}}}\n")
+        };
+        let good = "{tenantguard.io/tenant: acme, team: web}";
+        let bad_at = 6_000;
+        for (bad, want) in [
+            (
+                "{tenantguard.io/tenant: [acme]}",
+                format!("inv.yaml#{}: Namespace \"ns-{bad_at:05}\": metadata.labels[\"tenantguard.io/tenant\"] is [\"acme\"], not a string", bad_at + 1),
+            ),
+            (
+                "{tenantguard.io/tenant: acme",
+                format!("inv.yaml: document {}: not valid YAML: ", bad_at + 1),
+            ),
+        ] {
+            let text: String = (0..8_000)
+                .map(|i| ns(i, if i == bad_at { bad } else { good }))
+                .collect();
+            assert!(text.len() > 2 * 256 * 1024, "read on two threads");
+            std::fs::write(&file, &text).unwrap();
+            let err = load_inventory(&file).unwrap_err().to_string();
+            assert!(err.contains(&want), "{err}");
+            if bad.ends_with("acme") {
+                // The document starts on line 1 + 4 × 6,000; the error is past it.
+                assert!(err.contains(&format!(" at line {} column", 4 * bad_at + 5)), "{err}");
+            }
+        }
     }
 
     #[test]
