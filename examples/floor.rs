@@ -1,7 +1,6 @@
 //! The floor webhook of the load benchmark: the same stack as `tenantguard
 //! serve` (axum, tokio-rustls with ALPN h2 + http/1.1, hyper-util's auto
-//! builder, a multi-threaded tokio runtime, mimalloc as the global
-//! allocator) doing nothing but parse the body
+//! builder, a multi-threaded tokio runtime) doing nothing but parse the body
 //! into a `serde_json::Value` and answer `allowed: true` with the uid. What
 //! tenantguard costs is measured as a ratio to this.
 //!
@@ -31,11 +30,6 @@ use tenantguard::certs;
 use tenantguard::server::tls::{server_config, CertStore};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
-
-/// The same global allocator as `tenantguard` (src/main.rs), so the ratio
-/// compares the work, not the allocators.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 struct Args {
     listen: SocketAddr,

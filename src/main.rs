@@ -6,13 +6,6 @@ use std::process::ExitCode;
 use tenantguard::cli::{Cli, Command};
 use tenantguard::commands;
 
-/// mimalloc: a request builds and drops a tree of hundreds of small
-/// allocations; glibc's allocator spends ~14% of a small request's CPU on
-/// them (merging freed chunks), mimalloc's per-thread free lists less
-/// (BENCHMARKS.md, issue 18 round 3). The floor uses the same allocator.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = match Cli::parse_invocation(std::env::args_os()) {
         Ok(c) => c,
