@@ -56,6 +56,12 @@ pub fn fixture(name: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// A kubeconfig for the stand-in at `addr`, written into `dir`: what the
+/// tests that run the real binary against the stand-in point it at.
+pub fn kubeconfig_file(dir: &std::path::Path, addr: std::net::SocketAddr) -> std::path::PathBuf {
+    common::write_file(dir, "kubeconfig", &apiserver::kubeconfig(addr))
+}
+
 /// The fixture cluster: its namespaces and the Tenants acme and globex.
 pub fn world() -> ApiServer {
     let server = ApiServer::new();

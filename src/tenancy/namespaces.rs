@@ -221,24 +221,18 @@ mod tests {
     fn names_inline_and_boxed_look_up_alike() {
         let long = "a-namespace-name-longer-than-twenty-two-bytes";
         let mut ns = Namespaces::default();
-        for name in [
+        let names = [
             "",
             "a",
             "exactly-twenty-two-by",
             "exactly-twenty-two-byt",
             long,
             "ünïcødé-名前",
-        ] {
+        ];
+        for name in names {
             ns.record(name, Some("acme"), true);
         }
-        for name in [
-            "",
-            "a",
-            "exactly-twenty-two-by",
-            "exactly-twenty-two-byt",
-            long,
-            "ünïcødé-名前",
-        ] {
+        for name in names {
             assert_eq!(ns.tenant_of(name), Some(Some("acme")), "{name:?}");
             assert!(ns.is_onboarded(name), "{name:?}");
         }

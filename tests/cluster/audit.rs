@@ -338,11 +338,7 @@ async fn audit_cluster_judges_what_the_cluster_holds() {
     server.put(pod("globex-prod", "good", true));
     let addr = server.serve_http("audit-cli").await;
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = super::common::write_file(
-        dir.path(),
-        "kubeconfig",
-        &super::apiserver::kubeconfig(addr),
-    );
+    let kubeconfig = super::kubeconfig_file(dir.path(), addr);
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new(super::common::bin())
             .args(["audit", "--cluster", "--policies", "policies", "-o", "json"])

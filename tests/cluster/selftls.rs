@@ -341,11 +341,7 @@ async fn serve_in_mode_self_serves_its_own_secret() {
     let held = api.fault(Method::GET, "/secrets/", Fault::Hold(hold));
     let addr = api.serve_http("tenantguard-0").await;
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = common::write_file(
-        dir.path(),
-        "kubeconfig",
-        &super::apiserver::kubeconfig(addr),
-    );
+    let kubeconfig = super::kubeconfig_file(dir.path(), addr);
     let server = common::start(Opts {
         extra: [
             "--cluster",

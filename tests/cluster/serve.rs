@@ -25,11 +25,7 @@ async fn serve_in_a_cluster_needs_no_inventory_file() {
     );
     let addr = api.serve_http("tenantguard-0").await;
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = common::write_file(
-        dir.path(),
-        "kubeconfig",
-        &super::apiserver::kubeconfig(addr),
-    );
+    let kubeconfig = super::kubeconfig_file(dir.path(), addr);
     let mut server = common::start(Opts {
         extra: [
             "--cluster",
