@@ -3,11 +3,11 @@
 //!
 //! Reference: <https://kubernetes.io/docs/reference/access-authn-authz/extensible-admission-controllers/#request>.
 //! The envelope is decoded into types that borrow from the body; only
-//! `object` and `oldObject` become `serde_json::Value`s, without their
-//! `metadata.managedFields` (checked as JSON, never built: see [`object`]);
-//! fields no rule reads (`options`, `requestKind`, ...) are only checked as
-//! JSON. A body the server
-//! cannot read is a [`DecodeError`] (HTTP 400); a request it can read but
+//! `object` and `oldObject` become `serde_json::Value`s, without the parts
+//! no rule reads (checked as JSON, then dropped or kept as their text: see
+//! [`ObjectValue`]); fields of the envelope no rule reads (`options`,
+//! `requestKind`, ...) are only checked as JSON. A body the server cannot
+//! read is a [`DecodeError`] (HTTP 400); a request it can read but
 //! not judge is denied with the reason. Nothing is admitted unjudged.
 
 use std::borrow::Cow;
@@ -18,11 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-mod object;
-
-use object::ObjectValue;
-
-use crate::engine::{CannotJudge, Engine, Outcome, Request, Resource};
+use crate::engine::{CannotJudge, Engine, ObjectValue, Outcome, Request, Resource};
 use crate::policy::rules::{Operation, User};
 use crate::tenancy::Inventory;
 

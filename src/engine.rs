@@ -7,12 +7,14 @@
 //! mutated object (`check` does both; `/validate` judges what it is sent).
 
 mod cause;
+mod object;
 mod patch;
 mod sent;
 
 use serde_json::Value;
 
 pub use cause::{CannotJudge, Unsent};
+pub use object::ObjectValue;
 pub use sent::resource_of;
 
 use crate::policy::rules::{Ctx, Draft, Identity, Operation, RuleId, Scope, User};

@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::engine::ObjectValue;
 use crate::engine::*;
 use crate::model::split_api_version;
 use crate::policy::rules::{Identity, Operation, User};
@@ -224,4 +225,104 @@ fn edits_patch_as_the_whole_object_diff_did() {
     }
     // The inputs do reach the mutating rules.
     assert!(patched > 500, "{patched} of {judged} requests patched");
+}
+
+/// `old` with one more `env` entry in every container of its pod (a field
+/// no rule reads): an UPDATE that only edits a container's environment.
+fn env_edited(old: &Value) -> Value {
+    let mut old = old.clone();
+    for spec in [
+        "/spec",
+        "/spec/template/spec",
+        "/spec/jobTemplate/spec/template/spec",
+        "/template/spec",
+    ] {
+        for list in ["containers", "initContainers", "ephemeralContainers"] {
+            let Some(items) = old
+                .pointer_mut(&format!("{spec}/{list}"))
+                .and_then(Value::as_array_mut)
+            else {
+                continue;
+            };
+            for c in items.iter_mut().filter_map(Value::as_object_mut) {
+                let env = c.entry("env").or_insert_with(|| json!([]));
+                if let Some(env) = env.as_array_mut() {
+                    env.push(json!({"name": "EDITED", "value": "1"}));
+                }
+            }
+        }
+    }
+    old
+}
+
+/// The object as the webhook reads it from a request body.
+fn as_decoded(v: &Option<Value>) -> Option<Value> {
+    v.as_ref().map(|v| {
+        let text = serde_json::to_string(v).unwrap();
+        serde_json::from_str::<ObjectValue>(&text).unwrap().0
+    })
+}
+
+/// The parts of an object the webhook keeps as text (`engine::object`)
+/// change no verdict and no patch: every request judged with its objects
+/// read whole and read as the webhook reads them, and as an UPDATE whose
+/// old object differs only in a container's `env`.
+#[test]
+fn objects_read_as_the_webhook_reads_them_judge_alike() {
+    let engine = engine();
+    let requests = requests();
+    let mut updates = 0;
+    for inventory in ["inventory.yaml", "inventory-allowed.yaml"] {
+        let path = root().join("tests/acceptance").join(inventory);
+        let mut inv = crate::tenancy::load_inventory(&path).unwrap();
+        for t in &engine.policies.tenants {
+            inv.add_tenant(t);
+        }
+        for (name, req) in &requests {
+            let mut variants = vec![req.clone()];
+            if let Some(obj) = req
+                .object
+                .as_ref()
+                .filter(|_| req.operation != Operation::Delete)
+            {
+                let old = env_edited(obj);
+                if &old != obj {
+                    updates += 1;
+                    variants.push(Request {
+                        operation: Operation::Update,
+                        old_object: Some(old),
+                        ..req.clone()
+                    });
+                }
+            }
+            for whole in variants {
+                for user in users() {
+                    let whole = Request {
+                        user,
+                        ..whole.clone()
+                    };
+                    let read = Request {
+                        object: as_decoded(&whole.object),
+                        old_object: as_decoded(&whole.old_object),
+                        ..whole.clone()
+                    };
+                    let at = format!(
+                        "{name} ({:?} as {:?}) on {inventory}",
+                        whole.operation, whole.user.username
+                    );
+                    assert_eq!(
+                        engine.validate(&read, &inv),
+                        engine.validate(&whole, &inv),
+                        "{at}"
+                    );
+                    assert_eq!(
+                        engine.mutate(&read, &inv),
+                        engine.mutate(&whole, &inv),
+                        "{at}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(updates > 100, "{updates} env-only updates");
 }
