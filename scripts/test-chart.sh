@@ -251,6 +251,10 @@ for g, r in [("", "namespaces"), ("networking.k8s.io", "networkpolicies"), ("", 
 # containers), ingress-hosts and allowed-classes (Ingresses, Gateway API),
 # allowed-classes (PersistentVolumeClaims).
 expect(covered(val, "", "pods/ephemeralcontainers", ["UPDATE"]), "validating rules miss pods/ephemeralcontainers")
+# The apiserver keeps the labels of these UPDATEs: namespace-ownership and
+# namespace-metadata judge them.
+for r in ["namespaces/status", "namespaces/finalize"]:
+    expect(covered(val, "", r, ["UPDATE"]), f"validating rules miss {r}")
 for g, r in [("networking.k8s.io", "ingresses"), ("", "persistentvolumeclaims"),
              ("gateway.networking.k8s.io", "gateways"), ("gateway.networking.k8s.io", "httproutes"),
              ("gateway.networking.k8s.io", "grpcroutes"), ("gateway.networking.k8s.io", "tlsroutes")]:
@@ -300,6 +304,8 @@ cases = [
     ("Namespace UPDATE emptying the label (new labels)", "", "namespaces", "UPDATE", ns_labels("acme-prod", ""), [NS_MUT, NS_VAL]),
     ("Namespace DELETE of a tenant namespace (old labels)", "", "namespaces", "DELETE", ns_labels("acme-prod", "acme"), [NS_VAL]),
     ("Namespace DELETE of a platform namespace (old labels)", "", "namespaces", "DELETE", ns_labels("platform-tools"), [NS_VAL]),
+    ("namespaces/status UPDATE adding the label (new labels)", "", "namespaces/status", "UPDATE", ns_labels("scratch", "acme"), [NS_VAL]),
+    ("namespaces/finalize UPDATE removing the label (new labels)", "", "namespaces/finalize", "UPDATE", ns_labels("acme-prod"), [NS_VAL]),
     ("Pod in a platform namespace", "", "pods", "CREATE", ns_labels("ingress-nginx"), []),
     ("Pod in a namespace with an empty tenant label", "", "pods", "CREATE", ns_labels("odd", ""), []),
     ("Deployment in a platform namespace", "apps", "deployments", "UPDATE", ns_labels("platform-tools"), []),

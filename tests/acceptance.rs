@@ -732,6 +732,9 @@ check_cases! {
     max_namespaces_by_admin => "check/max-namespaces-admin.yaml",
     vault_agent_resources => "check/vault-agent-resources.yaml",
     ingress_hosts => "check/ingress-hosts.yaml",
+    redteam_tenancy => "check/redteam-tenancy.yaml",
+    redteam_hosts => "check/redteam-hosts.yaml",
+    redteam_budget => "check/redteam-budget.yaml",
 }
 
 review_cases! {
@@ -745,6 +748,7 @@ review_cases! {
     review_unjudgeable => "review/unjudgeable.yaml",
     review_namespace_metadata => "review/namespace-metadata.yaml",
     review_pod_security_updates => "review/pod-security.yaml",
+    review_redteam_tenancy => "review/redteam-tenancy.yaml",
 }
 
 /// Cases where DESIGN.md is ambiguous: run, never asserted; what tenantguard

@@ -363,6 +363,60 @@ fn rules_run_only_for_their_kinds_and_subresources() {
     );
 }
 
+/// The apiserver keeps the metadata of `namespaces/status` and
+/// `namespaces/finalize` UPDATEs, so a relabel through them is judged as one
+/// through the namespace; the namespace controller's own writes through them
+/// (labels unchanged) stay admitted.
+#[test]
+fn namespace_relabels_through_subresources_are_judged() {
+    let e = Engine::default();
+    let inv = world();
+    let ns = |labels: Value| json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "acme-prod", "labels": labels}});
+    let update = |sub: &str, old: Value, new: Value| {
+        let mut r = req("acme-prod", new);
+        r.name = "acme-prod".into();
+        r.operation = Operation::Update;
+        r.old_object = Some(old);
+        r.user = User {
+            username: "alice".into(),
+            groups: vec!["system:authenticated".into()],
+        };
+        r.resource = Resource {
+            group: String::new(),
+            resource: "namespaces".into(),
+            subresource: sub.into(),
+        };
+        r
+    };
+    let acme = ns(json!({TENANT_LABEL: "acme", "pod-security.kubernetes.io/enforce": "baseline"}));
+    let cases = [
+        (
+            "relabel",
+            ns(json!({TENANT_LABEL: "globex", "pod-security.kubernetes.io/enforce": "baseline"})),
+            vec![RuleId::NamespaceOwnership],
+        ),
+        (
+            "unlabel",
+            ns(json!({"pod-security.kubernetes.io/enforce": "baseline"})),
+            vec![RuleId::NamespaceOwnership],
+        ),
+        (
+            "Pod Security off",
+            ns(json!({TENANT_LABEL: "acme", "pod-security.kubernetes.io/enforce": "privileged"})),
+            vec![RuleId::NamespaceMetadata],
+        ),
+        ("labels unchanged", acme.clone(), vec![]),
+    ];
+    for sub in ["", "status", "finalize"] {
+        for (name, new, want) in &cases {
+            let o = e.validate(&update(sub, acme.clone(), new.clone()), &inv);
+            let got: Vec<RuleId> = o.findings.iter().map(|f| f.rule).collect();
+            assert_eq!(&got, want, "{sub:?} {name}: {o:?}");
+            assert_eq!(o.allowed, want.is_empty(), "{sub:?} {name}");
+        }
+    }
+}
+
 #[test]
 fn a_rule_turned_off_makes_no_mutation_copy_for_its_kinds() {
     let set = load_sources([(

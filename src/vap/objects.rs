@@ -74,6 +74,8 @@ pub(crate) fn service_types(input: &Input<'_>) -> Draft {
 /// label of a Namespace (an empty one is none) is added, changed or removed
 /// by a Settings admin only. Every namespace is bound: a label added to a
 /// platform namespace or removed from a tenant one is what it is about.
+/// `namespaces/status` and `namespaces/finalize` too: the apiserver keeps the
+/// labels their UPDATEs carry.
 pub(crate) fn namespace_tenant_label(input: &Input<'_>) -> Draft {
     let admins = &input.set.settings.admins;
     let label = lit(TENANT_LABEL);
@@ -83,7 +85,8 @@ pub(crate) fn namespace_tenant_label(input: &Input<'_>) -> Draft {
     Draft {
         rule: "namespace-ownership",
         resource_rules: json!([{"apiGroups": [""], "apiVersions": ["v1"],
-            "operations": ["UPDATE"], "resources": ["namespaces"]}]),
+            "operations": ["UPDATE"],
+            "resources": ["namespaces", "namespaces/status", "namespaces/finalize"]}]),
         variables: vec![
             ("admin", requester_in(&admins.users, &admins.groups)),
             ("before", of("oldObject")),

@@ -102,6 +102,14 @@ fn namespace_update(user: &str, groups: &[&str], before: Value, after: Value) ->
     r
 }
 
+/// A non-admin's UPDATE of a Namespace subresource whose labels the
+/// apiserver keeps (`status`, `finalize`).
+fn namespace_subresource_update(sub: &str, before: Value, after: Value) -> Req {
+    let mut r = namespace_update("alice", &["system:authenticated"], before, after);
+    r.subresource = sub.into();
+    r
+}
+
 fn service(namespace: &str, ty: Option<&str>) -> Req {
     let mut spec = json!({"ports": [{"port": 80}]});
     if let Some(t) = ty {
@@ -524,6 +532,25 @@ fn services_and_namespaces_agree_with_the_engine() {
                 json!({"tenantguard.io/tenant": ""}),
                 json!({}),
             ),
+            no,
+        ),
+        (
+            "tenant label changed through namespaces/status",
+            namespace_subresource_update(
+                "status",
+                a.clone(),
+                json!({"tenantguard.io/tenant": "wild"}),
+            ),
+            &["namespace-ownership"],
+        ),
+        (
+            "tenant label removed through namespaces/finalize",
+            namespace_subresource_update("finalize", a.clone(), json!({})),
+            &["namespace-ownership"],
+        ),
+        (
+            "namespaces/finalize keeping the labels",
+            namespace_subresource_update("finalize", a.clone(), a.clone()),
             no,
         ),
     ];

@@ -14,7 +14,9 @@
 //! onboarding mark `tenantguard.io/onboarded` put on one in advance would
 //! open the onboarding gate the moment an admin hands it to a tenant.
 //!
-//! - UPDATE: adding, changing or removing a protected key is refused.
+//! - UPDATE: adding, changing or removing a protected key is refused, through
+//!   the `namespaces/status` and `namespaces/finalize` subresources too (the
+//!   apiserver keeps the metadata they carry).
 //! - CREATE: a protected key may only carry the value tenantguard itself
 //!   injects (`namespace-labels`): `enforce` the tenant's `podSecurity`
 //!   level, `enforce-version` `latest`, a `namespaceLabels` key its value.
@@ -55,6 +57,10 @@ impl Rule for NamespaceMetadata {
     const OPERATIONS: &'static [Operation] = &[Operation::Create, Operation::Update];
     /// Namespace objects themselves.
     const KINDS: Kinds = Kinds::Only(&[GroupKind::new("", "Namespace")]);
+    /// Labels and annotations sent through `namespaces/status` or
+    /// `namespaces/finalize` are kept by the apiserver, as namespace-ownership
+    /// says.
+    const SUBRESOURCES: &'static [&'static str] = super::namespace_ownership::NAMESPACE_WRITES;
     type Params = Params;
     const EFFECT: Effect<Params> = Effect::Validate(validate);
 }

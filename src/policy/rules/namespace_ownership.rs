@@ -13,7 +13,9 @@
 //!   and namespaces that existed before the cap was lowered are left alone.
 //! - UPDATE: only the tenant label is judged (the namespace controller and
 //!   others update namespaces all the time). Changing, adding or removing it
-//!   is for admins only, and only to a declared tenant.
+//!   is for admins only, and only to a declared tenant. UPDATEs of the
+//!   `namespaces/status` and `namespaces/finalize` subresources are judged
+//!   the same: the apiserver keeps the labels they carry.
 //! - DELETE: a tenant namespace may be deleted by its tenant's owners and by
 //!   admins; a platform namespace is not this rule's concern.
 //! - Exempt namespaces (the Settings' list and tenantguard's own): exemption
@@ -56,9 +58,18 @@ impl Rule for NamespaceOwnership {
     const OPERATIONS: &'static [Operation] = &[Operation::Create, Operation::Update, Operation::Delete];
     /// The kinds judged.
     const KINDS: Kinds = Kinds::Only(&[GroupKind::new("", "Namespace")]);
+    /// The apiserver keeps the labels of a `namespaces/status` or
+    /// `namespaces/finalize` UPDATE (their strategies only put back `spec`
+    /// or `status`), so a relabel sent through either is a relabel.
+    const SUBRESOURCES: &'static [&'static str] = NAMESPACE_WRITES;
     type Params = Params;
     const EFFECT: Effect<Params> = Effect::Validate(validate);
 }
+
+/// The Namespace subresources whose UPDATEs can change its labels and
+/// annotations: the apiserver resets only `spec` (status) or `status`
+/// (finalize) of what they send, never `metadata`.
+pub(crate) const NAMESPACE_WRITES: &[&str] = &["status", "finalize"];
 
 /// Where violations about the tenant label point.
 const LABEL_PATH: &str = "metadata.labels.tenantguard.io/tenant";

@@ -445,3 +445,16 @@ fn max_namespaces_cases() {
     }
     assert!(run(&w, Operation::Create, None, Some(&named("acme-x", Some("acme")))).is_empty());
 }
+
+/// Red-team finding: the apiserver keeps the labels of `namespaces/status`
+/// and `namespaces/finalize` UPDATEs, so both Namespace rules list those
+/// subresources (the engine runs a rule only for the subresources it lists;
+/// `engine::tests::namespace_relabels_through_subresources_are_judged` sends
+/// the requests).
+#[test]
+fn namespace_rules_judge_the_subresources_that_keep_labels() {
+    use crate::policy::rules::RuleId;
+    for rule in [RuleId::NamespaceOwnership, RuleId::NamespaceMetadata] {
+        assert_eq!(rule.subresources(), &["status", "finalize"], "{rule}");
+    }
+}
