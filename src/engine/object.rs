@@ -9,7 +9,7 @@
 //!   looks at it: a patch never touches it, and two objects that differ
 //!   only there are alike to every rule.
 //! - The parts in [`UNREAD_OBJECT_KEYS`] (a ConfigMap's or Secret's data,
-//!   any object's `status`) and, in every container of a pod or pod
+//!   and, in every container of a pod or pod
 //!   template, the fields in [`UNREAD_CONTAINER_KEYS`] (`env`, `command`,
 //!   `volumeMounts`, ...: often most of a workload) are checked as JSON and
 //!   kept as one string holding their JSON text, not built as a tree. So
@@ -42,8 +42,8 @@ const METADATA: &str = "metadata";
 const MANAGED_FIELDS: &str = "managedFields";
 
 /// Top-level fields of an object kept as their JSON text: what a ConfigMap
-/// or Secret holds, and the status the apiserver's controllers write.
-pub(crate) const UNREAD_OBJECT_KEYS: [&str; 4] = ["data", "binaryData", "stringData", "status"];
+/// or Secret holds.
+pub(crate) const UNREAD_OBJECT_KEYS: [&str; 3] = ["data", "binaryData", "stringData"];
 
 /// Fields of a container kept as their JSON text. A rule that comes to read
 /// one of them takes it off this list (the scan in the tests says so).
@@ -248,7 +248,7 @@ mod tests {
             "volumes": [{"name": "v", "hostPath": {"path": "/"}}]});
         let cases = [
             (format!(r#"{{"kind":"Pod","spec":{},"status":{{"phase":"Running"}}}}"#, pod("")),
-                json!({"kind": "Pod", "spec": read_pod, "status": r#"{"phase":"Running"}"#})),
+                json!({"kind": "Pod", "spec": read_pod, "status": {"phase": "Running"}})),
             (format!(r#"{{"kind":"Deployment","spec":{{"replicas":1,"template":{{"metadata":{{"labels":{{"a":"b"}}}},"spec":{}}}}}}}"#, pod("")),
                 json!({"kind": "Deployment", "spec": {"replicas": 1, "template": {"metadata": {"labels": {"a": "b"}}, "spec": read_pod}}})),
             (format!(r#"{{"kind":"CronJob","spec":{{"jobTemplate":{{"spec":{{"template":{{"spec":{}}}}}}}}}}}"#, pod("")),
@@ -281,7 +281,7 @@ mod tests {
             r#"{"spec":{"containers":[{"env":[1,]}]}}"#,
             r#"{"spec":{"template":{"spec":{"initContainers":[{"command":["a"}]}}}}"#,
             r#"{"data":{"a" "b"}}"#,
-            r#"{"status":tru}"#,
+            r#"{"stringData":tru}"#,
         ] {
             assert!(read(bad).is_err(), "{bad}");
         }
