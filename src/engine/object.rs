@@ -8,9 +8,8 @@
 //!   costs a scan. No rule, the mutation diff or `oldObject` comparison
 //!   looks at it: a patch never touches it, and two objects that differ
 //!   only there are alike to every rule.
-//! - The parts in [`UNREAD_OBJECT_KEYS`] (a ConfigMap's or Secret's data,
-//!   and, in every container of a pod or pod
-//!   template, the fields in [`UNREAD_CONTAINER_KEYS`] (`env`, `command`,
+//! - The parts in [`UNREAD_OBJECT_KEYS`] (a ConfigMap's or Secret's data)
+//!   and, in every container of a pod or pod template, the fields in [`UNREAD_CONTAINER_KEYS`] (`env`, `command`,
 //!   `volumeMounts`, ...: often most of a workload) are checked as JSON and
 //!   kept as one string holding their JSON text, not built as a tree. So
 //!   two objects still compare equal exactly when these parts are the same
