@@ -14,7 +14,8 @@
 //!   `appArmorProfile` at pod and container level: `Unconfined` refused,
 //!   `RuntimeDefault`/`Localhost` and `runtime/default`/`localhost/*`
 //!   allowed), SELinux (`type` only from the container types, `user` and
-//!   `role` unset), `procMount` other than `Default`, seccomp `Unconfined`,
+//!   `role` unset), `procMount` other than `Default` (unless the pod runs in
+//!   a user namespace, `hostUsers: false`, since 1.35), seccomp `Unconfined`,
 //!   sysctls outside the safe list, Windows `hostProcess`, and (since 1.34)
 //!   a `host` in the `httpGet`/`tcpSocket` of probes and lifecycle hooks,
 //!   which would make the kubelet call any address from the node.
@@ -22,7 +23,10 @@
 //!   `csi`, `downwardAPI`, `emptyDir`, `ephemeral`, `persistentVolumeClaim`,
 //!   `projected`, `secret`, `image`), `allowPrivilegeEscalation: false`,
 //!   `runAsNonRoot: true` (at pod level or in every container, never
-//!   `false`), no `runAsUser: 0`, seccomp `RuntimeDefault` or `Localhost` (at
+//!   `false`) and no `runAsUser: 0` (both skipped, since 1.35, for a pod in a
+//!   user namespace, `hostUsers: false`, where root is not the node's root),
+//!   `procMount` `Default` or unset whatever `hostUsers` says, seccomp
+//!   `RuntimeDefault` or `Localhost` (at
 //!   pod level or in every container), and capabilities `drop: [ALL]` with
 //!   nothing added but `NET_BIND_SERVICE`. As upstream, the restricted
 //!   volume, seccomp and capability checks replace their baseline
@@ -97,6 +101,10 @@ struct Judge<'a> {
     level: PodSecurityLevel,
     /// The pod's spec path, e.g. `spec.template.spec`.
     sp: &'a str,
+    /// The pod runs in a user namespace (`hostUsers: false`): upstream
+    /// relaxes `procMount` at baseline and `runAsNonRoot`/`runAsUser` at
+    /// restricted for it (policy version 1.35).
+    userns: bool,
     out: Vec<Violation>,
 }
 
@@ -256,7 +264,7 @@ impl<'a> Judge<'a> {
                 );
             }
         }
-        if self.restricted() {
+        if self.restricted() && !self.userns {
             if let Some(u) = set(sc.get("runAsUser")) {
                 if u.as_i64() == Some(0) || !u.is_number() {
                     self.deny(
@@ -341,7 +349,8 @@ impl<'a> Judge<'a> {
         let empty = Map::new();
         let sc = sc.unwrap_or(&empty);
         self.must_be_false(sc, "privileged", &sc_path, Some(c));
-        if let Some(pm) = set(sc.get("procMount")) {
+        let proc_mount = set(sc.get("procMount")).filter(|_| self.restricted() || !self.userns);
+        if let Some(pm) = proc_mount {
             if pm.as_str() != Some("Default") {
                 self.deny(
                     format!("{sc_path}.procMount"),
@@ -362,23 +371,8 @@ impl<'a> Judge<'a> {
                 Some(c),
             );
         }
-        match set(sc.get("runAsNonRoot")) {
-            None => missing.run_as_non_root.push(*c),
-            Some(Value::Bool(true)) => {}
-            Some(v) => self.deny(
-                format!("{sc_path}.runAsNonRoot"),
-                &format!("is {}; it must be true or unset", show(v)),
-                Some(c),
-            ),
-        }
-        if let Some(u) = set(sc.get("runAsUser")) {
-            if u.as_i64() == Some(0) || !u.is_number() {
-                self.deny(
-                    format!("{sc_path}.runAsUser"),
-                    &format!("is {}; it must not be 0 (root)", show(u)),
-                    Some(c),
-                );
-            }
+        if !self.userns {
+            self.run_as_non_root(sc, &sc_path, c, missing);
         }
         if !windows {
             let sp_path = Field(&sc_path, "seccompProfile");
@@ -395,6 +389,35 @@ impl<'a> Judge<'a> {
                         );
                     }
                 }
+            }
+        }
+    }
+
+    /// `restricted`'s `runAsNonRoot` and `runAsUser` of a container (a
+    /// container leaving `runAsNonRoot` to the pod goes to `missing`).
+    fn run_as_non_root<'c>(
+        &mut self,
+        sc: &Map<String, Value>,
+        sc_path: &dyn Display,
+        c: &ContainerView<'c>,
+        missing: &mut Missing<'c>,
+    ) {
+        match set(sc.get("runAsNonRoot")) {
+            None => missing.run_as_non_root.push(*c),
+            Some(Value::Bool(true)) => {}
+            Some(v) => self.deny(
+                format!("{sc_path}.runAsNonRoot"),
+                &format!("is {}; it must be true or unset", show(v)),
+                Some(c),
+            ),
+        }
+        if let Some(u) = set(sc.get("runAsUser")) {
+            if u.as_i64() == Some(0) || !u.is_number() {
+                self.deny(
+                    format!("{sc_path}.runAsUser"),
+                    &format!("is {}; it must not be 0 (root)", show(u)),
+                    Some(c),
+                );
             }
         }
     }
@@ -544,11 +567,13 @@ pub fn judge(pod: &PodView<'_>, level: PodSecurityLevel) -> Vec<Violation> {
     let mut j = Judge {
         level,
         sp: pod.at.spec_path,
+        userns: false,
         out: Vec::new(),
     };
     let Some(spec) = j.section(Some(pod.spec), &pod.at.spec_path) else {
         return j.out;
     };
+    j.userns = spec.get("hostUsers") == Some(&Value::Bool(false));
     let windows = spec
         .get("os")
         .and_then(|o| o.get("name"))
