@@ -12,7 +12,7 @@
 //!   `privileged`, `capabilities.add` outside the baseline list, `hostPath`
 //!   volumes, non-zero `hostPort`s, AppArmor (the beta annotations and
 //!   `appArmorProfile` at pod and container level: `Unconfined` refused,
-//!   `RuntimeDefault`/`Localhost` and `runtime/default`/`localhost/*`
+//!   `RuntimeDefault`/`Localhost` and `runtime/default`/`localhost/*`/`""`
 //!   allowed), SELinux (`type` only from the container types, `user` and
 //!   `role` unset), `procMount` other than `Default` (unless the pod runs in
 //!   a user namespace, `hostUsers: false`, since 1.35), seccomp `Unconfined`,
@@ -320,14 +320,15 @@ impl<'a> Judge<'a> {
             if !key.starts_with(APPARMOR_PREFIX) {
                 continue;
             }
-            let ok = v
-                .as_str()
-                .is_some_and(|s| s == "runtime/default" || s.starts_with("localhost/"));
+            // Upstream also admits an empty value (the runtime's default).
+            let ok = v.as_str().is_some_and(|s| {
+                s.is_empty() || s == "runtime/default" || s.starts_with("localhost/")
+            });
             if !ok {
                 self.deny(
                     format!("{}.annotations.{key}", pod.at.meta_path),
                     &format!(
-                        "is {}; it must be runtime/default or localhost/<profile>",
+                        "is {}; it must be runtime/default, localhost/<profile> or empty",
                         show(v)
                     ),
                     None,

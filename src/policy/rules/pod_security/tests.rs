@@ -100,6 +100,10 @@ fn baseline_cases() {
         // AppArmor
         ("AppArmor annotation runtime/default and localhost", B, json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "annotations": {
             "container.apparmor.security.beta.kubernetes.io/a": "runtime/default", "container.apparmor.security.beta.kubernetes.io/b": "localhost/prof"}}, "spec": {}}), vec![]),
+        ("AppArmor annotation empty (upstream allows it)", B, json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "annotations": {
+            "container.apparmor.security.beta.kubernetes.io/a": ""}}, "spec": {}}), vec![]),
+        ("AppArmor annotation in capitals", B, json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "annotations": {
+            "container.apparmor.security.beta.kubernetes.io/a": "Runtime/Default"}}, "spec": {}}), vec!["metadata.annotations.container.apparmor.security.beta.kubernetes.io/a"]),
         ("AppArmor annotation unconfined", B, json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "annotations": {
             "container.apparmor.security.beta.kubernetes.io/a": "unconfined"}}, "spec": {}}), vec!["metadata.annotations.container.apparmor.security.beta.kubernetes.io/a"]),
         ("AppArmor annotation in a template", B, json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}, "spec": {"template": {"metadata": {"annotations": {
