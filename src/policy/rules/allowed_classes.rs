@@ -7,6 +7,7 @@
 //! | Ingress (`networking.k8s.io`) | `spec.ingressClassName`, annotation `kubernetes.io/ingress.class` | `ingressClasses` |
 //! | PersistentVolumeClaim | `spec.storageClassName`, annotation `volume.beta.kubernetes.io/storage-class` | `storageClasses` |
 //! | StatefulSet | the same in each of `spec.volumeClaimTemplates[]` | `storageClasses` |
+//! | Pods and pod templates | the same in each generic ephemeral volume's `volumes[].ephemeral.volumeClaimTemplate` | `storageClasses` |
 //! | Pods and pod templates | `priorityClassName` | `priorityClasses` |
 //! | Pods and pod templates | `runtimeClassName` | `runtimeClasses` |
 //! | Gateway (`gateway.networking.k8s.io`) | `spec.gatewayClassName` | `gatewayClasses` |
@@ -67,8 +68,9 @@ use crate::tenancy::TenantRef;
 #[serde(deny_unknown_fields)]
 pub struct Params {}
 
-/// Pods and workloads (priority and runtime classes; StatefulSet claim
-/// templates), Ingresses, PersistentVolumeClaims and Gateways.
+/// Pods and workloads (priority and runtime classes, ephemeral volumes'
+/// claim templates; StatefulSet claim templates), Ingresses,
+/// PersistentVolumeClaims and Gateways.
 const JUDGED: [GroupKind; 12] = podspec::pod_kinds_and(&[
     GroupKind::new("networking.k8s.io", "Ingress"),
     GroupKind::new("", "PersistentVolumeClaim"),
@@ -159,6 +161,16 @@ pub fn validate(ctx: &Ctx<'_>, _params: &Params) -> Vec<Violation> {
             if !matches!(named(runtime), Named::Nothing) {
                 let path = format!("{at}.runtimeClassName");
                 judge.class(AllowList::RuntimeClasses, runtime, &path, &mut out);
+            }
+            // Generic ephemeral volumes: the claim the controller makes from
+            // each template, judged now rather than left Pending later.
+            let volumes = pod.spec.get("volumes").and_then(Value::as_array);
+            for (i, v) in volumes.into_iter().flatten().enumerate() {
+                let template = v.get("ephemeral").and_then(|e| e.get("volumeClaimTemplate"));
+                if let Some(t) = template.filter(|t| !t.is_null()) {
+                    let at = format!("{at}.volumes[{i}].ephemeral.volumeClaimTemplate.");
+                    judge.claim(t, &at, &mut out);
+                }
             }
         }
     }

@@ -139,6 +139,29 @@ fn workloads_and_claim_templates() {
             "spec.template.spec.priorityClassName",
         ]
     );
+    // Generic ephemeral volumes make a claim from their template.
+    let eph = |claim: Value| json!({"name": "scratch", "ephemeral": {"volumeClaimTemplate": claim}});
+    let p = pod(json!({"volumes": [
+        {"name": "tmp", "emptyDir": {}},
+        eph(json!({"spec": {"storageClassName": "fast"}})),
+        eph(json!({"spec": {"storageClassName": "premium"}})),
+        eph(json!({"metadata": {"annotations": {"volume.beta.kubernetes.io/storage-class": "premium"}}, "spec": {}})),
+        eph(Value::Null),
+    ], "containers": []}));
+    assert_eq!(
+        paths(&w, "acme-prod", &p),
+        [
+            "spec.volumes[2].ephemeral.volumeClaimTemplate.spec.storageClassName",
+            "spec.volumes[3].ephemeral.volumeClaimTemplate.metadata.annotations.volume.beta.kubernetes.io/storage-class",
+        ]
+    );
+    let job = json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"}, "spec": {"template": {"spec": {
+        "volumes": [eph(json!({"spec": {"storageClassName": "premium"}}))]}}}});
+    assert_eq!(
+        paths(&w, "acme-prod", &job),
+        ["spec.template.spec.volumes[0].ephemeral.volumeClaimTemplate.spec.storageClassName"]
+    );
+    assert!(paths(&w, "globex-prod", &p).is_empty());
     let cron = json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "c"},
         "spec": {"jobTemplate": {"spec": {"template": {"spec": {"runtimeClassName": "kata"}}}}}});
     assert_eq!(
