@@ -589,6 +589,11 @@ pub fn judge(pod: &PodView<'_>, level: PodSecurityLevel) -> Vec<Violation> {
     j.pod_context(psc, &psc_path);
     j.volumes(spec);
     j.apparmor_annotations(pod);
+    // A container list of another shape hides its containers from every
+    // check: say so rather than pass them.
+    for list in ContainerList::ALL {
+        j.list(spec.get(list.field()), &Field(&sp, list.field()));
+    }
     let mut missing = Missing::default();
     for c in pod.containers(&ContainerList::ALL) {
         j.container(&c, windows, &mut missing);

@@ -76,6 +76,9 @@ fn baseline_cases() {
             vec!["spec.initContainers[0].securityContext.privileged"]),
         ("privileged ephemeral container", B, pod(json!({"containers": [{"name": "a"}], "ephemeralContainers": [{"name": "d", "securityContext": {"privileged": true}}]})),
             vec!["spec.ephemeralContainers[0].securityContext.privileged"]),
+        ("containers not a list", B, pod(json!({"containers": {"name": "a", "securityContext": {"privileged": true}}})), vec!["spec.containers"]),
+        ("ephemeralContainers not a list", B, pod(json!({"containers": [], "ephemeralContainers": "dbg"})), vec!["spec.ephemeralContainers"]),
+        ("null container lists", B, pod(json!({"containers": null, "initContainers": null})), vec![]),
         ("one bad container among good ones", B, pod(json!({"containers": [{"name": "a"}, {"name": "b", "securityContext": {"privileged": true}}, {"name": "c"}]})),
             vec!["spec.containers[1].securityContext.privileged"]),
         // capabilities
