@@ -62,8 +62,11 @@ use super::{Ctx, Effect, Kinds, Operation, Rule, Scope, Violation};
 use crate::podspec::{self, ContainerList, ContainerView, Field, Item, PodView};
 use crate::policy::PodSecurityLevel;
 
+mod fields;
 mod pod_level;
 mod values;
+
+use fields::ContainerFields;
 
 use pod_level::{pod_level_restricted, Missing};
 
@@ -503,38 +506,6 @@ impl<'a> Judge<'a> {
         if self.restricted() && !drop.iter().any(|d| d.as_str() == Some("ALL")) {
             self.deny(format!("{path}.drop"), "must include ALL", Some(c));
         }
-    }
-}
-
-/// The fields of a container this rule reads, found in one pass over its
-/// keys: looking each up would cost a search apiece, for every container.
-#[derive(Default)]
-struct ContainerFields<'v> {
-    ports: Option<&'v Value>,
-    security_context: Option<&'v Value>,
-    /// The container field of each of [`HANDLERS`], in that order.
-    handlers: [Option<&'v Value>; HANDLERS.len()],
-}
-
-impl<'v> ContainerFields<'v> {
-    fn of(cm: &'v Map<String, Value>) -> Self {
-        let mut f = ContainerFields::default();
-        for (k, v) in cm {
-            match k.as_str() {
-                "ports" => f.ports = Some(v),
-                "securityContext" => f.security_context = Some(v),
-                // The fields of HANDLERS (checked against it in the tests).
-                key @ ("livenessProbe" | "readinessProbe" | "startupProbe" | "lifecycle") => {
-                    for (slot, (field, _)) in f.handlers.iter_mut().zip(HANDLERS) {
-                        if field == key {
-                            *slot = Some(v);
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-        f
     }
 }
 
