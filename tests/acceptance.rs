@@ -589,7 +589,7 @@ fn review_file(rel: &str) -> Vec<String> {
             .arg(&file)
             .args(["--endpoint", endpoint])
             .arg("--inventory")
-            .arg(inventory())
+            .arg(inventory_of(&cf))
             .arg("--policies")
             .arg(pol.path())
             .output()
@@ -728,6 +728,8 @@ check_cases! {
     service_types => "check/service-types.yaml",
     allowed_classes => "check/allowed-classes.yaml",
     allowed_registries => "check/allowed-registries.yaml",
+    redteam_pods => "check/redteam-pods.yaml",
+    redteam_pods_allowed_lists => "check/redteam-pods-allowed.yaml",
     max_namespaces_by_owner => "check/max-namespaces-owner.yaml",
     max_namespaces_by_admin => "check/max-namespaces-admin.yaml",
     vault_agent_resources => "check/vault-agent-resources.yaml",
@@ -749,6 +751,7 @@ review_cases! {
     review_namespace_metadata => "review/namespace-metadata.yaml",
     review_pod_security_updates => "review/pod-security.yaml",
     review_redteam_tenancy => "review/redteam-tenancy.yaml",
+    review_redteam_pods => "review/redteam-pods.yaml",
 }
 
 /// Cases where DESIGN.md is ambiguous: run, never asserted; what tenantguard

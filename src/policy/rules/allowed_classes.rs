@@ -5,8 +5,9 @@
 //! | object | field | list |
 //! | --- | --- | --- |
 //! | Ingress (`networking.k8s.io`) | `spec.ingressClassName`, annotation `kubernetes.io/ingress.class` | `ingressClasses` |
-//! | PersistentVolumeClaim | `spec.storageClassName` | `storageClasses` |
-//! | StatefulSet | `spec.volumeClaimTemplates[].spec.storageClassName` | `storageClasses` |
+//! | PersistentVolumeClaim | `spec.storageClassName`, annotation `volume.beta.kubernetes.io/storage-class` | `storageClasses` |
+//! | StatefulSet | the same in each of `spec.volumeClaimTemplates[]` | `storageClasses` |
+//! | Pods and pod templates | the same in each generic ephemeral volume's `volumes[].ephemeral.volumeClaimTemplate` | `storageClasses` |
 //! | Pods and pod templates | `priorityClassName` | `priorityClasses` |
 //! | Pods and pod templates | `runtimeClassName` | `runtimeClasses` |
 //! | Gateway (`gateway.networking.k8s.io`) | `spec.gatewayClassName` | `gatewayClasses` |
@@ -29,6 +30,13 @@
 //!   binding to a pre-provisioned PersistentVolume without one. That is
 //!   storage outside every class, so a tenant with a `storageClasses` list
 //!   may not ask for it (with no list, anything goes).
+//!
+//! - the beta annotation `volume.beta.kubernetes.io/storage-class` still
+//!   names a claim's class: Kubernetes' PV controller and the external
+//!   provisioners read it before `storageClassName`, and the apiserver sets
+//!   no default class when it is there. So it is judged as the field is
+//!   (`""` too), at its own path, beside the field; a claim with only the
+//!   annotation is not also judged as the default class.
 //!
 //! An Ingress without a class (neither field) is not judged either: it is
 //! served by the default IngressClass, which the apiserver fills in when
@@ -60,8 +68,9 @@ use crate::tenancy::TenantRef;
 #[serde(deny_unknown_fields)]
 pub struct Params {}
 
-/// Pods and workloads (priority and runtime classes; StatefulSet claim
-/// templates), Ingresses, PersistentVolumeClaims and Gateways.
+/// Pods and workloads (priority and runtime classes, ephemeral volumes'
+/// claim templates; StatefulSet claim templates), Ingresses,
+/// PersistentVolumeClaims and Gateways.
 const JUDGED: [GroupKind; 12] = podspec::pod_kinds_and(&[
     GroupKind::new("networking.k8s.io", "Ingress"),
     GroupKind::new("", "PersistentVolumeClaim"),
@@ -85,6 +94,10 @@ impl Rule for AllowedClasses {
 
 /// The legacy annotation that named an Ingress's class before `ingressClassName`.
 pub const INGRESS_CLASS_ANNOTATION: &str = "kubernetes.io/ingress.class";
+
+/// The beta annotation that names a claim's storage class; Kubernetes' PV
+/// controller reads it before `spec.storageClassName`.
+pub const STORAGE_CLASS_ANNOTATION: &str = "volume.beta.kubernetes.io/storage-class";
 
 /// The priority class prefix Kubernetes reserves for its own critical pods.
 const RESERVED_PRIORITY_PREFIX: &str = "system-";
@@ -120,7 +133,7 @@ pub fn validate(ctx: &Ctx<'_>, _params: &Params) -> Vec<Violation> {
             );
         }
         ("", "PersistentVolumeClaim") => {
-            judge.storage(obj.get("spec"), "spec", &mut out);
+            judge.claim(obj, "", &mut out);
         }
         _ => {}
     }
@@ -129,8 +142,8 @@ pub fn validate(ctx: &Ctx<'_>, _params: &Params) -> Vec<Violation> {
             .pointer("/spec/volumeClaimTemplates")
             .and_then(Value::as_array);
         for (i, t) in templates.into_iter().flatten().enumerate() {
-            let at = format!("spec.volumeClaimTemplates[{i}].spec");
-            judge.storage(t.get("spec"), &at, &mut out);
+            let at = format!("spec.volumeClaimTemplates[{i}].");
+            judge.claim(t, &at, &mut out);
         }
     }
     if let Some(pod) = ctx.pod() {
@@ -148,6 +161,16 @@ pub fn validate(ctx: &Ctx<'_>, _params: &Params) -> Vec<Violation> {
             if !matches!(named(runtime), Named::Nothing) {
                 let path = format!("{at}.runtimeClassName");
                 judge.class(AllowList::RuntimeClasses, runtime, &path, &mut out);
+            }
+            // Generic ephemeral volumes: the claim the controller makes from
+            // each template, judged now rather than left Pending later.
+            let volumes = pod.spec.get("volumes").and_then(Value::as_array);
+            for (i, v) in volumes.into_iter().flatten().enumerate() {
+                let template = v.get("ephemeral").and_then(|e| e.get("volumeClaimTemplate"));
+                if let Some(t) = template.filter(|t| !t.is_null()) {
+                    let at = format!("{at}.volumes[{i}].ephemeral.volumeClaimTemplate.");
+                    judge.claim(t, &at, &mut out);
+                }
             }
         }
     }
@@ -219,15 +242,32 @@ impl Judge<'_, '_> {
         ));
     }
 
-    /// The `storageClassName` of a claim spec at `at`, with DESIGN's
-    /// default and static-binding semantics (see the module docs).
-    fn storage(&self, spec: Option<&Value>, at: &str, out: &mut Vec<Violation>) {
-        let path = format!("{at}.storageClassName");
+    /// The storage class of a claim (a PersistentVolumeClaim, or a claim
+    /// template whose paths start with `at`): its beta annotation and its
+    /// `spec.storageClassName`.
+    fn claim(&self, claim: &Value, at: &str, out: &mut Vec<Violation>) {
+        let annotation = claim
+            .pointer("/metadata/annotations")
+            .and_then(|a| a.get(STORAGE_CLASS_ANNOTATION));
+        let annotated = annotation.is_some_and(|v| !v.is_null());
+        if annotated {
+            let path = format!("{at}metadata.annotations.{STORAGE_CLASS_ANNOTATION}");
+            self.storage(annotation, &path, false, out);
+        }
+        let field = claim.get("spec").and_then(|s| s.get("storageClassName"));
+        self.storage(field, &format!("{at}spec.storageClassName"), !annotated, out);
+    }
+
+    /// A claim's storage class `v` at `path`, with DESIGN's default and
+    /// static-binding semantics (see the module docs); `defaulted`: an
+    /// unset class gets the cluster's default.
+    fn storage(&self, v: Option<&Value>, path: &str, defaulted: bool, out: &mut Vec<Violation>) {
+        let path = path.to_string();
         let which = AllowList::StorageClasses;
-        match spec.and_then(|s| s.get("storageClassName")) {
+        match v {
             None | Some(Value::Null) => {
                 let default = self.ctx.settings.default_storage_class.as_str();
-                if !default.is_empty() {
+                if defaulted && !default.is_empty() {
                     let why = " (no storageClassName, so the cluster's default class, Settings defaultStorageClass)";
                     self.name(which, default, &path, why, out);
                 }

@@ -12,9 +12,10 @@
 //!   `privileged`, `capabilities.add` outside the baseline list, `hostPath`
 //!   volumes, non-zero `hostPort`s, AppArmor (the beta annotations and
 //!   `appArmorProfile` at pod and container level: `Unconfined` refused,
-//!   `RuntimeDefault`/`Localhost` and `runtime/default`/`localhost/*`
+//!   `RuntimeDefault`/`Localhost` and `runtime/default`/`localhost/*`/`""`
 //!   allowed), SELinux (`type` only from the container types, `user` and
-//!   `role` unset), `procMount` other than `Default`, seccomp `Unconfined`,
+//!   `role` unset), `procMount` other than `Default` (unless the pod runs in
+//!   a user namespace, `hostUsers: false`, since 1.35), seccomp `Unconfined`,
 //!   sysctls outside the safe list, Windows `hostProcess`, and (since 1.34)
 //!   a `host` in the `httpGet`/`tcpSocket` of probes and lifecycle hooks,
 //!   which would make the kubelet call any address from the node.
@@ -22,7 +23,10 @@
 //!   `csi`, `downwardAPI`, `emptyDir`, `ephemeral`, `persistentVolumeClaim`,
 //!   `projected`, `secret`, `image`), `allowPrivilegeEscalation: false`,
 //!   `runAsNonRoot: true` (at pod level or in every container, never
-//!   `false`), no `runAsUser: 0`, seccomp `RuntimeDefault` or `Localhost` (at
+//!   `false`) and no `runAsUser: 0` (both skipped, since 1.35, for a pod in a
+//!   user namespace, `hostUsers: false`, where root is not the node's root),
+//!   `procMount` `Default` or unset whatever `hostUsers` says, seccomp
+//!   `RuntimeDefault` or `Localhost` (at
 //!   pod level or in every container), and capabilities `drop: [ALL]` with
 //!   nothing added but `NET_BIND_SERVICE`. As upstream, the restricted
 //!   volume, seccomp and capability checks replace their baseline
@@ -58,8 +62,11 @@ use super::{Ctx, Effect, Kinds, Operation, Rule, Scope, Violation};
 use crate::podspec::{self, ContainerList, ContainerView, Field, Item, PodView};
 use crate::policy::PodSecurityLevel;
 
+mod fields;
 mod pod_level;
 mod values;
+
+use fields::ContainerFields;
 
 use pod_level::{pod_level_restricted, Missing};
 
@@ -97,6 +104,10 @@ struct Judge<'a> {
     level: PodSecurityLevel,
     /// The pod's spec path, e.g. `spec.template.spec`.
     sp: &'a str,
+    /// The pod runs in a user namespace (`hostUsers: false`): upstream
+    /// relaxes `procMount` at baseline and `runAsNonRoot`/`runAsUser` at
+    /// restricted for it (policy version 1.35).
+    userns: bool,
     out: Vec<Violation>,
 }
 
@@ -256,7 +267,7 @@ impl<'a> Judge<'a> {
                 );
             }
         }
-        if self.restricted() {
+        if self.restricted() && !self.userns {
             if let Some(u) = set(sc.get("runAsUser")) {
                 if u.as_i64() == Some(0) || !u.is_number() {
                     self.deny(
@@ -312,14 +323,15 @@ impl<'a> Judge<'a> {
             if !key.starts_with(APPARMOR_PREFIX) {
                 continue;
             }
-            let ok = v
-                .as_str()
-                .is_some_and(|s| s == "runtime/default" || s.starts_with("localhost/"));
+            // Upstream also admits an empty value (the runtime's default).
+            let ok = v.as_str().is_some_and(|s| {
+                s.is_empty() || s == "runtime/default" || s.starts_with("localhost/")
+            });
             if !ok {
                 self.deny(
                     format!("{}.annotations.{key}", pod.at.meta_path),
                     &format!(
-                        "is {}; it must be runtime/default or localhost/<profile>",
+                        "is {}; it must be runtime/default, localhost/<profile> or empty",
                         show(v)
                     ),
                     None,
@@ -341,7 +353,8 @@ impl<'a> Judge<'a> {
         let empty = Map::new();
         let sc = sc.unwrap_or(&empty);
         self.must_be_false(sc, "privileged", &sc_path, Some(c));
-        if let Some(pm) = set(sc.get("procMount")) {
+        let proc_mount = set(sc.get("procMount")).filter(|_| self.restricted() || !self.userns);
+        if let Some(pm) = proc_mount {
             if pm.as_str() != Some("Default") {
                 self.deny(
                     format!("{sc_path}.procMount"),
@@ -362,23 +375,8 @@ impl<'a> Judge<'a> {
                 Some(c),
             );
         }
-        match set(sc.get("runAsNonRoot")) {
-            None => missing.run_as_non_root.push(*c),
-            Some(Value::Bool(true)) => {}
-            Some(v) => self.deny(
-                format!("{sc_path}.runAsNonRoot"),
-                &format!("is {}; it must be true or unset", show(v)),
-                Some(c),
-            ),
-        }
-        if let Some(u) = set(sc.get("runAsUser")) {
-            if u.as_i64() == Some(0) || !u.is_number() {
-                self.deny(
-                    format!("{sc_path}.runAsUser"),
-                    &format!("is {}; it must not be 0 (root)", show(u)),
-                    Some(c),
-                );
-            }
+        if !self.userns {
+            self.run_as_non_root(sc, &sc_path, c, missing);
         }
         if !windows {
             let sp_path = Field(&sc_path, "seccompProfile");
@@ -395,6 +393,35 @@ impl<'a> Judge<'a> {
                         );
                     }
                 }
+            }
+        }
+    }
+
+    /// `restricted`'s `runAsNonRoot` and `runAsUser` of a container (a
+    /// container leaving `runAsNonRoot` to the pod goes to `missing`).
+    fn run_as_non_root<'c>(
+        &mut self,
+        sc: &Map<String, Value>,
+        sc_path: &dyn Display,
+        c: &ContainerView<'c>,
+        missing: &mut Missing<'c>,
+    ) {
+        match set(sc.get("runAsNonRoot")) {
+            None => missing.run_as_non_root.push(*c),
+            Some(Value::Bool(true)) => {}
+            Some(v) => self.deny(
+                format!("{sc_path}.runAsNonRoot"),
+                &format!("is {}; it must be true or unset", show(v)),
+                Some(c),
+            ),
+        }
+        if let Some(u) = set(sc.get("runAsUser")) {
+            if u.as_i64() == Some(0) || !u.is_number() {
+                self.deny(
+                    format!("{sc_path}.runAsUser"),
+                    &format!("is {}; it must not be 0 (root)", show(u)),
+                    Some(c),
+                );
             }
         }
     }
@@ -482,38 +509,6 @@ impl<'a> Judge<'a> {
     }
 }
 
-/// The fields of a container this rule reads, found in one pass over its
-/// keys: looking each up would cost a search apiece, for every container.
-#[derive(Default)]
-struct ContainerFields<'v> {
-    ports: Option<&'v Value>,
-    security_context: Option<&'v Value>,
-    /// The container field of each of [`HANDLERS`], in that order.
-    handlers: [Option<&'v Value>; HANDLERS.len()],
-}
-
-impl<'v> ContainerFields<'v> {
-    fn of(cm: &'v Map<String, Value>) -> Self {
-        let mut f = ContainerFields::default();
-        for (k, v) in cm {
-            match k.as_str() {
-                "ports" => f.ports = Some(v),
-                "securityContext" => f.security_context = Some(v),
-                // The fields of HANDLERS (checked against it in the tests).
-                key @ ("livenessProbe" | "readinessProbe" | "startupProbe" | "lifecycle") => {
-                    for (slot, (field, _)) in f.handlers.iter_mut().zip(HANDLERS) {
-                        if field == key {
-                            *slot = Some(v);
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-        f
-    }
-}
-
 /// Whether an UPDATE changes what this rule judges. A
 /// `pods/ephemeralcontainers` request is always judged: it exists only to
 /// add containers to a running pod.
@@ -544,11 +539,13 @@ pub fn judge(pod: &PodView<'_>, level: PodSecurityLevel) -> Vec<Violation> {
     let mut j = Judge {
         level,
         sp: pod.at.spec_path,
+        userns: false,
         out: Vec::new(),
     };
     let Some(spec) = j.section(Some(pod.spec), &pod.at.spec_path) else {
         return j.out;
     };
+    j.userns = spec.get("hostUsers") == Some(&Value::Bool(false));
     let windows = spec
         .get("os")
         .and_then(|o| o.get("name"))
@@ -563,6 +560,11 @@ pub fn judge(pod: &PodView<'_>, level: PodSecurityLevel) -> Vec<Violation> {
     j.pod_context(psc, &psc_path);
     j.volumes(spec);
     j.apparmor_annotations(pod);
+    // A container list of another shape hides its containers from every
+    // check: say so rather than pass them.
+    for list in ContainerList::ALL {
+        j.list(spec.get(list.field()), &Field(&sp, list.field()));
+    }
     let mut missing = Missing::default();
     for c in pod.containers(&ContainerList::ALL) {
         j.container(&c, windows, &mut missing);

@@ -39,6 +39,11 @@ fn pvc(spec: Value) -> Value {
     json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"}, "spec": spec})
 }
 
+fn annotated_pvc(class: Value, spec: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "data", "annotations": {"volume.beta.kubernetes.io/storage-class": class}}, "spec": spec})
+}
+
 fn pod(spec: Value) -> Value {
     json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": spec})
 }
@@ -51,6 +56,7 @@ fn gateway(class: Value) -> Value {
 const ICN: &str = "spec.ingressClassName";
 const ANN: &str = "metadata.annotations.kubernetes.io/ingress.class";
 const SCN: &str = "spec.storageClassName";
+const SCA: &str = "metadata.annotations.volume.beta.kubernetes.io/storage-class";
 const PCN: &str = "spec.priorityClassName";
 const RCN: &str = "spec.runtimeClassName";
 const GCN: &str = "spec.gatewayClassName";
@@ -79,6 +85,15 @@ fn cases() {
         ("static binding with a list", "acme-prod", pvc(json!({"storageClassName": "", "volumeName": "pv-1"})), vec![SCN]),
         ("static binding without a list", "globex-prod", pvc(json!({"storageClassName": ""})), vec![]),
         ("storage class not a string", "acme-prod", pvc(json!({"storageClassName": 7})), vec![SCN]),
+        // The beta annotation the PV controller reads before the field.
+        ("beta annotation alone", "acme-prod", annotated_pvc(json!("premium-ssd"), json!({})), vec![SCA]),
+        ("beta annotation beside an allowed field", "acme-prod", annotated_pvc(json!("premium-ssd"), json!({"storageClassName": "standard"})), vec![SCA]),
+        ("allowed beta annotation, other field", "acme-prod", annotated_pvc(json!("fast"), json!({"storageClassName": "premium-ssd"})), vec![SCN]),
+        ("allowed beta annotation and field", "acme-prod", annotated_pvc(json!("fast"), json!({"storageClassName": "fast"})), vec![]),
+        ("beta annotation: static binding with a list", "acme-prod", annotated_pvc(json!(""), json!({})), vec![SCA]),
+        ("null beta annotation is none", "acme-prod", annotated_pvc(Value::Null, json!({"storageClassName": "fast"})), vec![]),
+        ("no list: any beta annotation", "globex-prod", annotated_pvc(json!("premium-ssd"), json!({})), vec![]),
+        ("empty list: no beta annotation", "initech-prod", annotated_pvc(json!("standard"), json!({})), vec![SCA]),
         ("allowed priority class", "acme-prod", pod(json!({"priorityClassName": "tenant-high"})), vec![]),
         ("other priority class", "acme-prod", pod(json!({"priorityClassName": "platform-high"})), vec![PCN]),
         ("system-node-critical", "acme-prod", pod(json!({"priorityClassName": "system-node-critical"})), vec![PCN]),
@@ -113,15 +128,40 @@ fn workloads_and_claim_templates() {
         {"metadata": {"name": "bad"}, "spec": {"storageClassName": "premium"}},
         {"metadata": {"name": "default"}, "spec": {}},
         {"metadata": {"name": "static"}, "spec": {"storageClassName": ""}},
+        {"metadata": {"name": "beta", "annotations": {"volume.beta.kubernetes.io/storage-class": "premium"}}, "spec": {"storageClassName": "fast"}},
     ]}});
     assert_eq!(
         paths(&w, "acme-prod", &sts),
         [
             "spec.volumeClaimTemplates[1].spec.storageClassName",
             "spec.volumeClaimTemplates[3].spec.storageClassName",
+            "spec.volumeClaimTemplates[4].metadata.annotations.volume.beta.kubernetes.io/storage-class",
             "spec.template.spec.priorityClassName",
         ]
     );
+    // Generic ephemeral volumes make a claim from their template.
+    let eph = |claim: Value| json!({"name": "scratch", "ephemeral": {"volumeClaimTemplate": claim}});
+    let p = pod(json!({"volumes": [
+        {"name": "tmp", "emptyDir": {}},
+        eph(json!({"spec": {"storageClassName": "fast"}})),
+        eph(json!({"spec": {"storageClassName": "premium"}})),
+        eph(json!({"metadata": {"annotations": {"volume.beta.kubernetes.io/storage-class": "premium"}}, "spec": {}})),
+        eph(Value::Null),
+    ], "containers": []}));
+    assert_eq!(
+        paths(&w, "acme-prod", &p),
+        [
+            "spec.volumes[2].ephemeral.volumeClaimTemplate.spec.storageClassName",
+            "spec.volumes[3].ephemeral.volumeClaimTemplate.metadata.annotations.volume.beta.kubernetes.io/storage-class",
+        ]
+    );
+    let job = json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"}, "spec": {"template": {"spec": {
+        "volumes": [eph(json!({"spec": {"storageClassName": "premium"}}))]}}}});
+    assert_eq!(
+        paths(&w, "acme-prod", &job),
+        ["spec.template.spec.volumes[0].ephemeral.volumeClaimTemplate.spec.storageClassName"]
+    );
+    assert!(paths(&w, "globex-prod", &p).is_empty());
     let cron = json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "c"},
         "spec": {"jobTemplate": {"spec": {"template": {"spec": {"runtimeClassName": "kata"}}}}}});
     assert_eq!(
@@ -143,6 +183,9 @@ fn settings_lists_and_default_storage_class() {
     let no_class = pvc(json!({"resources": {"requests": {"storage": "1Gi"}}}));
     // globex inherits the Settings' lists; a claim without a class is the default one.
     assert_eq!(paths(&w, "globex-prod", &no_class), [SCN]);
+    // The beta annotation names the class instead: the apiserver sets no default.
+    let annotated = annotated_pvc(json!("standard"), json!({}));
+    assert!(paths(&w, "globex-prod", &annotated).is_empty());
     assert!(paths(
         &w,
         "globex-prod",

@@ -1,5 +1,6 @@
 //! The pod-level half of `restricted`'s `runAsNonRoot` and seccomp checks:
-//! a container may leave them to the pod, which must then set them.
+//! a container may leave them to the pod, which must then set them
+//! (`runAsNonRoot` not at all for a pod in a user namespace).
 
 use std::fmt::Display;
 
@@ -39,7 +40,11 @@ pub(super) fn pod_level_restricted(
         }
     };
     let rnr = set(psc.get("runAsNonRoot"));
-    if rnr != Some(&Value::Bool(true)) && (rnr.is_some() || !missing.run_as_non_root.is_empty()) {
+    let judged = !j.userns;
+    if judged
+        && rnr != Some(&Value::Bool(true))
+        && (rnr.is_some() || !missing.run_as_non_root.is_empty())
+    {
         let is = rnr.map_or_else(|| "is unset".to_string(), |v| format!("is {}", show(v)));
         j.deny(
             format!("{at}.runAsNonRoot"),

@@ -76,6 +76,9 @@ fn baseline_cases() {
             vec!["spec.initContainers[0].securityContext.privileged"]),
         ("privileged ephemeral container", B, pod(json!({"containers": [{"name": "a"}], "ephemeralContainers": [{"name": "d", "securityContext": {"privileged": true}}]})),
             vec!["spec.ephemeralContainers[0].securityContext.privileged"]),
+        ("containers not a list", B, pod(json!({"containers": {"name": "a", "securityContext": {"privileged": true}}})), vec!["spec.containers"]),
+        ("ephemeralContainers not a list", B, pod(json!({"containers": [], "ephemeralContainers": "dbg"})), vec!["spec.ephemeralContainers"]),
+        ("null container lists", B, pod(json!({"containers": null, "initContainers": null})), vec![]),
         ("one bad container among good ones", B, pod(json!({"containers": [{"name": "a"}, {"name": "b", "securityContext": {"privileged": true}}, {"name": "c"}]})),
             vec!["spec.containers[1].securityContext.privileged"]),
         // capabilities
@@ -100,6 +103,10 @@ fn baseline_cases() {
         // AppArmor
         ("AppArmor annotation runtime/default and localhost", B, json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "annotations": {
             "container.apparmor.security.beta.kubernetes.io/a": "runtime/default", "container.apparmor.security.beta.kubernetes.io/b": "localhost/prof"}}, "spec": {}}), vec![]),
+        ("AppArmor annotation empty (upstream allows it)", B, json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "annotations": {
+            "container.apparmor.security.beta.kubernetes.io/a": ""}}, "spec": {}}), vec![]),
+        ("AppArmor annotation in capitals", B, json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "annotations": {
+            "container.apparmor.security.beta.kubernetes.io/a": "Runtime/Default"}}, "spec": {}}), vec!["metadata.annotations.container.apparmor.security.beta.kubernetes.io/a"]),
         ("AppArmor annotation unconfined", B, json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "annotations": {
             "container.apparmor.security.beta.kubernetes.io/a": "unconfined"}}, "spec": {}}), vec!["metadata.annotations.container.apparmor.security.beta.kubernetes.io/a"]),
         ("AppArmor annotation in a template", B, json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}, "spec": {"template": {"metadata": {"annotations": {
@@ -120,6 +127,12 @@ fn baseline_cases() {
         // procMount
         ("procMount Default", B, sc(json!({"procMount": "Default"})), vec![]),
         ("procMount Unmasked", B, sc(json!({"procMount": "Unmasked"})), vec!["spec.containers[0].securityContext.procMount"]),
+        // A user namespace relaxes procMount at baseline (policy 1.35); hostUsers true or unset does not.
+        ("procMount Unmasked in a user namespace", B, pod(json!({"hostUsers": false, "containers": [{"name": "a", "securityContext": {"procMount": "Unmasked"}}]})), vec![]),
+        ("procMount Unmasked with hostUsers true", B, pod(json!({"hostUsers": true, "containers": [{"name": "a", "securityContext": {"procMount": "Unmasked"}}]})),
+            vec!["spec.containers[0].securityContext.procMount"]),
+        ("hostUsers \"false\" is not false", B, pod(json!({"hostUsers": "false", "containers": [{"name": "a", "securityContext": {"procMount": "Unmasked"}}]})),
+            vec!["spec.containers[0].securityContext.procMount"]),
         // seccomp
         ("seccomp RuntimeDefault and Localhost", B, pod(json!({"securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
             "containers": [{"name": "a", "securityContext": {"seccompProfile": {"type": "Localhost", "localhostProfile": "p.json"}}}]})), vec![]),
@@ -131,7 +144,11 @@ fn baseline_cases() {
             {"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"}, {"name": "net.ipv4.tcp_syncookies", "value": "1"},
             {"name": "net.ipv4.ping_group_range", "value": "0 1"}, {"name": "net.ipv4.ip_local_reserved_ports", "value": "1"},
             {"name": "net.ipv4.tcp_keepalive_time", "value": "1"}, {"name": "net.ipv4.tcp_fin_timeout", "value": "1"},
-            {"name": "net.ipv4.tcp_keepalive_intvl", "value": "1"}, {"name": "net.ipv4.tcp_keepalive_probes", "value": "1"}]}})), vec![]),
+            {"name": "net.ipv4.tcp_keepalive_intvl", "value": "1"}, {"name": "net.ipv4.tcp_keepalive_probes", "value": "1"},
+            {"name": "net.ipv4.tcp_rmem", "value": "4096 87380 6291456"}, {"name": "net.ipv4.tcp_wmem", "value": "4096 16384 4194304"},
+            {"name": "net.ipv4.tcp_slow_start_after_idle", "value": "0"}, {"name": "net.ipv4.tcp_notsent_lowat", "value": "16384"}]}})), vec![]),
+        ("a near miss of a safe sysctl", B, pod(json!({"securityContext": {"sysctls": [{"name": "net.ipv4.tcp_mem", "value": "1 2 3"}]}})),
+            vec!["spec.securityContext.sysctls[0].name"]),
         ("unsafe sysctl among safe ones", B, pod(json!({"securityContext": {"sysctls": [
             {"name": "kernel.shm_rmid_forced", "value": "1"}, {"name": "kernel.msgmax", "value": "1"}]}})), vec!["spec.securityContext.sysctls[1].name"]),
         ("sysctl with slashes", B, pod(json!({"securityContext": {"sysctls": [{"name": "net/ipv4/ip_forward", "value": "1"}]}})), vec!["spec.securityContext.sysctls[0].name"]),
@@ -197,6 +214,15 @@ fn restricted_cases() {
         ("runAsNonRoot false in a container", R, rpod(json!({"containers": [rc(json!({"securityContext": {"runAsNonRoot": false}}))]})),
             vec!["spec.containers[0].securityContext.runAsNonRoot"]),
         // runAsUser
+        // A user namespace (policy 1.35): runAsNonRoot and runAsUser are not judged; procMount still is.
+        ("user namespace: root allowed", R, rpod(json!({"hostUsers": false, "securityContext": {"runAsNonRoot": false, "runAsUser": 0},
+            "containers": [rc(json!({"securityContext": {"runAsUser": 0, "runAsNonRoot": false}}))]})), vec![]),
+        ("user namespace: runAsNonRoot unset", R, rpod(json!({"hostUsers": false, "securityContext": {"runAsNonRoot": null}})), vec![]),
+        ("user namespace: procMount Unmasked at restricted", R, rpod(json!({"hostUsers": false, "containers": [rc(json!({"securityContext": {"procMount": "Unmasked"}}))]})),
+            vec!["spec.containers[0].securityContext.procMount"]),
+        ("user namespace: the other restricted checks stay", R, pod(json!({"hostUsers": false, "containers": [{"name": "a"}]})),
+            vec!["spec.containers[0].securityContext.capabilities.drop", "spec.containers[0].securityContext.allowPrivilegeEscalation", "spec.securityContext.seccompProfile.type"]),
+        ("hostUsers true: root refused", R, rpod(json!({"hostUsers": true, "securityContext": {"runAsUser": 0}})), vec!["spec.securityContext.runAsUser"]),
         ("runAsUser 1000", R, rpod(json!({"securityContext": {"runAsUser": 1000}, "containers": [rc(json!({"securityContext": {"runAsUser": 1001}}))]})), vec![]),
         ("pod runAsUser 0", R, rpod(json!({"securityContext": {"runAsUser": 0}})), vec!["spec.securityContext.runAsUser"]),
         ("container runAsUser 0", R, rpod(json!({"containers": [rc(json!({"securityContext": {"runAsUser": 0}}))]})), vec!["spec.containers[0].securityContext.runAsUser"]),

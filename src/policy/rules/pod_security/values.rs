@@ -24,8 +24,9 @@ pub const BASELINE_CAPABILITIES: [&str; 13] = [
 /// The one capability `restricted` lets a container add.
 pub const RESTRICTED_CAPABILITY: &str = "NET_BIND_SERVICE";
 
-/// Sysctls namespaced to the pod and safe to set (`baseline`).
-pub const SAFE_SYSCTLS: [&str; 10] = [
+/// Sysctls namespaced to the pod and safe to set (`baseline`): upstream's
+/// list at `latest`, the 1.27, 1.29, 1.32 and 1.37 additions included.
+pub const SAFE_SYSCTLS: [&str; 14] = [
     "kernel.shm_rmid_forced",
     "net.ipv4.ip_local_port_range",
     "net.ipv4.ip_unprivileged_port_start",
@@ -36,6 +37,10 @@ pub const SAFE_SYSCTLS: [&str; 10] = [
     "net.ipv4.tcp_fin_timeout",
     "net.ipv4.tcp_keepalive_intvl",
     "net.ipv4.tcp_keepalive_probes",
+    "net.ipv4.tcp_rmem",
+    "net.ipv4.tcp_wmem",
+    "net.ipv4.tcp_slow_start_after_idle",
+    "net.ipv4.tcp_notsent_lowat",
 ];
 
 /// SELinux types a pod may run as (`""` is unset).
