@@ -196,11 +196,20 @@ pub fn validate(ctx: &Ctx<'_>, params: &Params) -> Vec<Violation> {
         return Vec::new();
     }
     let mut out = Vec::new();
+    // What a missing limit's message suggests: with the tenant's
+    // containerDefaults in place, a limit is only missing where the
+    // defaults were not filled in (an UPDATE that leaves an old pod
+    // template alone: `container-defaults` does not start a rollout).
+    let fix = if ctx.tenant.and_then(|t| t.container_defaults()).is_some() {
+        "set it in the manifest (the tenant's containerDefaults are filled in when a pod or pod template is created or changed, not on an update that leaves an old template as it was)"
+    } else {
+        "set it (or declare containerDefaults for the tenant so it is filled in)"
+    };
     for c in pod.containers(&JUDGED) {
         // Both formatted only into a violation.
         let path = c.at(pod.at.spec_path);
         let who = c.who(pod.at.spec_path);
-        judge_container(c.value, &path, &who, params, &mut out);
+        judge_container(c.value, &path, &who, params, fix, &mut out);
     }
     out
 }
@@ -219,7 +228,10 @@ fn judge_container(
     c: &Value,
     path: &dyn Display,
     who: &dyn Display,
-    params: &Params, out: &mut Vec<Violation>) {
+    params: &Params,
+    fix: &str,
+    out: &mut Vec<Violation>,
+) {
     // The positive limits, which the requests are compared with.
     let mut limits = Limits::default();
     let none = Map::new();
@@ -240,9 +252,7 @@ fn judge_container(
                 let field = field();
                 out.push(Violation::new(
                     format!("{path}.{field}"),
-                    format!(
-                        "{who}: {field} is not set; set it (or declare containerDefaults for the tenant so it is filled in)"
-                    ),
+                    format!("{who}: {field} is not set; {fix}"),
                 ));
                 continue;
             };

@@ -466,14 +466,56 @@ fn many_limits_are_all_compared() {
         "example.com/a": "2", "example.com/b": "3", "hugepages-2Mi": "4Mi"});
     let at = |r: &str| format!("spec.containers[0].resources.requests.{r}");
     for (name, requests, want) in [
-        ("every request at its limit", json!({"cpu": "1", "memory": "1Gi", "ephemeral-storage": "1Gi",
-            "example.com/a": "2", "example.com/b": "3", "hugepages-2Mi": "4Mi"}), vec![]),
-        ("the fifth limit exceeded", json!({"example.com/b": "4"}), vec![at("example.com/b")]),
-        ("the sixth limit exceeded", json!({"hugepages-2Mi": "5Mi"}), vec![at("hugepages-2Mi")]),
-        ("the first and the sixth exceeded", json!({"cpu": "2", "hugepages-2Mi": "1Gi"}),
-            vec![at("cpu"), at("hugepages-2Mi")]),
+        (
+            "every request at its limit",
+            json!({"cpu": "1", "memory": "1Gi", "ephemeral-storage": "1Gi",
+            "example.com/a": "2", "example.com/b": "3", "hugepages-2Mi": "4Mi"}),
+            vec![],
+        ),
+        (
+            "the fifth limit exceeded",
+            json!({"example.com/b": "4"}),
+            vec![at("example.com/b")],
+        ),
+        (
+            "the sixth limit exceeded",
+            json!({"hugepages-2Mi": "5Mi"}),
+            vec![at("hugepages-2Mi")],
+        ),
+        (
+            "the first and the sixth exceeded",
+            json!({"cpu": "2", "hugepages-2Mi": "1Gi"}),
+            vec![at("cpu"), at("hugepages-2Mi")],
+        ),
     ] {
         let got = paths("acme-prod", with(limits.clone(), requests), &p);
         assert_eq!(got, want, "{name}");
+    }
+}
+
+/// A missing limit's message suggests containerDefaults only to a tenant
+/// without them; with them, it says when they are filled in.
+#[test]
+fn the_fix_suggested_follows_the_tenant() {
+    let obj = pod(json!({"containers": [{"name": "app"}]}));
+    let bare = World::new();
+    let with_defaults = World::new().with_tenant(
+        "acme",
+        "containerDefaults: {limits: {cpu: 500m, memory: 512Mi}}",
+    );
+    for (world, want, not) in [
+        (&bare, "declare containerDefaults", "are filled in when"),
+        (
+            &with_defaults,
+            "containerDefaults are filled in when a pod or pod template is created or changed",
+            "declare containerDefaults",
+        ),
+    ] {
+        let found = validate(&world.ctx("acme-prod", &obj), &Params::default());
+        assert_eq!(found.len(), 2);
+        for v in found {
+            assert!(v.message.contains(want), "{}", v.message);
+            assert!(!v.message.contains(not), "{}", v.message);
+        }
     }
 }
