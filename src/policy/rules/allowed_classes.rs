@@ -60,8 +60,8 @@ use serde_json::Value;
 use super::require_limits::terminating_pod_untouched;
 use super::service_types::{grant_hint, listed};
 use super::{Ctx, Effect, GroupKind, Kinds, Operation, Rule, Scope, Violation};
-use crate::podspec;
 use crate::model::AllowList;
+use crate::podspec;
 use crate::tenancy::TenantRef;
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -166,7 +166,9 @@ pub fn validate(ctx: &Ctx<'_>, _params: &Params) -> Vec<Violation> {
             // each template, judged now rather than left Pending later.
             let volumes = pod.spec.get("volumes").and_then(Value::as_array);
             for (i, v) in volumes.into_iter().flatten().enumerate() {
-                let template = v.get("ephemeral").and_then(|e| e.get("volumeClaimTemplate"));
+                let template = v
+                    .get("ephemeral")
+                    .and_then(|e| e.get("volumeClaimTemplate"));
                 if let Some(t) = template.filter(|t| !t.is_null()) {
                     let at = format!("{at}.volumes[{i}].ephemeral.volumeClaimTemplate.");
                     judge.claim(t, &at, &mut out);
@@ -255,7 +257,12 @@ impl Judge<'_, '_> {
             self.storage(annotation, &path, false, out);
         }
         let field = claim.get("spec").and_then(|s| s.get("storageClassName"));
-        self.storage(field, &format!("{at}spec.storageClassName"), !annotated, out);
+        self.storage(
+            field,
+            &format!("{at}spec.storageClassName"),
+            !annotated,
+            out,
+        );
     }
 
     /// A claim's storage class `v` at `path`, with DESIGN's default and

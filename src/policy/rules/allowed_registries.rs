@@ -34,8 +34,8 @@ use super::require_limits::terminating_pod_untouched;
 use super::service_types::{grant_hint, listed};
 use super::{Ctx, Effect, Kinds, Operation, Rule, Scope, Violation};
 use crate::image::{ImageName, Prefix};
-use crate::podspec::{self, ContainerList};
 use crate::model::AllowList;
+use crate::podspec::{self, ContainerList};
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -121,7 +121,10 @@ fn capped_requests(defaults: &Defaults) -> BTreeSet<&String> {
         .iter()
         .filter(|(k, req)| {
             let limit = defaults.limits.get(*k);
-            match (req.parse::<Quantity>(), limit.map(|l| l.parse::<Quantity>())) {
+            match (
+                req.parse::<Quantity>(),
+                limit.map(|l| l.parse::<Quantity>()),
+            ) {
                 (Ok(r), Some(Ok(l))) => r > l,
                 _ => false,
             }

@@ -41,8 +41,8 @@ pub(crate) mod own_pool;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::podspec::{self, Field, Item, PodView};
 use super::{Ctx, Effect, GroupKind, Kinds, Operation, Rule, Scope, Violation};
+use crate::podspec::{self, Field, Item, PodView};
 use crate::selector::LabelSelector;
 use crate::tenancy::{is_shared, NamespaceTenancy, TenantRef};
 use crate::tenant_label::TenantLabel;
@@ -311,10 +311,7 @@ fn network_policy(ctx: &Ctx<'_>, own: &TenantRef<'_>, obj: &Value, out: &mut Vec
         for (i, rule) in rules.iter().enumerate() {
             let rule_at = Item(&rules_path, i);
             let peers_path = Field(&rule_at, peers);
-            for (j, peer) in list_at(rule.get(peers), peers_path, out)
-                .iter()
-                .enumerate()
-            {
+            for (j, peer) in list_at(rule.get(peers), peers_path, out).iter().enumerate() {
                 let [Some(sel), _, _] = peer_fields(peer) else {
                     // podSelector alone stays in the policy's own namespace;
                     // ipBlock peers are restrict-egress's concern.
@@ -480,7 +477,11 @@ fn labels(
         ),
         ("apps", "StatefulSet") => {
             let path = "spec.volumeClaimTemplates";
-            let templates = list_at(crate::podspec::pointer(obj, "/spec/volumeClaimTemplates"), path, out);
+            let templates = list_at(
+                crate::podspec::pointer(obj, "/spec/volumeClaimTemplates"),
+                path,
+                out,
+            );
             for (i, t) in templates.iter().enumerate() {
                 tenant_claim(
                     crate::podspec::pointer(t, "/metadata/labels"),

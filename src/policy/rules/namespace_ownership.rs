@@ -55,7 +55,8 @@ impl Rule for NamespaceOwnership {
     const ID: &'static str = "namespace-ownership";
     const SCOPE: Scope = Scope::Namespaces;
     /// Who may create, relabel and delete a tenant's namespaces.
-    const OPERATIONS: &'static [Operation] = &[Operation::Create, Operation::Update, Operation::Delete];
+    const OPERATIONS: &'static [Operation] =
+        &[Operation::Create, Operation::Update, Operation::Delete];
     /// The kinds judged.
     const KINDS: Kinds = Kinds::Only(&[GroupKind::new("", "Namespace")]);
     /// The apiserver keeps the labels of a `namespaces/status` or

@@ -85,10 +85,8 @@ pub fn mutate(ctx: &Ctx<'_>, draft: &mut Draft<'_>, _params: &Params) {
             // Not a list: leave it for the apiserver to reject.
             Some(_) => true,
         };
-        let missing: Vec<(&String, &String)> = pairs
-            .iter()
-            .filter(|(k, v)| !tolerated(k, v))
-            .collect();
+        let missing: Vec<(&String, &String)> =
+            pairs.iter().filter(|(k, v)| !tolerated(k, v)).collect();
         (pairs.keys().any(|k| selector_missing(k)), missing)
     };
     if selector_missing {

@@ -443,7 +443,12 @@ impl<'a> Judge<'a> {
     }
 
     /// `host` in a probe's or lifecycle hook's `httpGet`/`tcpSocket`.
-    fn handler_hosts(&mut self, fields: &ContainerFields<'_>, at: &dyn Display, c: &ContainerView<'_>) {
+    fn handler_hosts(
+        &mut self,
+        fields: &ContainerFields<'_>,
+        at: &dyn Display,
+        c: &ContainerView<'_>,
+    ) {
         for (i, (field, hook)) in HANDLERS.into_iter().enumerate() {
             let h = fields.handlers[i];
             let h = match hook {

@@ -32,8 +32,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::cross_tenant_selectors::{list_at, peer_fields};
-use crate::podspec::{self, Field, Item};
 use super::{Ctx, Effect, GroupKind, Kinds, Operation, Rule, Scope, Violation};
+use crate::podspec::{self, Field, Item};
 use crate::selector::{LabelSelector, Operator};
 use crate::tenancy::TenantRef;
 use crate::{NAME_LABEL, TENANT_LABEL};

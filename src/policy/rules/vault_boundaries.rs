@@ -41,8 +41,8 @@ use serde_json::{Map, Value};
 use super::vault_injection::{
     invalid_name_reason, secret_names, SECRET_PREFIX, TEMPLATE_PREFIX, VAULT_PREFIX, VAULT_SECRETS,
 };
-use crate::podspec;
 use super::{Ctx, Effect, Kinds, Operation, Rule, Scope, Violation};
+use crate::podspec;
 use paths::{Decoding, PathError};
 use templates::{template_reads, Delims, TemplateRead};
 

@@ -140,7 +140,8 @@ fn workloads_and_claim_templates() {
         ]
     );
     // Generic ephemeral volumes make a claim from their template.
-    let eph = |claim: Value| json!({"name": "scratch", "ephemeral": {"volumeClaimTemplate": claim}});
+    let eph =
+        |claim: Value| json!({"name": "scratch", "ephemeral": {"volumeClaimTemplate": claim}});
     let p = pod(json!({"volumes": [
         {"name": "tmp", "emptyDir": {}},
         eph(json!({"spec": {"storageClassName": "fast"}})),

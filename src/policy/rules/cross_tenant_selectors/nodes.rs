@@ -64,10 +64,7 @@ fn node_selector(sp: &str, spec: &Value, foreign: Foreign<'_, '_>, out: &mut Vec
         return;
     };
     for (k, v) in sel {
-        if let Some(p) = foreign
-            .pairs(Some(k))
-            .find(|p| Some(p.value) == v.as_str())
-        {
+        if let Some(p) = foreign.pairs(Some(k)).find(|p| Some(p.value) == v.as_str()) {
             let path = format!("{sp}.nodeSelector.{k}");
             out.push(Violation::new(
                 path.clone(),
@@ -156,7 +153,6 @@ fn node_affinity(sp: &str, spec: &Value, foreign: Foreign<'_, '_>, out: &mut Vec
     }
 }
 
-
 fn tolerations(sp: &str, spec: &Value, foreign: Foreign<'_, '_>, out: &mut Vec<Violation>) {
     let Some(list) = not_null(spec.get("tolerations")) else {
         return;
@@ -189,7 +185,8 @@ fn tolerations(sp: &str, spec: &Value, foreign: Foreign<'_, '_>, out: &mut Vec<V
         let key = (!key.is_empty()).then_some(key);
         if let Some(p) = foreign
             .pairs(key)
-            .find(|p| podspec::toleration_matches(t, p.key, p.value)) {
+            .find(|p| podspec::toleration_matches(t, p.key, p.value))
+        {
             out.push(Violation::new(
                 path.to_string(),
                 format!(

@@ -170,9 +170,10 @@ fn required_terms(
     pool: &[(&str, &str)],
     out: &mut Vec<Violation>,
 ) {
-    let Some(req) = not_null(
-        crate::podspec::pointer(spec, "/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution"),
-    ) else {
+    let Some(req) = not_null(crate::podspec::pointer(
+        spec,
+        "/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution",
+    )) else {
         return;
     };
     let terms_path = format!(

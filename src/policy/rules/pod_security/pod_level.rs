@@ -73,4 +73,3 @@ pub(super) fn pod_level_restricted(
         );
     }
 }
-

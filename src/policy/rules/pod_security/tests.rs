@@ -436,7 +436,11 @@ fn updates() {
     ctx.operation = Operation::Update;
     ctx.old_object = Some(&old);
     ctx.subresource = "ephemeralcontainers";
-    assert_eq!(validate(&ctx, &Params::default()).len(), 1, "ephemeralcontainers");
+    assert_eq!(
+        validate(&ctx, &Params::default()).len(),
+        1,
+        "ephemeralcontainers"
+    );
     // An AppArmor annotation added to an unchanged spec is judged.
     let mut aa = clean.clone();
     aa["metadata"]["annotations"] =
