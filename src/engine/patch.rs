@@ -10,8 +10,6 @@
 //! the patch twice therefore changes nothing more, as the apiserver and
 //! reinvocation expect. JSON-pointer escaping (`~0`, `~1`) comes from jsonptr.
 
-use std::fmt::Write as _;
-
 use json_patch::jsonptr::{PointerBuf, Token};
 use json_patch::{AddOperation, PatchOperation, RemoveOperation, ReplaceOperation};
 use serde_json::Value;
@@ -68,7 +66,7 @@ impl<'a> Path<'a> {
         for seg in steps() {
             s.push('/');
             match seg {
-                Seg::Key(k) if k.contains('~') || k.contains('/') => {
+                Seg::Key(k) if k.bytes().any(|b| b == b'~' || b == b'/') => {
                     for c in k.chars() {
                         match c {
                             '~' => s.push_str("~0"),
@@ -78,16 +76,29 @@ impl<'a> Path<'a> {
                     }
                 }
                 Seg::Key(k) => s.push_str(k),
-                // Writing into a String cannot fail.
-                Seg::Index(i) => {
-                    let _ = write!(s, "{i}");
-                }
+                Seg::Index(i) => push_index(&mut s, i),
             }
         }
         // What was just encoded always parses; should it not, the library
         // encodes it again.
         PointerBuf::parse(s).unwrap_or_else(|_| PointerBuf::from_tokens(steps().map(Seg::token)))
     }
+}
+
+/// The decimal digits of `i`, without going through `core::fmt` (a few
+/// hundred instructions a call, once per list index of every operation).
+fn push_index(s: &mut String, mut i: usize) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (i % 10) as u8;
+        i /= 10;
+        if i == 0 {
+            break;
+        }
+    }
+    s.extend(digits[start..].iter().map(|&d| char::from(d)));
 }
 
 impl Seg<'_> {
@@ -244,6 +255,11 @@ mod tests {
                 "/a/1234567/",
             ),
             (vec![Seg::Key("x~/y"), Seg::Index(10)], "/x~0~1y/10"),
+            (vec![Seg::Index(9), Seg::Index(100)], "/9/100"),
+            (
+                vec![Seg::Key("é/"), Seg::Index(usize::MAX)],
+                "/é~1/18446744073709551615",
+            ),
         ] {
             let path = Path(steps.clone());
             assert_eq!(path.at(None).as_str(), want);
