@@ -84,6 +84,7 @@ fn validate(ctx: &Ctx<'_>, _params: &Params) -> Vec<Violation> {
     let mut out = Vec::new();
     if kind == ClaimKind::Ingress {
         snippets(obj, &mut out);
+        references::foreign(ctx, tenant, obj, &mut out);
     }
     let own = ClaimRef::new(ctx.namespace, kind, ctx.name);
     let patterns = tenant.ingress_hostnames();
@@ -123,6 +124,22 @@ fn judge(
                 "{path}: host {host} is outside the hostnames of tenant {:?} ({}); use a host they cover, or ask the platform team to add it to the Tenant's spec.ingress.hostnames",
                 tenant.name,
                 patterns.join(", ")
+            ),
+        ));
+    }
+    // A tenant with patterns only takes hosts they allow (denied above when
+    // not); one without them must stay out of the domains handed to others.
+    if patterns.is_empty() && domains::reaches_foreign(ctx, tenant.name, host) {
+        let how = if host.is_wildcard() {
+            "reaches into"
+        } else {
+            "falls inside"
+        };
+        out.push(Violation::new(
+            path,
+            format!(
+                "{path}: host {host} {how} the hostnames the platform handed to another tenant; the names under them are that tenant's even before it uses them. Choose a host outside them, or ask the platform team to give tenant {:?} hostnames of its own (the Tenant's spec.ingress.hostnames)",
+                tenant.name
             ),
         ));
     }
@@ -190,5 +207,7 @@ fn snippets(obj: &Value, out: &mut Vec<Violation>) {
     }
 }
 
+mod domains;
+mod references;
 #[cfg(test)]
 mod tests;
