@@ -27,7 +27,9 @@
 //!   domain when its suffix is in it or above it (`*.example` reaches
 //!   `acme.example`'s). A tenant with patterns is held to its own (the
 //!   first point), so overlapping grants, where both tenants' patterns
-//!   cover the host, stay allowed;
+//!   cover the host, stay allowed. An UPDATE keeps the hosts the object
+//!   already had: the other tenant's patterns may have grown after it took
+//!   them (the audit, which judges objects as they stand, reports them);
 //! - a host that is not a DNS name or one-label wildcard, or a value that is
 //!   not a string (it cannot be judged);
 //! - on Ingresses, annotations whose name ends in `-snippet` or `-snippets`
@@ -150,7 +152,7 @@ fn judge(
     }
     // A tenant with patterns only takes hosts they allow (denied above when
     // not); one without them must stay out of the domains handed to others.
-    if patterns.is_empty() && domains::reaches_foreign(ctx, tenant.name, host) {
+    if patterns.is_empty() && domains::reaches_foreign(ctx, tenant.name, host) && !kept(ctx, host) {
         let how = if host.is_wildcard() {
             "reaches into"
         } else {
@@ -186,6 +188,23 @@ fn judge(
             ),
         ));
     }
+}
+
+/// Whether an UPDATE keeps `host` from the object as it was: another
+/// tenant's patterns, which can grow after the object took its hosts, never
+/// take a host away from it (new hosts are judged; the audit reports the
+/// conflict).
+fn kept(ctx: &Ctx<'_>, host: &Host) -> bool {
+    let Some(old) = ctx
+        .old_object
+        .filter(|_| ctx.operation == Operation::Update)
+    else {
+        return false;
+    };
+    hosts::host_fields(ctx.group, ctx.kind, old)
+        .into_iter()
+        .flatten()
+        .any(|f| matches!(f.value, HostValue::Named(h) if Host::parse(h).as_ref() == Ok(host)))
 }
 
 fn catch_all(path: &str, c: CatchAll) -> String {

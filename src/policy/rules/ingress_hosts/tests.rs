@@ -279,9 +279,15 @@ fn annotations_naming_another_namespace() {
 /// hooli `*.hooli.example` and `*.shared.acme.example` (inside acme's).
 fn domains_world() -> World {
     let mut w = World::new()
-        .with_tenant("acme", "ingress: {hostnames: ['*.acme.example', acme.apps.example.com]}")
+        .with_tenant(
+            "acme",
+            "ingress: {hostnames: ['*.acme.example', acme.apps.example.com]}",
+        )
         .with_tenant("initech", "{}")
-        .with_tenant("hooli", "ingress: {hostnames: ['*.hooli.example', '*.shared.acme.example']}");
+        .with_tenant(
+            "hooli",
+            "ingress: {hostnames: ['*.hooli.example', '*.shared.acme.example']}",
+        );
     w.inventory.add_namespace("initech-prod", Some("initech"));
     w.inventory.add_namespace("hooli-prod", Some("hooli"));
     w
@@ -332,6 +338,25 @@ fn hosts_inside_another_tenants_patterns() {
     assert_eq!(v.len(), 1);
     assert_eq!(v[0].message, "spec.rules[0].host: host *.example reaches into the hostnames the platform handed to another tenant; the names under them are that tenant's even before it uses them. Choose a host outside them, or ask the platform team to give tenant \"initech\" hostnames of its own (the Tenant's spec.ingress.hostnames)");
     assert!(!v[0].message.contains("acme"));
+    // An UPDATE keeps the hosts the object had (acme's patterns may have
+    // grown since it took them); a host it adds is judged.
+    let before = ingress("initech-prod", "web", rules(&["shop.acme.example", "*.initech.example"]));
+    let after = ingress("initech-prod", "web", rules(&["SHOP.acme.example.", "*.initech.example", "new.acme.example"]));
+    let mut ctx = w.ctx("initech-prod", &after);
+    ctx.operation = Operation::Update;
+    ctx.old_object = Some(&before);
+    let got: Vec<String> = validate(&ctx, &Params::default()).into_iter().map(|v| v.path).collect();
+    assert_eq!(got, ["spec.rules[2].host"]);
+    let listener = |h: &str| gateway_api("Gateway", "initech-prod", "g", json!({"listeners": [{"name": "a", "hostname": h}]}));
+    let (before, after) = (listener("*.acme.example"), listener("*.acme.example"));
+    let mut ctx = w.ctx("initech-prod", &after);
+    ctx.operation = Operation::Update;
+    ctx.old_object = Some(&before);
+    assert!(validate(&ctx, &Params::default()).is_empty());
+    // A CREATE carrying an old object (never sent) keeps nothing.
+    let mut ctx = w.ctx("initech-prod", &after);
+    ctx.old_object = Some(&before);
+    assert_eq!(validate(&ctx, &Params::default()).len(), 1);
     // Once acme's Tenant is gone, its domain is free.
     let mut w = w;
     w.inventory.remove_tenant("acme");
