@@ -14,11 +14,13 @@
 //! <https://gateway-api.sigs.k8s.io/reference/spec/#hostname>).
 
 mod claims;
+mod domains;
 mod fields;
 
 use std::fmt;
 
 pub use claims::{hosts_in, hosts_of, ClaimKind, ClaimRef, HostClaims, GATEWAY_GROUP};
+pub use domains::{is_at_or_below, suffixes, Domains};
 pub use fields::{host_fields, CatchAll, HostField, HostValue};
 
 /// The longest DNS name (RFC 1123).
@@ -120,6 +122,28 @@ impl Host {
                 check_name(&n)?;
                 Ok(Host::Exact(n))
             }
+        }
+    }
+
+    /// The name a host or pattern is written on: the name itself, or a
+    /// wildcard's suffix. As a pattern handed to a tenant it is the root of
+    /// the tenant's domain (see [`Domains`]).
+    pub fn name(&self) -> &str {
+        match self {
+            Host::Exact(h) | Host::Wildcard(h) => h,
+        }
+    }
+
+    /// Whether this host, as an object requests it, reaches into the domain
+    /// rooted at `root` (`root` and every name below it): a name at or
+    /// below the root; a wildcard whose suffix is at or below the root, or
+    /// strictly above it (`*.example` reaches into `acme.example`'s domain:
+    /// it covers `acme.example` itself, and controllers such as
+    /// ingress-nginx let a wildcard serve names more than one label down).
+    pub fn reaches_domain(&self, root: &str) -> bool {
+        match self {
+            Host::Exact(h) => is_at_or_below(h, root),
+            Host::Wildcard(s) => is_at_or_below(s, root) || is_at_or_below(root, s),
         }
     }
 

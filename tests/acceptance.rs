@@ -736,6 +736,7 @@ check_cases! {
     ingress_hosts => "check/ingress-hosts.yaml",
     redteam_tenancy => "check/redteam-tenancy.yaml",
     redteam_hosts => "check/redteam-hosts.yaml",
+    redteam_hosts_2 => "check/redteam-hosts-2.yaml",
     redteam_budget => "check/redteam-budget.yaml",
 }
 

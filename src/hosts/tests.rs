@@ -262,3 +262,57 @@ fn fields_and_their_paths() {
     assert!(host_fields("", "Service", &json!({})).is_none());
     assert!(host_fields(GATEWAY_GROUP, "TCPRoute", &json!({})).is_none());
 }
+
+#[test]
+#[rustfmt::skip]
+fn reaches_domain_table() {
+    let cases = [
+        ("acme.example", "acme.example", true),
+        ("shop.acme.example", "acme.example", true),
+        ("a.b.acme.example", "acme.example", true),
+        ("evilacme.example", "acme.example", false),
+        ("acme.example.evil", "acme.example", false),
+        ("example", "acme.example", false),
+        ("*.acme.example", "acme.example", true),
+        ("*.b.acme.example", "acme.example", true),
+        ("*.example", "acme.example", true),
+        ("*.com", "acme.example", false),
+        ("*.evilacme.example", "acme.example", false),
+        ("*.other.example", "acme.example", false),
+    ];
+    for (host, root, want) in cases {
+        assert_eq!(h(host).reaches_domain(root), want, "{host} ~ {root}");
+    }
+    assert_eq!(suffixes("a.b.c").collect::<Vec<_>>(), ["a.b.c", "b.c", "c"]);
+    assert_eq!(h("*.Acme.example").name(), "acme.example");
+}
+
+#[test]
+fn domains_index() {
+    let mut d: Domains<&str> = Domains::default();
+    assert!(d.is_empty());
+    d.insert(&"acme", "acme.example");
+    d.insert(&"acme", "acme.apps.example.com");
+    d.insert(&"hooli", "shared.acme.example");
+    fn owners<'a>(d: &Domains<&'a str>, host: &str) -> Vec<&'a str> {
+        let host = h(host);
+        let mut v: Vec<&str> = d.reached_by(&host).copied().collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+    assert_eq!(owners(&d, "shop.acme.example"), ["acme"]);
+    assert_eq!(owners(&d, "x.shared.acme.example"), ["acme", "hooli"]);
+    assert_eq!(owners(&d, "*.example"), ["acme", "hooli"]);
+    assert_eq!(owners(&d, "*.acme.example"), ["acme", "hooli"]);
+    assert_eq!(owners(&d, "*.apps.example.com"), ["acme"]);
+    assert_eq!(owners(&d, "*.com"), ["acme"]);
+    assert!(owners(&d, "apps.example.com").is_empty());
+    assert!(owners(&d, "evilacme.example").is_empty());
+    d.remove(&"acme", "acme.example");
+    assert_eq!(owners(&d, "*.example"), ["hooli"]);
+    assert!(owners(&d, "shop.acme.example").is_empty());
+    d.remove(&"acme", "acme.apps.example.com");
+    d.remove(&"hooli", "shared.acme.example");
+    assert!(d.is_empty());
+}

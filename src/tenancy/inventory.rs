@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::namespaces::Namespaces;
 use super::{NamespaceTenancy, TenantEntry, TenantRef, UnknownNamespaces};
-use crate::hosts::HostClaims;
+use crate::hosts::{Domains, Host, HostClaims};
 use crate::model::{Owner, OwnerKind, Settings, Tenant, TenantSpec};
 use crate::tenant_label::{self, TenantLabel};
 
@@ -37,6 +37,26 @@ struct Tenants {
     /// tenants a requester may own, without scanning every tenant.
     by_user: HashMap<Box<str>, Vec<Arc<str>>>,
     by_group: HashMap<Box<str>, Vec<Arc<str>>>,
+    /// The domains of declared tenants' own `ingress.hostnames`.
+    domains: Domains<Arc<str>>,
+    /// How many declared tenants declare no `ingress` of their own (they
+    /// take the Settings' `ingressHostnames`).
+    on_settings_hostnames: usize,
+}
+
+/// The roots of the domains a Tenant's own `ingress.hostnames` hand out
+/// (patterns that do not parse hand out nothing), each once.
+fn domain_roots(spec: &TenantSpec) -> Vec<String> {
+    let mut roots: Vec<String> = spec
+        .ingress
+        .iter()
+        .flat_map(|i| &i.hostnames)
+        .filter_map(|p| Host::parse(p).ok())
+        .map(|h| h.name().to_string())
+        .collect();
+    roots.sort();
+    roots.dedup();
+    roots
 }
 
 /// The username an owner authenticates as (a group: its name), and whether it is a group.
@@ -81,6 +101,12 @@ impl Tenants {
                 list.push(name.clone());
             }
         }
+        for root in domain_roots(&entry.spec) {
+            self.domains.insert(&name, &root);
+        }
+        if entry.spec.ingress.is_none() {
+            self.on_settings_hostnames += 1;
+        }
         self.by_name.insert(name, entry);
     }
 
@@ -108,6 +134,13 @@ impl Tenants {
                     index.remove(key.as_str());
                 }
             }
+        }
+        let owner: Arc<str> = Arc::from(name);
+        for root in domain_roots(&old.spec) {
+            self.domains.remove(&owner, &root);
+        }
+        if old.spec.ingress.is_none() {
+            self.on_settings_hostnames -= 1;
         }
     }
 }
@@ -331,6 +364,25 @@ impl Inventory {
     /// How many known namespaces are labelled for `tenant`.
     pub fn tenant_namespace_count(&self, tenant: &str) -> usize {
         self.namespaces.count(tenant)
+    }
+
+    /// Declared tenants whose own `ingress.hostnames` hand out a domain
+    /// `host` reaches into ([`Host::reaches_domain`]; a tenant may come
+    /// more than once). A few hash lookups, one per label of the host.
+    pub fn hostname_owners<'a>(&'a self, host: &'a Host) -> impl Iterator<Item = &'a str> + 'a {
+        self.tenants.domains.reached_by(host).map(|t| &**t)
+    }
+
+    /// How many declared tenants declare no `ingress` of their own, so take
+    /// the Settings' `ingressHostnames` (with `{tenant}` filled in).
+    pub fn tenants_on_settings_hostnames(&self) -> usize {
+        self.tenants.on_settings_hostnames
+    }
+
+    /// Whether `tenant` is declared and takes the Settings' `ingressHostnames`.
+    pub fn is_on_settings_hostnames(&self, tenant: &str) -> bool {
+        self.tenant_entry(tenant)
+            .is_some_and(|e| e.spec.ingress.is_none())
     }
 
     /// Dedicated-node pairs of tenants other than `own`, tenants in the

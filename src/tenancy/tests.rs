@@ -346,3 +346,50 @@ fn node_pairs_by_key_agree_with_the_full_list() {
         [("a", "gpu", "a")]
     );
 }
+
+/// The domains of declared tenants' own host patterns follow every change
+/// of their Tenants; tenants without `ingress` are counted as on the
+/// Settings' patterns.
+#[test]
+fn hostname_domains_follow_the_tenants() {
+    let hosts =
+        |yaml: &str| -> TenantSpec { serde_yaml_ng::from_str(yaml).expect("test tenant spec") };
+    let h = |s: &str| crate::hosts::Host::parse(s).expect("test host");
+    let owners = |inv: &Inventory, host: &str| {
+        let host = h(host);
+        let mut v: Vec<String> = inv.hostname_owners(&host).map(String::from).collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let mut inv = Inventory::default();
+    inv.add_tenant(&tenant(
+        "acme",
+        hosts("ingress: {hostnames: ['*.acme.example', 'ACME.example.']}"),
+    ));
+    inv.add_tenant(&tenant("globex", TenantSpec::default()));
+    inv.add_tenant(&tenant("initech", hosts("ingress: {hostnames: []}")));
+    assert_eq!(owners(&inv, "shop.acme.example"), ["acme"]);
+    assert_eq!(owners(&inv, "*.example"), ["acme"]);
+    assert_eq!(inv.tenants_on_settings_hostnames(), 1);
+    assert!(inv.is_on_settings_hostnames("globex"));
+    assert!(!inv.is_on_settings_hostnames("initech"));
+    assert!(!inv.is_on_settings_hostnames("nobody"));
+    // Re-declared with other patterns, and globex given its own.
+    inv.add_tenant(&tenant(
+        "acme",
+        hosts("ingress: {hostnames: ['*.acme.test']}"),
+    ));
+    inv.add_tenant(&tenant(
+        "globex",
+        hosts("ingress: {hostnames: [globex.example]}"),
+    ));
+    assert!(owners(&inv, "shop.acme.example").is_empty());
+    assert_eq!(owners(&inv, "a.acme.test"), ["acme"]);
+    assert_eq!(owners(&inv, "*.example"), ["globex"]);
+    assert_eq!(inv.tenants_on_settings_hostnames(), 0);
+    inv.remove_tenant("acme");
+    inv.remove_tenant("globex");
+    assert!(owners(&inv, "*.test").is_empty());
+    assert!(owners(&inv, "*.example").is_empty());
+}

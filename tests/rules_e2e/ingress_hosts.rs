@@ -3,8 +3,9 @@
 use super::*;
 
 /// `ingress-hosts` over HTTPS: claims from `--inventory` (another tenant's
-/// Ingress), the tenant's host patterns, catch-all routes, snippets, and an
-/// UPDATE keeping its own hosts.
+/// Ingress), the tenant's host patterns, catch-all routes, snippets, an
+/// UPDATE keeping its own hosts, names inside another tenant's patterns and
+/// annotations naming another namespace's Secret.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ingress_hosts_over_https() {
     let claims = "\
@@ -119,4 +120,27 @@ spec:
         Some(own),
     );
     allowed(&c.post_json("/validate", &r).await.json());
+    // ... but globex (no patterns) takes no new name inside acme's.
+    let r = review(
+        "CREATE",
+        "networking.k8s.io",
+        "Ingress",
+        "globex-prod",
+        &["globex-admins", "system:authenticated"],
+        Some(ingress("globex-prod", "web2", "new.shared.example")),
+        None,
+    );
+    let v = c.post_json("/validate", &r).await.json();
+    denied_by(&v, "ingress-hosts");
+    assert!(!message(&v).contains("acme"), "{v}");
+    // An ingress-nginx annotation naming kube-system's Secret.
+    let mut foreign = ingress("acme-prod", "a", "b.acme.example");
+    foreign["metadata"]["annotations"] =
+        json!({"nginx.ingress.kubernetes.io/auth-tls-secret": "kube-system/ca"});
+    let v = c
+        .post_json("/validate", &ing("CREATE", foreign, None))
+        .await
+        .json();
+    denied_by(&v, "ingress-hosts");
+    assert!(message(&v).contains("auth-tls-secret"), "{v}");
 }

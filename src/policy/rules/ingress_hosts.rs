@@ -16,6 +16,20 @@
 //!   tenant's to take either). Claims by the object itself (same namespace,
 //!   kind and name) do not count, so an UPDATE keeps its own hosts, and a
 //!   tenant may reuse its own hosts across objects;
+//! - for a tenant without patterns of its own, a host inside the hostnames
+//!   handed to another tenant (its `ingress.hostnames`, or the Settings'
+//!   patterns with its name), even if no object claims it yet
+//!   ([`domains`]). A pattern hands out a domain: the name it is written
+//!   on (a wildcard's suffix) and every name below it, so `*.acme.example`
+//!   gives acme `acme.example`, `shop.acme.example`, `a.b.acme.example`
+//!   (cookies scoped to a domain reach its subdomains, and ingress-nginx
+//!   lets a wildcard serve deeper names). A requested wildcard reaches a
+//!   domain when its suffix is in it or above it (`*.example` reaches
+//!   `acme.example`'s). A tenant with patterns is held to its own (the
+//!   first point), so overlapping grants, where both tenants' patterns
+//!   cover the host, stay allowed. An UPDATE keeps the hosts the object
+//!   already had: the other tenant's patterns may have grown after it took
+//!   them (the audit, which judges objects as they stand, reports them);
 //! - a host that is not a DNS name or one-label wildcard, or a value that is
 //!   not a string (it cannot be judged);
 //! - on Ingresses, annotations whose name ends in `-snippet` or `-snippets`
@@ -23,13 +37,22 @@
 //!   configuration-snippet`, `server-snippet`, `auth-snippet`, …, also under
 //!   a custom `--annotations-prefix`, and NGINX Inc.'s `nginx.org/*-snippets`):
 //!   they put raw configuration into the shared controller, which can read
-//!   every tenant's Secrets.
+//!   every tenant's Secrets;
+//! - on Ingresses, ingress-nginx annotations that name a Secret or ConfigMap
+//!   as `<namespace>/<name>` (`auth-secret`, `auth-tls-secret`,
+//!   `proxy-ssl-secret`, `auth-proxy-set-headers`, `custom-headers`,
+//!   `fastcgi-params-configmap`, under any prefix, in the case the
+//!   controller reads) whose namespace is not one of the tenant's: another
+//!   tenant's, a platform, exempt or unknown namespace ([`references`]).
+//!   The shared controller would read that object for this Ingress. A bare
+//!   name, the own namespace or another namespace of the same tenant is
+//!   fine; only Ingresses with such annotations pay for a namespace lookup.
 //!
 //! Messages name the host and the overlapping claim, but not the tenant or
-//! object behind it: tenants are often customers of the platform, and
-//! telling one customer another's name (or that a host belongs to the
-//! platform) leaks more than a refusal needs. A platform admin finds the
-//! owner with `kubectl get ingress,httproute -A`.
+//! object behind it (nor the other tenant's patterns): tenants are often
+//! customers of the platform, and telling one customer another's name (or
+//! that a host belongs to the platform) leaks more than a refusal needs. A
+//! platform admin finds the owner with `kubectl get ingress,httproute -A`.
 //!
 //! CREATE and UPDATE: hosts exist only in an object's content.
 //!
@@ -84,6 +107,7 @@ fn validate(ctx: &Ctx<'_>, _params: &Params) -> Vec<Violation> {
     let mut out = Vec::new();
     if kind == ClaimKind::Ingress {
         snippets(obj, &mut out);
+        references::foreign(ctx, tenant, obj, &mut out);
     }
     let own = ClaimRef::new(ctx.namespace, kind, ctx.name);
     let patterns = tenant.ingress_hostnames();
@@ -126,6 +150,22 @@ fn judge(
             ),
         ));
     }
+    // A tenant with patterns only takes hosts they allow (denied above when
+    // not); one without them must stay out of the domains handed to others.
+    if patterns.is_empty() && domains::reaches_foreign(ctx, tenant.name, host) && !kept(ctx, host) {
+        let how = if host.is_wildcard() {
+            "reaches into"
+        } else {
+            "falls inside"
+        };
+        out.push(Violation::new(
+            path,
+            format!(
+                "{path}: host {host} {how} the hostnames the platform handed to another tenant; the names under them are that tenant's even before it uses them. Choose a host outside them, or ask the platform team to give tenant {:?} hostnames of its own (the Tenant's spec.ingress.hostnames)",
+                tenant.name
+            ),
+        ));
+    }
     let foreign = ctx
         .inventory
         .claims()
@@ -148,6 +188,23 @@ fn judge(
             ),
         ));
     }
+}
+
+/// Whether an UPDATE keeps `host` from the object as it was: another
+/// tenant's patterns, which can grow after the object took its hosts, never
+/// take a host away from it (new hosts are judged; the audit reports the
+/// conflict).
+fn kept(ctx: &Ctx<'_>, host: &Host) -> bool {
+    let Some(old) = ctx
+        .old_object
+        .filter(|_| ctx.operation == Operation::Update)
+    else {
+        return false;
+    };
+    hosts::host_fields(ctx.group, ctx.kind, old)
+        .into_iter()
+        .flatten()
+        .any(|f| matches!(f.value, HostValue::Named(h) if Host::parse(h).as_ref() == Ok(host)))
 }
 
 fn catch_all(path: &str, c: CatchAll) -> String {
@@ -190,5 +247,7 @@ fn snippets(obj: &Value, out: &mut Vec<Violation>) {
     }
 }
 
+mod domains;
+mod references;
 #[cfg(test)]
 mod tests;
