@@ -3,7 +3,10 @@
 //!
 //! - Ingress (`networking.k8s.io/v1`): `spec.rules[].host`,
 //!   `spec.tls[].hosts[]`; a rule without host and `spec.defaultBackend`
-//!   catch every host.
+//!   catch every host. And ingress-nginx's `server-alias` annotation (under
+//!   any prefix, as a custom `--annotations-prefix` moves it): the
+//!   controller serves each name of its comma-separated list as one more
+//!   host of the Ingress's server, so each is a host field of its own.
 //! - Gateway API (`gateway.networking.k8s.io`): `Gateway`
 //!   `spec.listeners[].hostname`; `HTTPRoute`, `GRPCRoute`, `TLSRoute`
 //!   `spec.hostnames[]`. A listener without hostname, or a route without
@@ -68,7 +71,10 @@ pub fn host_fields<'a>(group: &str, kind: &str, obj: &'a Value) -> Option<Vec<Ho
     let spec = obj.get("spec");
     let mut out = Vec::new();
     match kind {
-        ClaimKind::Ingress => ingress(spec, &mut out),
+        ClaimKind::Ingress => {
+            ingress(spec, &mut out);
+            server_aliases(obj, &mut out);
+        }
         ClaimKind::Gateway => gateway(spec, &mut out),
         ClaimKind::HttpRoute | ClaimKind::GrpcRoute | ClaimKind::TlsRoute => route(spec, &mut out),
     }
@@ -119,6 +125,36 @@ fn ingress<'a>(spec: Option<&'a Value>, out: &mut Vec<HostField<'a>>) {
                 format!("spec.{key}"),
                 HostValue::CatchAll(CatchAll::DefaultBackend),
             ));
+        }
+    }
+}
+
+/// The annotation (after its prefix) whose value ingress-nginx serves as
+/// more hosts of the Ingress.
+const SERVER_ALIAS: &str = "server-alias";
+
+/// The names of ingress-nginx `server-alias` annotations, read as the
+/// controller reads them: split at commas, each trimmed, empty ones
+/// skipped. The key is matched exactly (the controller looks it up so).
+fn server_aliases<'a>(obj: &'a Value, out: &mut Vec<HostField<'a>>) {
+    let Some(annotations) = obj
+        .get("metadata")
+        .and_then(|m| m.get("annotations"))
+        .and_then(Value::as_object)
+    else {
+        return;
+    };
+    for (key, value) in annotations {
+        if key.rsplit('/').next() != Some(SERVER_ALIAS) {
+            continue;
+        }
+        let path = format!("metadata.annotations.{key}");
+        let Value::String(names) = value else {
+            out.push(field(path, HostValue::Malformed));
+            continue;
+        };
+        for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            out.push(field(path.clone(), HostValue::Named(name)));
         }
     }
 }

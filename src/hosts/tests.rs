@@ -263,6 +263,44 @@ fn fields_and_their_paths() {
     assert!(host_fields(GATEWAY_GROUP, "TCPRoute", &json!({})).is_none());
 }
 
+/// ingress-nginx serves the names of a `server-alias` annotation as hosts
+/// of the Ingress: each is a host field, under any annotation prefix; the
+/// key is matched exactly, as the controller looks it up.
+#[test]
+fn server_aliases_are_hosts() {
+    let key = "nginx.ingress.kubernetes.io/server-alias";
+    let ing = json!({"metadata": {"annotations": {
+        key: " shop.globex.example ,, *.globex.example,",
+        "tg.example/server-alias": "b.example",
+        "nginx.ingress.kubernetes.io/Server-Alias": "ignored.example",
+        "nginx.ingress.kubernetes.io/server-aliases": "ignored.example",
+        "x/server-alias": 7}},
+        "spec": {"rules": [{"host": "a.example"}]}});
+    let got: Vec<(String, HostValue)> = host_fields("networking.k8s.io", "Ingress", &ing)
+        .unwrap()
+        .into_iter()
+        .map(|f| (f.path, f.value))
+        .collect();
+    let at = |k: &str| format!("metadata.annotations.{k}");
+    assert_eq!(
+        got,
+        [
+            ("spec.rules[0].host".into(), HostValue::Named("a.example")),
+            (at(key), HostValue::Named("shop.globex.example")),
+            (at(key), HostValue::Named("*.globex.example")),
+            (at("tg.example/server-alias"), HostValue::Named("b.example")),
+            (at("x/server-alias"), HostValue::Malformed),
+        ]
+    );
+    // An alias is a claim like a rule's host.
+    let mut idx = HostClaims::new();
+    let web = json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+        "metadata": {"name": "web", "namespace": "globex-prod", "annotations": {key: "alias.globex.example"}},
+        "spec": {"rules": [{"host": "shop.globex.example"}]}});
+    assert!(idx.absorb(&web));
+    assert_eq!(idx.overlapping(&h("alias.globex.example")).len(), 1);
+}
+
 #[test]
 #[rustfmt::skip]
 fn reaches_domain_table() {
