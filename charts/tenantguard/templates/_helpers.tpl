@@ -93,10 +93,16 @@ ones the server enforces: one source.
 {{/* The spec of the Settings document among the policy files ({} when there is none). */}}
 {{- define "tenantguard.settingsSpec" -}}
 {{- $spec := dict }}
+{{- $seen := "" }}
 {{- range $file, $content := include "tenantguard.policyFiles" . | fromJson }}
 {{- range regexSplit "(?m)^---[ \t]*$" $content -1 }}
 {{- $doc := fromYaml . }}
 {{- if and (kindIs "map" $doc) (eq (toString (get $doc "kind")) "Settings") }}
+{{- /* The server refuses to start on a second one; so does the chart, before it is installed. */}}
+{{- if $seen }}
+{{- fail (printf "policies: a second Settings document in %s (the first is in %s); the server keeps exactly one: to change the baseline's, name your file settings.yaml in policies.extra so it replaces it" $file $seen) }}
+{{- end }}
+{{- $seen = $file }}
 {{- $spec = default (dict) (get $doc "spec") }}
 {{- end }}
 {{- end }}
@@ -183,6 +189,18 @@ matchExpressions:
 {{- else }}
 {{- "tenantguard-test" }}
 {{- end }}
+{{- end }}
+
+{{/*
+Labels of the helm test's pod: the chart's, but with a name of its own, so
+that the Deployment's selector (Service endpoints, PodDisruptionBudget,
+anti-affinity, NetworkPolicy) never counts it as a tenantguard replica.
+*/}}
+{{- define "tenantguard.test.podLabels" -}}
+{{- $labels := include "tenantguard.labels" . | fromYaml }}
+{{- $_ := set $labels "app.kubernetes.io/name" (printf "%s-test" (include "tenantguard.name" .) | trunc 63 | trimSuffix "-") }}
+{{- $_ = set $labels "app.kubernetes.io/component" "test" }}
+{{- toYaml $labels }}
 {{- end }}
 
 {{- define "tenantguard.test.namespace" -}}
