@@ -81,9 +81,12 @@ want_args = ["serve", "--listen", "0.0.0.0:8443", "--metrics-listen", "0.0.0.0:9
 expect(c.get("args", [])[:len(want_args)] == want_args, f"server args: {c.get('args')}")
 expect({(p["name"], p["containerPort"]) for p in c.get("ports", [])} == {("https", 8443), ("metrics", 9090)},
        "container ports https 8443 and metrics 9090")
+# With a client CA the webhook port refuses the kubelet (no client
+# certificate): the probes go to the plain metrics listener.
+probe_at = ("metrics", "HTTP") if os.environ.get("CLIENT_CA") else ("https", "HTTPS")
 for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
     get = c.get(probe, {}).get("httpGet", {})
-    expect((get.get("path"), get.get("port"), get.get("scheme")) == (path, "https", "HTTPS"), f"{probe}: {get}")
+    expect((get.get("path"), get.get("port"), get.get("scheme")) == (path, *probe_at), f"{probe}: {get}")
 sc = c.get("securityContext", {})
 expect(sc.get("readOnlyRootFilesystem") is True and sc.get("capabilities", {}).get("drop") == ["ALL"]
        and pod.get("securityContext", {}).get("runAsNonRoot") is True, "container must be locked down")
@@ -476,7 +479,7 @@ PY
 # name|namespace|extra exempt namespaces (JSON)|helm arguments|environment of
 # the assertions: what the values change (WEBHOOK_POLICY, WEBHOOK_TIMEOUT,
 # FALLBACK=1 for the CEL fallback, SERVICE_MONITOR=1, REPORT_CRD=1, METRICS_NS,
-# AUDIT=0, NETPOL=0, RBAC=0, TENANT_CRD=0, EXEMPT_POLICY=0)
+# AUDIT=0, NETPOL=0, RBAC=0, TENANT_CRD=0, EXEMPT_POLICY=0, CLIENT_CA=1)
 # (cases whose name starts with fallback-ignore expect failurePolicy Ignore on
 # the entries the CEL fallback covers)
 cases=(
@@ -485,7 +488,7 @@ cases=(
   "tls-generate|tenantguard-system|[]|--set tls.mode=generate|"
   "tls-certManager|tenantguard-system|[]|-f $CHART/ci/certmanager-values.yaml|"
   "tls-secret|tenantguard-system|[]|-f $CHART/ci/secret-values.yaml|"
-  "all-values|tenantguard-system|[\"monitoring\",\"cert-manager\",\"infra\"]|-f $CHART/ci/all-values.yaml|WEBHOOK_TIMEOUT=10 SERVICE_MONITOR=1 REPORT_CRD=1 METRICS_NS=observability"
+  "all-values|tenantguard-system|[\"monitoring\",\"cert-manager\",\"infra\"]|-f $CHART/ci/all-values.yaml|WEBHOOK_TIMEOUT=10 SERVICE_MONITOR=1 REPORT_CRD=1 METRICS_NS=observability CLIENT_CA=1"
   # Values cannot take the built-in and release namespaces out of the exclusion.
   "exempt-emptied|platform-guard|[]|--set-json webhook.exemptNamespaces=[] --set-json webhook.extraMatchExpressions=[]|"
   # Nor can a Settings document with an exempt list of its own: its names are
