@@ -639,6 +639,7 @@ refusals=(
   "a PDB of minAvailable 100%|no node could ever be drained|--set podDisruptionBudget.minAvailable=100%"
   "a PDB the HPA's minimum cannot satisfy|no node could ever be drained|--set autoscaling.enabled=true --set autoscaling.minReplicas=3 --set podDisruptionBudget.minAvailable=3"
   "a second Settings document|a second Settings document|-f $OUT/two-settings.yaml"
+  "a tls.caBundle that is no PEM certificate|must be a PEM CA certificate|-f $CHART/ci/secret-values.yaml --set tls.caBundle=bm90IGEgY2VydA=="
   "server.requestTimeoutSeconds not below webhook.timeoutSeconds|must be below webhook.timeoutSeconds|--set webhook.timeoutSeconds=3"
 )
 for r in "${refusals[@]}"; do

@@ -177,7 +177,12 @@ matchExpressions:
 {{/* caBundle accepts PEM text or base64 of it; the API wants base64. */}}
 {{- define "tenantguard.userCABundle" -}}
 {{- $ca := required "tls.caBundle is required when tls.mode is secret" .Values.tls.caBundle | trim }}
-{{- if hasPrefix "-----BEGIN" $ca }}{{ b64enc $ca }}{{ else }}{{ $ca }}{{ end }}
+{{- $b64 := ternary (b64enc $ca) $ca (hasPrefix "-----BEGIN" $ca) }}
+{{- /* The apiserver would take any bytes and then trust no certificate at all. */}}
+{{- if not (hasPrefix "-----BEGIN CERTIFICATE-----" (b64dec $b64 | trim)) }}
+{{- fail "tls.caBundle must be a PEM CA certificate (-----BEGIN CERTIFICATE-----...) or the base64 of one" }}
+{{- end }}
+{{- $b64 }}
 {{- end }}
 
 {{/* Namespace and tenant the helm test judges a bad pod in. */}}
