@@ -633,12 +633,14 @@ fi
 # Values the schema cannot judge alone (they compare two values or read the
 # policy files) are refused by the templates, with a message saying why.
 printf 'policies:\n  extra:\n    more-settings.yaml: |\n      apiVersion: tenantguard.io/v1alpha1\n      kind: Settings\n      spec: {}\n' >"$OUT/two-settings.yaml"
+"$PYTHON" -c 'import yaml; print(yaml.safe_dump({"tenants": [{"name": f"tenant-{i:05d}", "spec": {"owners": [{"kind": "Group", "name": f"tenant-{i:05d}-admins-of-a-long-team-name"}]}} for i in range(6000)]}))' >"$OUT/many-tenants.yaml"
 # name|expected in the message|helm arguments
 refusals=(
   "a PDB no replica can satisfy (minAvailable = replicas)|no node could ever be drained|--set podDisruptionBudget.minAvailable=2"
   "a PDB of minAvailable 100%|no node could ever be drained|--set podDisruptionBudget.minAvailable=100%"
   "a PDB the HPA's minimum cannot satisfy|no node could ever be drained|--set autoscaling.enabled=true --set autoscaling.minReplicas=3 --set podDisruptionBudget.minAvailable=3"
   "a second Settings document|a second Settings document|-f $OUT/two-settings.yaml"
+  "a policies ConfigMap over the apiserver's 1 MiB|over the apiserver's 1 MiB limit|-f $OUT/many-tenants.yaml"
   "a tls.caBundle that is no PEM certificate|must be a PEM CA certificate|-f $CHART/ci/secret-values.yaml --set tls.caBundle=bm90IGEgY2VydA=="
   "server.requestTimeoutSeconds not below webhook.timeoutSeconds|must be below webhook.timeoutSeconds|--set webhook.timeoutSeconds=3"
 )
