@@ -44,6 +44,9 @@ rendered, known_out, mode, ns = sys.argv[1:5]
 extra_exempt = json.loads(sys.argv[5]) if len(sys.argv) > 5 else []
 # failurePolicy of the entries the CEL fallback covers (the others: Fail).
 covered_policy = sys.argv[6] if len(sys.argv) > 6 else "Fail"
+# failurePolicy of the other entries (webhook.failurePolicy), and timeoutSeconds.
+webhook_policy = os.environ.get("WEBHOOK_POLICY") or "Fail"
+want_timeout = int(os.environ.get("WEBHOOK_TIMEOUT") or 5)
 docs = [d for d in yaml.safe_load_all(open(rendered)) if d]
 errors = []
 def expect(cond, msg):
@@ -78,9 +81,12 @@ want_args = ["serve", "--listen", "0.0.0.0:8443", "--metrics-listen", "0.0.0.0:9
 expect(c.get("args", [])[:len(want_args)] == want_args, f"server args: {c.get('args')}")
 expect({(p["name"], p["containerPort"]) for p in c.get("ports", [])} == {("https", 8443), ("metrics", 9090)},
        "container ports https 8443 and metrics 9090")
+# With a client CA the webhook port refuses the kubelet (no client
+# certificate): the probes go to the plain metrics listener.
+probe_at = ("metrics", "HTTP") if os.environ.get("CLIENT_CA") else ("https", "HTTPS")
 for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
     get = c.get(probe, {}).get("httpGet", {})
-    expect((get.get("path"), get.get("port"), get.get("scheme")) == (path, "https", "HTTPS"), f"{probe}: {get}")
+    expect((get.get("path"), get.get("port"), get.get("scheme")) == (path, *probe_at), f"{probe}: {get}")
 sc = c.get("securityContext", {})
 expect(sc.get("readOnlyRootFilesystem") is True and sc.get("capabilities", {}).get("drop") == ["ALL"]
        and pod.get("securityContext", {}).get("runAsNonRoot") is True, "container must be locked down")
@@ -114,11 +120,12 @@ for kind, verb, path, names in (
         where = f"{kind} {h['name']}"
         expect(h.get("admissionReviewVersions") == ["v1"], f"{where}: admissionReviewVersions")
         expect(h.get("sideEffects") == "None", f"{where}: sideEffects")
-        want_policy = covered_policy if h["name"] in ("mutate.tenantguard.io", "validate.tenantguard.io") else "Fail"
+        want_policy = covered_policy if h["name"] in ("mutate.tenantguard.io", "validate.tenantguard.io") else webhook_policy
         expect(h.get("failurePolicy") == want_policy,
                f"{where}: failurePolicy {h.get('failurePolicy')}, expected {want_policy}")
         expect(h.get("matchPolicy") == "Equivalent", f"{where}: matchPolicy")
         expect(h.get("timeoutSeconds", 0) <= 30, f"{where}: timeoutSeconds")
+        expect(h.get("timeoutSeconds") == want_timeout, f"{where}: timeoutSeconds {h.get('timeoutSeconds')}, expected {want_timeout}")
         if kind.startswith("Mutating"):
             expect(h.get("reinvocationPolicy") == "IfNeeded", f"{where}: reinvocationPolicy")
         s = h.get("clientConfig", {}).get("service", {})
@@ -183,7 +190,9 @@ else:
 vap = [d for d in docs if d["kind"] == "ValidatingAdmissionPolicy" and d["metadata"]["name"].endswith("-exempt-namespaces")]
 binding = [d for d in docs if d["kind"] == "ValidatingAdmissionPolicyBinding"
            and d["metadata"]["name"].endswith("-exempt-namespaces")]
-expect(len(vap) == 1 and len(binding) == 1, f"one exempt-namespaces policy and binding, found {len(vap)}, {len(binding)}")
+want_vap = 1 if os.environ.get("EXEMPT_POLICY", "1") == "1" else 0
+expect(len(vap) == want_vap and len(binding) == want_vap,
+       f"{want_vap} exempt-namespaces policy and binding, found {len(vap)}, {len(binding)}")
 for p in vap[:1]:
     spec = p.get("spec", {})
     rules = spec.get("matchConstraints", {}).get("resourceRules", [])
@@ -203,7 +212,7 @@ for p in vap[:1]:
 # namespaces leaving out the exempt ones, messages naming their rule.
 fallback = [d for d in docs if d["kind"].startswith("ValidatingAdmissionPolicy")
             and d["metadata"].get("labels", {}).get("tenantguard.io/rule")]
-if covered_policy == "Ignore":
+if os.environ.get("FALLBACK"):
     rules_seen = sorted({d["metadata"]["labels"]["tenantguard.io/rule"] for d in fallback})
     expect(rules_seen == ["namespace-ownership", "pod-security", "require-limits", "service-types"],
            f"fallback rules: {rules_seen}")
@@ -349,32 +358,157 @@ for d in dash:
     for metric in ["tenantguard_tenant_quota_used", "tenantguard_tenant_quota_hard", "tenantguard_tenant_namespaces"]:
         expect(metric in exprs, f"dashboard needs a panel of {metric} (budget use per tenant)")
 
+# The Deployment's promises (DESIGN "Helm chart"): 2+ replicas (or an HPA
+# that never goes below 2), anti-affinity over nodes, a PodDisruptionBudget
+# that still lets a node drain, probes, resource limits, non-root, read-only
+# root filesystem; and nothing else carrying the replicas' labels.
+selector = dep.get("spec", {}).get("selector", {}).get("matchLabels", {})
+pod_labels = dep.get("spec", {}).get("template", {}).get("metadata", {}).get("labels", {})
+expect(selector and all(pod_labels.get(k) == v for k, v in selector.items()), f"Deployment selector {selector} vs pod labels")
+hpa = [d for d in docs if d["kind"] == "HorizontalPodAutoscaler"]
+replicas = dep.get("spec", {}).get("replicas")
+if hpa:
+    expect(replicas is None, "with an HPA the Deployment must not set replicas")
+    replicas = hpa[0]["spec"].get("minReplicas", 1)
+expect(isinstance(replicas, int) and replicas >= 2, f"replicas: {replicas}, expected 2 or more")
+anti = pod.get("affinity", {}).get("podAntiAffinity", {})
+terms = anti.get("requiredDuringSchedulingIgnoredDuringExecution", []) + [
+    t.get("podAffinityTerm", {}) for t in anti.get("preferredDuringSchedulingIgnoredDuringExecution", [])]
+expect(any(t.get("topologyKey") == "kubernetes.io/hostname"
+           and selects(t.get("labelSelector", {}), pod_labels) for t in terms),
+       f"replicas need pod anti-affinity over kubernetes.io/hostname selecting them: {anti}")
+pdbs = [d for d in docs if d["kind"] == "PodDisruptionBudget"]
+expect(len(pdbs) == 1, f"one PodDisruptionBudget, found {len(pdbs)}")
+for b in pdbs:
+    spec = b.get("spec", {})
+    expect(selects(spec.get("selector", {}), pod_labels), f"PDB selector {spec.get('selector')} misses the replicas")
+    mu, ma = spec.get("maxUnavailable"), spec.get("minAvailable")
+    allows = (mu is not None and mu not in (0, "0%")) or (isinstance(ma, int) and ma < replicas) or (
+        isinstance(ma, str) and ma.endswith("%") and int(ma[:-1]) < 100)
+    expect(allows, f"PDB {spec} lets no replica be evicted (replicas {replicas}): no node could drain")
+for probe in ("readinessProbe", "livenessProbe"):
+    expect(c.get(probe), f"container needs a {probe}")
+limits = c.get("resources", {}).get("limits", {})
+expect(limits.get("cpu") and limits.get("memory"), f"container needs cpu and memory limits: {c.get('resources')}")
+expect(sc.get("allowPrivilegeEscalation") is False, "allowPrivilegeEscalation must be false")
+uid = sc.get("runAsUser", pod.get("securityContext", {}).get("runAsUser"))
+expect(uid != 0, f"runAsUser {uid}: must not be root")
+# Only the replicas carry their labels: the helm test's pod, say, must not be
+# counted by the PDB, the Service or the anti-affinity.
+others = [d for d in docs if d["kind"] == "Pod" and selects({"matchLabels": selector}, d["metadata"].get("labels", {}))]
+expect(not others, f"pods other than the replicas match the Deployment selector: {[d['metadata']['name'] for d in others]}")
+expect(svc.get("spec", {}).get("selector") == selector, f"Service selector {svc.get('spec', {}).get('selector')}")
+# The server's own request timeout stays below the webhooks' (the apiserver
+# would give up first and apply failurePolicy).
+args = c.get("args", [])
+if "--request-timeout" in args:
+    t = float(args[args.index("--request-timeout") + 1])
+    expect(t < want_timeout, f"--request-timeout {t} must stay below the webhooks' timeoutSeconds {want_timeout}")
+
+# The NetworkPolicy for tenantguard's own pods: the webhook port open (the
+# apiserver's address cannot be selected), the metrics port only from the
+# monitoring namespace, nothing else open.
+netpols = [d for d in docs if d["kind"] == "NetworkPolicy"]
+if os.environ.get("NETPOL", "1") == "1":
+    expect(len(netpols) == 1, f"one NetworkPolicy, found {len(netpols)}")
+for n in netpols:
+    spec = n.get("spec", {})
+    expect(selects(spec.get("podSelector", {}), pod_labels), "NetworkPolicy must select the replicas")
+    expect("Ingress" in spec.get("policyTypes", []), "NetworkPolicy must restrict Ingress")
+    metrics_ns = os.environ.get("METRICS_NS") or "monitoring"
+    for r in spec.get("ingress", []):
+        ports = {p.get("port") for p in r.get("ports", [])}
+        expect(ports and ports <= {8443, 9090, "https", "metrics"}, f"NetworkPolicy opens more than the two ports: {r}")
+        if ports & {9090, "metrics"}:
+            peers = r.get("from", [])
+            expect(peers and all(p.get("namespaceSelector", {}).get("matchLabels") == {"kubernetes.io/metadata.name": metrics_ns}
+                                 for p in peers),
+                   f"metrics port must be open to namespace {metrics_ns} only: {r}")
+    expect(any(ports_of == {8443} or ports_of == {"https"} for ports_of in
+               [{p.get("port") for p in r.get("ports", [])} for r in spec.get("ingress", []) if not r.get("from")]),
+           f"the webhook port must be open to the apiserver: {spec.get('ingress')}")
+
+# RBAC (DESIGN: watch Namespaces and Tenants; Leases for the audit's and the
+# controller's leader; PolicyReports when the audit runs), bound to the
+# service account the replicas run as.
+def grants(rules, group, resource, verbs):
+    return any(group in r.get("apiGroups", []) and resource in r.get("resources", []) and not r.get("resourceNames")
+               and set(verbs) <= set(r.get("verbs", [])) for r in rules)
+if os.environ.get("RBAC", "1") == "1":
+    expect(grants(cluster_rules, "", "namespaces", ["get", "list", "watch"]), "ClusterRole: watch namespaces")
+    expect(grants(cluster_rules, "tenantguard.io", "tenants", ["get", "list", "watch"]), "ClusterRole: watch tenants")
+    expect(grants(role_rules, "coordination.k8s.io", "leases", ["get", "create", "update"]), "Role: leases")
+    audit_on = os.environ.get("AUDIT", "1") == "1"
+    expect(grants(cluster_rules, "wgpolicyk8s.io", "policyreports", ["list", "create", "patch", "delete"]) == audit_on,
+           f"ClusterRole: PolicyReports exactly when the audit runs ({audit_on})")
+    sa = pod.get("serviceAccountName")
+    for kind in ("ClusterRoleBinding", "RoleBinding"):
+        b = one(kind, fullname)
+        expect({"kind": "ServiceAccount", "name": sa, "namespace": ns} in b.get("subjects", []),
+               f"{kind} must bind the replicas' service account {sa}: {b.get('subjects')}")
+    # Cluster-wide write access to Secrets would let a compromised webhook
+    # read every tenant's: only the Role, in its own namespace.
+    expect(not any("secrets" in r.get("resources", []) for r in cluster_rules), "ClusterRole must not grant Secrets")
+
+# The Tenant CRD, cluster-scoped, rendered with the release (crds.install).
+crds = [d for d in docs if d["kind"] == "CustomResourceDefinition" and d["metadata"]["name"] == "tenants.tenantguard.io"]
+if os.environ.get("TENANT_CRD", "1") == "1":
+    expect(len(crds) == 1 and crds[0]["spec"]["scope"] == "Cluster"
+           and crds[0]["metadata"].get("annotations", {}).get("helm.sh/resource-policy") == "keep",
+           f"one cluster-scoped Tenant CRD kept on uninstall, found {len(crds)}")
+else:
+    expect(not crds, "crds.install false: no Tenant CRD")
+# The PolicyReport CRD only when reports.installCRD is true.
+prcrd = [d for d in docs if d["kind"] == "CustomResourceDefinition" and d["metadata"]["name"] == "policyreports.wgpolicyk8s.io"]
+expect(len(prcrd) == (1 if os.environ.get("REPORT_CRD") else 0), f"PolicyReport CRD rendered {len(prcrd)} times")
+
+# The ServiceMonitor, when there is one, scrapes the Service's metrics port.
+for m in [d for d in docs if d["kind"] == "ServiceMonitor"]:
+    spec = m.get("spec", {})
+    expect(selects(spec.get("selector", {}), svc["metadata"].get("labels", {})), "ServiceMonitor must select the Service")
+    expect(ns in spec.get("namespaceSelector", {}).get("matchNames", []), "ServiceMonitor must look in the release namespace")
+    expect(all(e.get("port") in svc_ports for e in spec.get("endpoints", [])), f"ServiceMonitor ports {spec.get('endpoints')}")
+expect(len([d for d in docs if d["kind"] == "ServiceMonitor"]) == (1 if os.environ.get("SERVICE_MONITOR") else 0),
+       "ServiceMonitor exactly when serviceMonitor.enabled")
+
 for e in errors:
     print(e)
 sys.exit(1 if errors else 0)
 PY
 
-# name|namespace|extra exempt namespaces (JSON)|helm arguments
+# name|namespace|extra exempt namespaces (JSON)|helm arguments|environment of
+# the assertions: what the values change (WEBHOOK_POLICY, WEBHOOK_TIMEOUT,
+# FALLBACK=1 for the CEL fallback, SERVICE_MONITOR=1, REPORT_CRD=1, METRICS_NS,
+# AUDIT=0, NETPOL=0, RBAC=0, TENANT_CRD=0, EXEMPT_POLICY=0, CLIENT_CA=1)
 # (cases whose name starts with fallback-ignore expect failurePolicy Ignore on
 # the entries the CEL fallback covers)
 cases=(
-  "tls-self|tenantguard-system|[]|"
-  "tls-self-named|tg|[]|--set tls.self.secretName=webhook-certs"
-  "tls-generate|tenantguard-system|[]|--set tls.mode=generate"
-  "tls-certManager|tenantguard-system|[]|-f $CHART/ci/certmanager-values.yaml"
-  "tls-secret|tenantguard-system|[]|-f $CHART/ci/secret-values.yaml"
-  "all-values|tenantguard-system|[\"monitoring\",\"cert-manager\",\"infra\"]|-f $CHART/ci/all-values.yaml"
+  "tls-self|tenantguard-system|[]||"
+  "tls-self-named|tg|[]|--set tls.self.secretName=webhook-certs|"
+  "tls-generate|tenantguard-system|[]|--set tls.mode=generate|"
+  "tls-certManager|tenantguard-system|[]|-f $CHART/ci/certmanager-values.yaml|"
+  "tls-secret|tenantguard-system|[]|-f $CHART/ci/secret-values.yaml|"
+  "all-values|tenantguard-system|[\"monitoring\",\"cert-manager\",\"infra\"]|-f $CHART/ci/all-values.yaml|WEBHOOK_TIMEOUT=10 SERVICE_MONITOR=1 REPORT_CRD=1 METRICS_NS=observability CLIENT_CA=1"
   # Values cannot take the built-in and release namespaces out of the exclusion.
-  "exempt-emptied|platform-guard|[]|--set-json webhook.exemptNamespaces=[] --set-json webhook.extraMatchExpressions=[]"
-  "tls-secret-base64|tenantguard-system|[]|-f $CHART/ci/secret-values.yaml --set tls.caBundle=LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg=="
+  "exempt-emptied|platform-guard|[]|--set-json webhook.exemptNamespaces=[] --set-json webhook.extraMatchExpressions=[]|"
+  # Nor can a Settings document with an exempt list of its own: its names are
+  # added, the built-in and release namespaces stay.
+  "settings-exempt-replaced|team-guard|[\"team-infra\"]|-f $CHART/ci/settings-exempt-values.yaml|"
+  "tls-secret-base64|tenantguard-system|[]|-f $CHART/ci/secret-values.yaml --set tls.caBundle=LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==|"
   # The fallback installed, and the entries it covers set to Ignore.
-  "fallback-ignore|tenantguard-system|[]|--set fallback.validatingAdmissionPolicy=true --set fallback.failurePolicy=Ignore"
+  "fallback-ignore|tenantguard-system|[]|--set fallback.validatingAdmissionPolicy=true --set fallback.failurePolicy=Ignore|FALLBACK=1"
   # Ignore asked for without the fallback: the entries stay Fail.
-  "fallback-off|tenantguard-system|[]|--set fallback.failurePolicy=Ignore"
+  "fallback-off|tenantguard-system|[]|--set fallback.failurePolicy=Ignore|"
+  # failurePolicy and timeoutSeconds are configurable, for every entry.
+  "failure-ignore|tenantguard-system|[]|--set webhook.failurePolicy=Ignore --set webhook.timeoutSeconds=12|WEBHOOK_POLICY=Ignore WEBHOOK_TIMEOUT=12"
+  # Every optional feature off (the webhooks' exclusions do not depend on them)...
+  "features-off|tenantguard-system|[]|--set networkPolicy.enabled=false --set dashboard.enabled=false --set exemptNamespacePolicy.enabled=false --set audit.interval=0 --set crds.install=false|NETPOL=0 AUDIT=0 TENANT_CRD=0 EXEMPT_POLICY=0"
+  # ...and on.
+  "features-on|tenantguard-system|[]|--set serviceMonitor.enabled=true --set reports.installCRD=true --set fallback.validatingAdmissionPolicy=true --set autoscaling.enabled=true|SERVICE_MONITOR=1 REPORT_CRD=1 FALLBACK=1"
 )
 known=()
 for c in "${cases[@]}"; do
-  IFS='|' read -r name ns exempt args <<<"$c"
+  IFS='|' read -r name ns exempt args envs <<<"$c"
   mode=self
   [[ "$args" == *tls.mode=generate* ]] && mode=generate
   [[ "$args" == *certmanager* || "$args" == *all-values* ]] && mode=certManager
@@ -386,9 +520,12 @@ for c in "${cases[@]}"; do
     pass "$name: helm template"
     self_secret=""
     [[ "$args" =~ tls\.self\.secretName=([^ ]+) ]] && self_secret="${BASH_REMATCH[1]}"
-    check "$name: webhook and deployment assertions" env SELF_SECRET="$self_secret" \
+    covered=Fail
+    [[ "$name" == fallback-ignore* || "$envs" == *WEBHOOK_POLICY=Ignore* ]] && covered=Ignore
+    # shellcheck disable=SC2086 # $envs is a list of NAME=value
+    check "$name: webhook and deployment assertions" env SELF_SECRET="$self_secret" $envs \
       "$PYTHON" "$OUT/assert.py" "$OUT/$name.yaml" "$OUT/$name.known.yaml" "$mode" "$ns" "$exempt" \
-      "$([[ "$name" == fallback-ignore* ]] && echo Ignore || echo Fail)"
+      "$covered"
     known+=("$OUT/$name.known.yaml")
   else
     fail "$name: helm template" "$out"
@@ -416,6 +553,19 @@ if "$HELM" template tg "$CHART" --namespace tenantguard-system --kube-version "$
 else
   fail "default mode: helm template twice is byte-identical" "$(diff "$OUT/again-1.yaml" "$OUT/again-2.yaml" | head -20)"
 fi
+# Every other case too (certManager, secret, the fallback, all values).
+for c in "${cases[@]}"; do
+  IFS='|' read -r name ns exempt args envs <<<"$c"
+  [[ "$args" == *tls.mode=generate* ]] && continue
+  # shellcheck disable=SC2086
+  "$HELM" template tg "$CHART" --namespace "$ns" --kube-version "$K8S_VERSION" $args >"$OUT/again-$name.yaml" 2>&1
+  # shellcheck disable=SC2086
+  if "$HELM" template tg "$CHART" --namespace "$ns" --kube-version "$K8S_VERSION" $args 2>&1 | cmp -s - "$OUT/again-$name.yaml"; then
+    pass "$name: helm template twice is byte-identical"
+  else
+    fail "$name: helm template twice is byte-identical"
+  fi
+done
 # (generate, the legacy mode, is not: it makes a new CA on every render.)
 "$HELM" template tg "$CHART" --set tls.mode=generate >"$OUT/gen-1.yaml" 2>&1
 "$HELM" template tg "$CHART" --set tls.mode=generate >"$OUT/gen-2.yaml" 2>&1
@@ -462,6 +612,54 @@ if out="$("$HELM" template tg "$CHART" --set fallback.validatingAdmissionPolicy=
 else
   pass "fallback.objects with other kinds is refused"
 fi
+
+# The Tenant CRD is in the plain render (no --include-crds): helm template,
+# helm upgrade, Argo CD and Flux all install and upgrade it with the release.
+if "$HELM" template tg "$CHART" --namespace tenantguard-system >"$OUT/plain.yaml" 2>&1 &&
+  "$PYTHON" -c 'import sys, yaml; sys.exit(0 if [d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d["kind"] == "CustomResourceDefinition" and d["metadata"]["name"] == "tenants.tenantguard.io"] else 1)' "$OUT/plain.yaml"; then
+  pass "helm template without --include-crds renders the Tenant CRD"
+else
+  fail "helm template without --include-crds renders the Tenant CRD" "$(head -5 "$OUT/plain.yaml")"
+fi
+
+# NOTES show the server-side dry run (rendered by a client-only dry run).
+if out="$("$HELM" install tg "$CHART" --namespace tenantguard-system --dry-run=client 2>&1)" &&
+  grep -q "kubectl apply --dry-run=server" <<<"$(sed -n '/^NOTES:/,$p' <<<"$out")"; then
+  pass "NOTES show kubectl apply --dry-run=server"
+else
+  fail "NOTES show kubectl apply --dry-run=server" "$(tail -20 <<<"$out")"
+fi
+
+# Values the schema cannot judge alone (they compare two values or read the
+# policy files) are refused by the templates, with a message saying why.
+printf 'policies:\n  extra:\n    more-settings.yaml: |\n      apiVersion: tenantguard.io/v1alpha1\n      kind: Settings\n      spec: {}\n' >"$OUT/two-settings.yaml"
+"$PYTHON" -c 'import yaml; print(yaml.safe_dump({"tenants": [{"name": f"tenant-{i:05d}", "spec": {"owners": [{"kind": "Group", "name": f"tenant-{i:05d}-admins-of-a-long-team-name"}]}} for i in range(6000)]}))' >"$OUT/many-tenants.yaml"
+# name|expected in the message|helm arguments
+refusals=(
+  "a PDB no replica can satisfy (minAvailable = replicas)|no node could ever be drained|--set podDisruptionBudget.minAvailable=2"
+  "a PDB of minAvailable 100%|no node could ever be drained|--set podDisruptionBudget.minAvailable=100%"
+  "a PDB the HPA's minimum cannot satisfy|no node could ever be drained|--set autoscaling.enabled=true --set autoscaling.minReplicas=3 --set podDisruptionBudget.minAvailable=3"
+  "a second Settings document|a second Settings document|-f $OUT/two-settings.yaml"
+  "a policies ConfigMap over the apiserver's 1 MiB|over the apiserver's 1 MiB limit|-f $OUT/many-tenants.yaml"
+  "a tls.caBundle that is no PEM certificate|must be a PEM CA certificate|-f $CHART/ci/secret-values.yaml --set tls.caBundle=bm90IGEgY2VydA=="
+  "server.requestTimeoutSeconds not below webhook.timeoutSeconds|must be below webhook.timeoutSeconds|--set webhook.timeoutSeconds=3"
+)
+for r in "${refusals[@]}"; do
+  IFS='|' read -r what want args <<<"$r"
+  # shellcheck disable=SC2086
+  if out="$("$HELM" template tg "$CHART" $args 2>&1)"; then
+    fail "refused: $what" "rendered without error"
+  elif grep -qF "$want" <<<"$out"; then
+    pass "refused: $what"
+  else
+    fail "refused: $what" "$out"
+  fi
+done
+# ...and their passing twins render.
+check "accepted: minAvailable below the replicas" "$HELM" template tg "$CHART" --set replicaCount=3 --set podDisruptionBudget.minAvailable=2
+check "accepted: maxUnavailable instead of minAvailable" "$HELM" template tg "$CHART" --set podDisruptionBudget.minAvailable=2 --set podDisruptionBudget.maxUnavailable=1
+check "accepted: settings.yaml in policies.extra replaces the baseline's" "$HELM" template tg "$CHART" -f "$CHART/ci/settings-exempt-values.yaml"
+check "accepted: a shorter server.requestTimeoutSeconds" "$HELM" template tg "$CHART" --set webhook.timeoutSeconds=3 --set-json server.requestTimeoutSeconds=2.5
 
 # The schema must reject each bad values file (a typo, a wrong type, ...).
 for f in "$CHART"/ci/bad-values/*.yaml; do

@@ -216,6 +216,7 @@ async fn run_server(
         shutting_down: shutting_down.clone(),
     };
     let (stop_tx, stop_rx) = watch::channel(false);
+    let metrics_routes = server::metrics_router(metrics, state.clone(), cfg.limits);
     let webhook = tokio::spawn(server::serve_tls(
         listener,
         tls_config,
@@ -226,7 +227,7 @@ async fn run_server(
     ));
     let metrics_server = tokio::spawn(server::serve_plain(
         metrics_listener,
-        server::metrics_router(metrics),
+        metrics_routes,
         stop_rx,
     ));
 

@@ -141,20 +141,29 @@ fn too_large(what: &str, max: usize) -> Response {
         .into_response()
 }
 
-/// The metrics route, for the plain-HTTP listener.
-pub fn metrics_router(metrics: Arc<Metrics>) -> Router {
-    Router::new().route(
-        "/metrics",
-        get(move || {
-            let m = metrics.clone();
-            async move {
-                (
-                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-                    m.render(),
-                )
-            }
-        }),
-    )
+/// The routes of the plain-HTTP listener: `/metrics`, and `/healthz` and
+/// `/readyz` answering as on the webhook port. With `--client-ca` the webhook
+/// port refuses every TLS client without a certificate, the kubelet's probes
+/// included, so the chart probes these instead.
+pub fn metrics_router(metrics: Arc<Metrics>, state: AppState, limits: Limits) -> Router {
+    let health = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(Arc::new(Webhook { state, limits }));
+    Router::new()
+        .route(
+            "/metrics",
+            get(move || {
+                let m = metrics.clone();
+                async move {
+                    (
+                        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                        m.render(),
+                    )
+                }
+            }),
+        )
+        .merge(health)
 }
 
 async fn not_found() -> Response {

@@ -258,3 +258,92 @@ fn it_can_be_turned_off() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!text.contains("kind: ValidatingAdmissionPolicy"), "{text}");
 }
+
+/// The validating entry for namespaced objects skips the endpoint
+/// controllers' own Endpoints and EndpointSlices (the rule admits them; sent
+/// anyway, an outage would freeze every tenant Service's endpoints) and
+/// nothing else. The users are read from the rule's source, so the two lists
+/// cannot drift apart.
+#[test]
+fn the_endpoint_controllers_writes_are_not_sent() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(helm())
+        .args(["template", "tg"])
+        .arg(repo.join("charts/tenantguard"))
+        .args(["--namespace", "tenantguard-system", "--show-only"])
+        .arg("templates/webhooks.yaml")
+        .output()
+        .expect("run helm");
+    assert!(
+        out.status.success(),
+        "helm template: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).expect("UTF-8");
+    let config = text
+        .split("\n---")
+        .filter_map(|d| serde_yaml_ng::from_str::<Value>(d).ok())
+        .find(|d| d["kind"] == "ValidatingWebhookConfiguration")
+        .expect("a ValidatingWebhookConfiguration");
+    let entries = config["webhooks"].as_array().expect("webhooks");
+    for e in entries {
+        let conditions = e["matchConditions"].as_array().map_or(0, Vec::len);
+        let want = usize::from(e["name"] == "objects.validate.tenantguard.io");
+        assert_eq!(conditions, want, "matchConditions of {}", e["name"]);
+    }
+    let entry = entries
+        .iter()
+        .find(|e| e["name"] == "objects.validate.tenantguard.io")
+        .expect("the objects entry");
+    let expression = entry["matchConditions"][0]["expression"]
+        .as_str()
+        .expect("an expression");
+
+    let source =
+        std::fs::read_to_string(repo.join("src/policy/rules/cross_tenant_selectors/endpoints.rs"))
+            .expect("the rule's source");
+    let list = source
+        .split_once("pub const ENDPOINT_CONTROLLERS")
+        .and_then(|(_, rest)| rest.split_once("];"))
+        .map(|(list, _)| list)
+        .expect("ENDPOINT_CONTROLLERS in endpoints.rs");
+    let controllers: Vec<&str> = list.split('"').skip(1).step_by(2).collect();
+    assert!(controllers.len() >= 3, "{controllers:?}");
+
+    let sent = |group: &str, resource: &str, username: &str| {
+        let mut ctx = cel::Context::default();
+        let request = json!({
+            "resource": {"group": group, "version": "v1", "resource": resource},
+            "userInfo": {"username": username, "groups": ["system:authenticated"]},
+            "operation": "UPDATE",
+        });
+        ctx.add_variable_from_value("request", cel(&request));
+        let program = cel::Program::compile(expression).expect("the matchCondition compiles");
+        match program.execute(&ctx).expect("the matchCondition evaluates") {
+            cel::Value::Bool(b) => b,
+            other => panic!("{expression} gave {other:?}"),
+        }
+    };
+    for user in &controllers {
+        assert!(!sent("", "endpoints", user), "{user}: Endpoints");
+        assert!(
+            !sent("discovery.k8s.io", "endpointslices", user),
+            "{user}: EndpointSlices"
+        );
+        assert!(
+            sent("networking.k8s.io", "ingresses", user),
+            "{user}: other kinds stay sent"
+        );
+    }
+    for user in [
+        "alice@acme.example",
+        "system:serviceaccount:acme-prod:endpoint-controller",
+        "system:serviceaccount:kube-system:endpoint-controller-evil",
+    ] {
+        assert!(sent("", "endpoints", user), "{user}: Endpoints are sent");
+        assert!(
+            sent("discovery.k8s.io", "endpointslices", user),
+            "{user}: EndpointSlices are sent"
+        );
+    }
+}

@@ -1,11 +1,11 @@
 //! The Tenant CRD the chart installs is generated from the Rust types
 //! (`tenantguard crd`); this fails when the committed YAML drifts from them.
-//! To fix: `cargo run -- crd > charts/tenantguard/crds/tenants.tenantguard.io.yaml`.
+//! To fix: `cargo run -- crd > charts/tenantguard/files/tenants.tenantguard.io.yaml`.
 
 use kube::CustomResourceExt;
 use tenantguard::policy::Tenant;
 
-const COMMITTED: &str = "charts/tenantguard/crds/tenants.tenantguard.io.yaml";
+const COMMITTED: &str = "charts/tenantguard/files/tenants.tenantguard.io.yaml";
 
 #[test]
 fn committed_crd_matches_the_types() {

@@ -588,4 +588,14 @@ async fn client_ca_refuses_clients_without_a_certificate_it_signed() {
             "judged over the authenticated connection"
         );
     }
+    // The kubelet's probes present no client certificate: the plain metrics
+    // listener answers them (the chart probes it when tls.clientCA is set).
+    for path in ["/healthz", "/readyz"] {
+        let (status, body) = common::plain_get(s.metrics_addr, path).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (200, "ok"),
+            "{path} on the metrics listener"
+        );
+    }
 }

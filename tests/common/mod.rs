@@ -347,19 +347,25 @@ pub async fn eventually(what: &str, timeout: Duration, mut f: impl AsyncFnMut() 
 
 /// Plain-HTTP GET of the metrics page.
 pub async fn metrics(addr: SocketAddr) -> String {
+    plain_get(addr, "/metrics").await.1
+}
+
+/// Plain-HTTP GET of a path of the metrics listener: status and body.
+pub async fn plain_get(addr: SocketAddr, path: &str) -> (u16, String) {
     let tcp = TcpStream::connect(addr).await.expect("metrics connect");
     let (mut s, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
         .await
         .expect("handshake");
     tokio::spawn(conn);
     let req = hyper::Request::builder()
-        .uri("/metrics")
+        .uri(path)
         .header("host", "localhost")
         .body(Full::new(Bytes::new()))
         .unwrap();
     let resp = s.send_request(req).await.expect("metrics request");
+    let status = resp.status().as_u16();
     let b = resp.into_body().collect().await.expect("body").to_bytes();
-    String::from_utf8_lossy(&b).into_owned()
+    (status, String::from_utf8_lossy(&b).into_owned())
 }
 
 /// Decodes the base64 JSONPatch of a response.

@@ -93,10 +93,16 @@ ones the server enforces: one source.
 {{/* The spec of the Settings document among the policy files ({} when there is none). */}}
 {{- define "tenantguard.settingsSpec" -}}
 {{- $spec := dict }}
+{{- $seen := "" }}
 {{- range $file, $content := include "tenantguard.policyFiles" . | fromJson }}
 {{- range regexSplit "(?m)^---[ \t]*$" $content -1 }}
 {{- $doc := fromYaml . }}
 {{- if and (kindIs "map" $doc) (eq (toString (get $doc "kind")) "Settings") }}
+{{- /* The server refuses to start on a second one; so does the chart, before it is installed. */}}
+{{- if $seen }}
+{{- fail (printf "policies: a second Settings document in %s (the first is in %s); the server keeps exactly one: to change the baseline's, name your file settings.yaml in policies.extra so it replaces it" $file $seen) }}
+{{- end }}
+{{- $seen = $file }}
 {{- $spec = default (dict) (get $doc "spec") }}
 {{- end }}
 {{- end }}
@@ -171,7 +177,12 @@ matchExpressions:
 {{/* caBundle accepts PEM text or base64 of it; the API wants base64. */}}
 {{- define "tenantguard.userCABundle" -}}
 {{- $ca := required "tls.caBundle is required when tls.mode is secret" .Values.tls.caBundle | trim }}
-{{- if hasPrefix "-----BEGIN" $ca }}{{ b64enc $ca }}{{ else }}{{ $ca }}{{ end }}
+{{- $b64 := ternary (b64enc $ca) $ca (hasPrefix "-----BEGIN" $ca) }}
+{{- /* The apiserver would take any bytes and then trust no certificate at all. */}}
+{{- if not (hasPrefix "-----BEGIN CERTIFICATE-----" (b64dec $b64 | trim)) }}
+{{- fail "tls.caBundle must be a PEM CA certificate (-----BEGIN CERTIFICATE-----...) or the base64 of one" }}
+{{- end }}
+{{- $b64 }}
 {{- end }}
 
 {{/* Namespace and tenant the helm test judges a bad pod in. */}}
@@ -183,6 +194,18 @@ matchExpressions:
 {{- else }}
 {{- "tenantguard-test" }}
 {{- end }}
+{{- end }}
+
+{{/*
+Labels of the helm test's pod: the chart's, but with a name of its own, so
+that the Deployment's selector (Service endpoints, PodDisruptionBudget,
+anti-affinity, NetworkPolicy) never counts it as a tenantguard replica.
+*/}}
+{{- define "tenantguard.test.podLabels" -}}
+{{- $labels := include "tenantguard.labels" . | fromYaml }}
+{{- $_ := set $labels "app.kubernetes.io/name" (printf "%s-test" (include "tenantguard.name" .) | trunc 63 | trimSuffix "-") }}
+{{- $_ = set $labels "app.kubernetes.io/component" "test" }}
+{{- toYaml $labels }}
 {{- end }}
 
 {{- define "tenantguard.test.namespace" -}}
