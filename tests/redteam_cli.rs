@@ -728,3 +728,34 @@ impl WithTimeout for std::process::Command {
         }
     }
 }
+
+/// `tenantguard check -o json | head`: the reader leaves early. The report
+/// (well over a pipe buffer) then ends quietly: no panic, no backtrace.
+#[test]
+fn a_reader_that_leaves_early_is_no_panic() {
+    use std::process::{Command, Stdio};
+    let env = Env::new();
+    let many: String = (0..400)
+        .map(|i| GOOD_POD.replace("name: good", &format!("name: pod-{i}")))
+        .collect::<Vec<_>>()
+        .join("---\n");
+    let file = env.write("many.yaml", &many);
+    for verb in ["check", "audit"] {
+        for output in ["json", "text"] {
+            let mut child = Command::new(common::bin())
+                .args([verb, "--policies", "policies", "--inventory", &env.inv()])
+                .args(["-f", &file, "-o", output])
+                .current_dir(common::repo())
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            drop(child.stdout.take());
+            let out = child.wait_with_output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(!stderr.contains("panicked"), "{verb} {output}: {stderr}");
+            assert_eq!(out.status.code(), Some(0), "{verb} {output}: {stderr}");
+        }
+    }
+}

@@ -291,8 +291,34 @@ async fn metrics_names_labels_and_dry_run() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenant_label_stays_bounded_under_random_names() {
-    let (s, mut c, _d) = serve().await;
+    bounded(TENANCY, &["acme", "globex", "none"]).await;
+}
+
+/// No Tenant declared: any name is a tenant, but only names observed on
+/// namespaces may become label values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_label_stays_bounded_without_declared_tenants() {
+    bounded(common::INVENTORY, &["acme", "globex", "customer-1", "none"]).await;
+}
+
+async fn bounded(tenancy: &str, allowed: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let inv = common::write_file(dir.path(), "inv.yaml", tenancy);
+    let s = start(Opts {
+        inventory: Some(&inv),
+        ..Default::default()
+    });
+    let mut c = Client::connect(&s, Proto::H2).await.unwrap();
     for i in 0..40 {
+        // Anyone who can reach the port may send made-up kinds and
+        // operations: they must not become label values either.
+        let mut odd = review("acme-prod", "o", "CREATE", limited());
+        odd["request"]["operation"] = json!(format!("OP{i}-zq"));
+        odd["request"]["kind"]["kind"] = json!(format!("Kind{i}-zq"));
+        odd["request"]["object"]["kind"] = json!(format!("Kind{i}-zq"));
+        odd["request"]["dryRun"] = json!(format!("maybe{i}-zq"));
+        c.post_json("/validate", &odd).await;
+        c.post_json("/mutate", &odd).await;
         // Pods in namespaces nobody declared.
         let ns = format!("rnd-ns-{i}-zq");
         c.post_json("/validate", &review(&ns, "r", "CREATE", no_limits()))
@@ -323,10 +349,13 @@ async fn tenant_label_stays_bounded_under_random_names() {
         .map(|l| l["tenant"].clone())
         .collect();
     assert!(tenants.contains("none"), "{tenants:?}");
+    let ops: BTreeSet<String> = samples(&m, "tenantguard_admission_requests_total")
+        .into_iter()
+        .map(|l| l["operation"].clone())
+        .collect();
+    assert!(ops.len() <= 6, "operations are bounded: {ops:?}");
     assert!(
-        tenants
-            .iter()
-            .all(|t| ["acme", "globex", "none"].contains(&t.as_str())),
+        tenants.iter().all(|t| allowed.contains(&t.as_str())),
         "{tenants:?}"
     );
 }
