@@ -552,6 +552,14 @@ fn review_defaults_to_validate_and_echoes_the_uid() {
     json_patch::patch(&mut obj, &patch).unwrap();
     assert_eq!(obj["metadata"]["labels"]["tenantguard.io/tenant"], "globex");
 
+    // `-f` is optional: without it the request comes from stdin.
+    let run = env.run(
+        "review",
+        &[],
+        Some(&serde_json::to_string(&pod_review("r-3")).unwrap()),
+    );
+    assert_eq!(run.json()["response"]["uid"], "r-3", "{}", run.stderr);
+
     // An unknown endpoint is a usage error.
     let run = env.run("review", &["-f", &file, "--endpoint", "admit"], None);
     assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);

@@ -155,6 +155,22 @@ async fn unreadable_requests_are_400_and_unjudgeable_ones_denied() {
             }
         }
     }
+    // An UPDATE of a Namespace without oldObject: whether the tenant label
+    // changed cannot be told, so it is not admitted for a non-admin.
+    let ns_update = json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+        "uid": "ns-upd", "kind": {"group": "", "version": "v1", "kind": "Namespace"},
+        "resource": {"group": "", "version": "v1", "resource": "namespaces"},
+        "operation": "UPDATE", "name": "acme-prod",
+        "userInfo": {"username": "alice", "groups": ["acme-admins"]},
+        "object": {"apiVersion": "v1", "kind": "Namespace", "metadata": {
+            "name": "acme-prod", "labels": {"tenantguard.io/tenant": "globex"}}}}});
+    let v = c.post_json("/validate", &ns_update).await.json();
+    assert_eq!(
+        (&v["response"]["uid"], &v["response"]["allowed"]),
+        (&json!("ns-upd"), &json!(false)),
+        "{v}"
+    );
+
     // A DELETE carries no object and that is not an error.
     let mut del = review("acme-prod", "del", "DELETE", limited());
     del["request"]["oldObject"] = del["request"]["object"].take();
@@ -439,4 +455,65 @@ async fn reload_applies_good_changes_and_keeps_the_last_good_set() {
     assert_eq!(r.status, 200, "still serving the last good set");
     let m = common::metrics(s.metrics_addr).await;
     assert!(m.contains("reload"), "a reload metric: {m}");
+}
+
+/// In a cluster the policies are a mounted ConfigMap: the files are
+/// symlinks into `..data`, itself a symlink to a timestamped directory that
+/// the kubelet swaps atomically on an update. Loaded once (not twice through
+/// the hidden directories) and reloaded on the swap.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configmap_mount_loads_once_and_reloads_on_the_symlink_swap() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let pol = dir.path().join("pol");
+    let v1 = pol.join("..2026_12_06_08_00_00.000000001");
+    std::fs::create_dir_all(&v1).unwrap();
+    let names: Vec<std::ffi::OsString> = std::fs::read_dir(common::repo().join("policies"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    for n in &names {
+        std::fs::copy(common::repo().join("policies").join(n), v1.join(n)).unwrap();
+    }
+    symlink(v1.file_name().unwrap(), pol.join("..data")).unwrap();
+    for n in &names {
+        symlink(std::path::Path::new("..data").join(n), pol.join(n)).unwrap();
+    }
+    let inv = common::write_file(dir.path(), "inv.yaml", TENANCY);
+    let s = start(Opts {
+        inventory: Some(&inv),
+        policies: Some(&pol),
+        ..Default::default()
+    });
+    let mut c = Client::connect(&s, Proto::H2).await.unwrap();
+    let pod = review("acme-prod", "cm", "CREATE", no_limits());
+    assert_eq!(
+        c.post_json("/validate", &pod).await.json()["response"]["allowed"],
+        false
+    );
+
+    // The kubelet's update: a new timestamped directory, `..data` swapped
+    // by rename, the old directory removed.
+    let v2 = pol.join("..2026_12_06_08_05_00.000000002");
+    std::fs::create_dir_all(&v2).unwrap();
+    for n in &names {
+        std::fs::copy(v1.join(n), v2.join(n)).unwrap();
+    }
+    std::fs::write(
+        v2.join("require-limits.yaml"),
+        "apiVersion: tenantguard.io/v1alpha1\nkind: Policy\nmetadata: {name: require-limits}\nspec: {rule: require-limits, action: Warn}\n",
+    )
+    .unwrap();
+    symlink(v2.file_name().unwrap(), pol.join("..data_tmp")).unwrap();
+    std::fs::rename(pol.join("..data_tmp"), pol.join("..data")).unwrap();
+    std::fs::remove_dir_all(&v1).unwrap();
+    common::eventually(
+        "the swapped ConfigMap to load",
+        Duration::from_secs(10),
+        async || c.post_json("/validate", &pod).await.json()["response"]["allowed"] == true,
+    )
+    .await;
+    let log = s.log.lock().unwrap().join("\n");
+    assert!(!log.contains("reload failed"), "{log}");
 }
