@@ -104,8 +104,16 @@ async fn probes_and_unknown_paths() {
         assert_eq!(r.status, 404, "POST {p}: {}", r.text());
     }
     // The metrics port serves /metrics (plain HTTP) in Prometheus text.
+    // Before any admission request the names DESIGN lists are already on
+    // the page (a scrape or dashboard finds them), with no sample yet.
     let m = common::metrics(s.metrics_addr).await;
-    assert!(m.contains("# TYPE "), "{m}");
+    for name in [
+        "tenantguard_admission_requests_total",
+        "tenantguard_admission_duration_seconds",
+        "tenantguard_policy_violations_total",
+    ] {
+        assert!(m.contains(&format!("# TYPE {name} ")), "{name}: {m}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
