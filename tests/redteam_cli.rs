@@ -324,7 +324,7 @@ fn check_json_contract_paths_tenant_and_patch() {
 }
 
 #[test]
-fn check_warn_action_counts_as_warned_and_exit_0() {
+fn check_warn_and_audit_actions_admit_and_exit_0() {
     let env = Env::new();
     let pol = env.dir.path().join("pol");
     std::fs::create_dir(&pol).unwrap();
@@ -359,6 +359,37 @@ fn check_warn_action_counts_as_warned_and_exit_0() {
     assert_eq!(
         report["summary"],
         json!({"objects": 1, "denied": 0, "warned": 1})
+    );
+
+    // Audit admits silently: the violation is listed, no warning, not warned.
+    std::fs::write(
+        pol.join("require-limits.yaml"),
+        "apiVersion: tenantguard.io/v1alpha1\nkind: Policy\nmetadata: {name: require-limits}\nspec: {rule: require-limits, action: Audit}\n",
+    )
+    .unwrap();
+    let run = tg(
+        &[
+            "check",
+            "--policies",
+            pol.to_str().unwrap(),
+            "--inventory",
+            &inv,
+            "-f",
+            &bad,
+            "-o",
+            "json",
+        ],
+        None,
+    );
+    assert_eq!(run.code, 0, "Audit admits: {}{}", run.stdout, run.stderr);
+    let report = run.json();
+    let r = by_name(&report, "bad");
+    assert_eq!(r["allowed"], true);
+    assert_eq!(r["violations"][0]["action"], "Audit");
+    assert_eq!(r["warnings"], json!([]));
+    assert_eq!(
+        report["summary"],
+        json!({"objects": 1, "denied": 0, "warned": 0})
     );
 }
 

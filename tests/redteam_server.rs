@@ -433,7 +433,35 @@ async fn reload_applies_good_changes_and_keeps_the_last_good_set() {
         "{v}"
     );
 
-    // A bad file: the server keeps the last good set (Warn) and says so.
+    // Audit: admitted silently (no warning) and counted.
+    write_policy(
+        &pol,
+        "require-limits.yaml",
+        "apiVersion: tenantguard.io/v1alpha1\nkind: Policy\nmetadata: {name: require-limits}\nspec: {rule: require-limits, action: Audit}\n",
+    );
+    common::eventually(
+        "the Audit policy to load",
+        Duration::from_secs(10),
+        async || {
+            let v = c.post_json("/validate", &pod).await.json();
+            v["response"]["allowed"] == true
+                && v["response"]["warnings"]
+                    .as_array()
+                    .is_none_or(Vec::is_empty)
+        },
+    )
+    .await;
+    let m = common::metrics(s.metrics_addr).await;
+    assert!(
+        samples(&m, "tenantguard_policy_violations_total")
+            .iter()
+            .any(|l| l["policy"] == "require-limits"
+                && l["action"] == "Audit"
+                && l["tenant"] == "acme"),
+        "{m}"
+    );
+
+    // A bad file: the server keeps the last good set (Audit) and says so.
     write_policy(
         &pol,
         "zz-bad.yaml",
@@ -462,7 +490,24 @@ async fn reload_applies_good_changes_and_keeps_the_last_good_set() {
     let r = c.request("GET", "/readyz", vec![]).await.unwrap();
     assert_eq!(r.status, 200, "still serving the last good set");
     let m = common::metrics(s.metrics_addr).await;
-    assert!(m.contains("reload"), "a reload metric: {m}");
+    assert!(
+        m.contains("tenantguard_policy_reloads_total{result=\"error\"}"),
+        "a reload metric: {m}"
+    );
+
+    // The bad file fixed (removed) and require-limits back to Deny: loaded.
+    std::fs::remove_file(pol.join("zz-bad.yaml")).unwrap();
+    std::fs::copy(
+        common::repo().join("policies/require-limits.yaml"),
+        pol.join("require-limits.yaml"),
+    )
+    .unwrap();
+    common::eventually(
+        "the fixed directory to load",
+        Duration::from_secs(10),
+        async || c.post_json("/validate", &pod).await.json()["response"]["allowed"] == false,
+    )
+    .await;
 }
 
 /// In a cluster the policies are a mounted ConfigMap: the files are
