@@ -570,3 +570,57 @@ async fn configmap_mount_loads_once_and_reloads_on_the_symlink_swap() {
     let log = s.log.lock().unwrap().join("\n");
     assert!(!log.contains("reload failed"), "{log}");
 }
+
+/// `serve` with no TLS files makes a self-signed certificate for local use
+/// and says where the CA is; a client trusting only that CA is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_tls_files_serve_a_self_signed_certificate_and_name_its_ca() {
+    use std::io::BufRead;
+    let cwd = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(common::bin())
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--policies")
+        .arg(common::repo().join("policies"))
+        .args(["--log-format", "text"])
+        .current_dir(cwd.path())
+        .env("TENANTGUARD_LOG", "info")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut ca = None;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(i) = line.find("ca=") {
+                ca = line[i + 3..].split_whitespace().next().map(str::to_string);
+            }
+            if let (Some(i), Some(ca)) = (line.find("webhook="), ca.clone()) {
+                let addr = line[i + 8..].split_whitespace().next().unwrap().to_string();
+                let _ = tx.send((addr, ca));
+            }
+        }
+    });
+    let got = rx.recv_timeout(Duration::from_secs(30));
+    let result = async {
+        let (addr, ca) = got.map_err(|_| "the log names no CA and address".to_string())?;
+        let ca = cwd.path().join(ca);
+        let mut c = Client::connect_to(addr.parse().unwrap(), &ca, Proto::H2).await?;
+        c.request("GET", "/healthz", vec![]).await
+    }
+    .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(result.map(|r| r.status), Ok(200));
+}
