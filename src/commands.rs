@@ -334,11 +334,34 @@ pub fn review(args: ReviewArgs) -> anyhow::Result<u8> {
         EndpointArg::Mutate => Endpoint::Mutate,
         EndpointArg::Validate => Endpoint::Validate,
     };
+    let body = wrap_bare_request(body);
     let reviewed = admission::review(&body, endpoint, &engine, &inventory)
         .context("the input is not an AdmissionReview tenantguard can answer")?;
     let pretty: serde_json::Value = serde_json::from_slice(&reviewed.body)?;
     print_out(&format!("{}\n", serde_json::to_string_pretty(&pretty)?))?;
     Ok(if reviewed.outcome.allowed { 0 } else { 1 })
+}
+
+/// A recorded request comes in two forms: the whole AdmissionReview the
+/// apiserver POSTs, or only its `request` (a bare AdmissionRequest, as
+/// `kwctl run` and many captures store it). `review` answers both: an
+/// object with a `uid` and no `request` is wrapped into an
+/// `admission.k8s.io/v1` AdmissionReview. Anything else is passed on as it
+/// is, to be judged (or refused) exactly as the webhook would.
+fn wrap_bare_request(body: Vec<u8>) -> Vec<u8> {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(&body)
+    else {
+        return body;
+    };
+    if map.contains_key("request") || !map.contains_key("uid") {
+        return body;
+    }
+    let review = serde_json::json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": map,
+    });
+    serde_json::to_vec(&review).unwrap_or(body)
 }
 
 /// `tenantguard certs`.
@@ -389,6 +412,28 @@ mod tests {
         }
         fn flush(&mut self) -> std::io::Result<()> {
             Err(Error::from(self.0))
+        }
+    }
+
+    #[test]
+    fn a_bare_admission_request_is_wrapped_a_review_is_not() {
+        use super::wrap_bare_request;
+        use serde_json::{json, Value};
+        let bare = json!({"uid": "u", "operation": "CREATE", "kind": {"group": "", "version": "v1", "kind": "Pod"}});
+        let wrapped: Value =
+            serde_json::from_slice(&wrap_bare_request(serde_json::to_vec(&bare).unwrap())).unwrap();
+        assert_eq!(
+            wrapped,
+            json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": bare})
+        );
+        // Left alone: a review, something without uid, not an object, not JSON.
+        for body in [
+            json!({"apiVersion": "admission.k8s.io/v1beta1", "kind": "AdmissionReview", "request": {"uid": "u"}}).to_string(),
+            json!({"operation": "CREATE"}).to_string(),
+            "[1]".to_string(),
+            "{\"uid\": ".to_string(),
+        ] {
+            assert_eq!(wrap_bare_request(body.clone().into_bytes()), body.into_bytes());
         }
     }
 

@@ -798,3 +798,49 @@ fn a_reader_that_leaves_early_is_no_panic() {
         }
     }
 }
+
+/// `review` of recorded requests: tests/fixtures/real holds both forms a
+/// recording takes (PROVENANCE.md: "a parser has to accept both"), the
+/// whole AdmissionReview and the bare AdmissionRequest. Each gets the
+/// AdmissionReview response with its uid, and a bare request gets the same
+/// answer as the same request wrapped.
+#[test]
+fn review_answers_recorded_reviews_and_bare_requests_alike() {
+    let env = Env::new();
+    let dir = common::real_fixtures();
+    let mut bare_seen = 0;
+    for group in std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()) {
+        if !group.is_dir() {
+            continue;
+        }
+        for f in std::fs::read_dir(&group)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+        {
+            let raw: Value = serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+            let bare = raw.get("request").is_none();
+            let uid = raw.get("request").unwrap_or(&raw)["uid"].clone();
+            let run = env.run("review", &["-f", f.to_str().unwrap()], None);
+            assert!(
+                run.code == 0 || run.code == 1,
+                "{}: {}",
+                f.display(),
+                run.stderr
+            );
+            let v = run.json();
+            assert_eq!(v["response"]["uid"], uid, "{}", f.display());
+            if bare {
+                bare_seen += 1;
+                let wrapped = common::write_file(
+                    env.dir.path(),
+                    "wrapped.json",
+                    &json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": raw})
+                        .to_string(),
+                );
+                let w = env.run("review", &["-f", wrapped.to_str().unwrap()], None);
+                assert_eq!((w.code, w.json()), (run.code, v), "{}", f.display());
+            }
+        }
+    }
+    assert!(bare_seen >= 5, "only {bare_seen} bare requests");
+}
