@@ -147,6 +147,18 @@ async fn unreadable_requests_are_400_and_unjudgeable_ones_denied() {
             }
         }
     }
+    // A bare AdmissionRequest (valid JSON, wrong shape) is 400 with a
+    // message that says so, not "not valid JSON".
+    let mut bare = review("acme-prod", "bare", "CREATE", limited());
+    let bare = bare["request"].take();
+    let r = c.post_json("/validate", &bare).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(
+        r.text().contains("not an AdmissionReview") && !r.text().contains("not valid JSON"),
+        "{}",
+        r.text()
+    );
+
     // A CREATE or UPDATE without object is denied with the uid, never admitted.
     for op in ["CREATE", "UPDATE"] {
         for ns in ["acme-prod", "globex-prod"] {
