@@ -636,3 +636,54 @@ async fn no_tls_files_serve_a_self_signed_certificate_and_name_its_ca() {
     let _ = child.wait();
     assert_eq!(result.map(|r| r.status), Ok(200));
 }
+
+fn ingress_review(ns: &str, uid: &str, host: &str, dry_run: bool) -> Value {
+    let object = json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+        "metadata": {"name": "web", "namespace": ns},
+        "spec": {"rules": [{"host": host, "http": {"paths": [{"path": "/", "pathType": "Prefix",
+            "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}});
+    json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+        "uid": uid, "kind": {"group": "networking.k8s.io", "version": "v1", "kind": "Ingress"},
+        "resource": {"group": "networking.k8s.io", "version": "v1", "resource": "ingresses"},
+        "namespace": ns, "operation": "CREATE", "name": "web", "dryRun": dry_run,
+        "userInfo": {"username": "alice", "groups": ["system:authenticated"]},
+        "object": object}})
+}
+
+/// Dry-run has no side effects: an Ingress admitted in a dry run claims no
+/// host (claims come from objects that exist, not from answers), so
+/// another tenant's identical request is judged as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_claims_nothing() {
+    let (_s, mut c, _d) = serve().await;
+    let before = c
+        .post_json(
+            "/validate",
+            &ingress_review("globex-prod", "g0", "shop.example.com", false),
+        )
+        .await
+        .json();
+    for i in 0..3 {
+        let v = c
+            .post_json(
+                "/validate",
+                &ingress_review(
+                    "acme-prod",
+                    &format!("a{i}"),
+                    "shop.example.com",
+                    i % 2 == 0,
+                ),
+            )
+            .await
+            .json();
+        assert_eq!(v["response"]["allowed"], true, "{v}");
+    }
+    let after = c
+        .post_json(
+            "/validate",
+            &ingress_review("globex-prod", "g0", "shop.example.com", false),
+        )
+        .await
+        .json();
+    assert_eq!(before, after);
+}
