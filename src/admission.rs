@@ -45,6 +45,10 @@ impl Endpoint {
 pub enum DecodeError {
     #[error("the body is not valid JSON: {0}")]
     Json(String),
+    /// Valid JSON of the wrong shape (a number, a field of the wrong type,
+    /// a bare AdmissionRequest): saying "not valid JSON" would mislead.
+    #[error("the body is JSON but not an AdmissionReview: {0}; the apiserver sends {{\"apiVersion\": \"admission.k8s.io/v1\", \"kind\": \"AdmissionReview\", \"request\": {{\"uid\": ..., ...}}}}")]
+    Shape(String),
     #[error("apiVersion is {0}; tenantguard speaks admission.k8s.io/v1 (set admissionReviewVersions: [v1] in the webhook configuration)")]
     ApiVersion(String),
     #[error("kind is {0}; the body must be an AdmissionReview")]
@@ -166,9 +170,22 @@ pub fn decode(body: &[u8]) -> Result<Decoded, DecodeError> {
     if let Ok(review) = serde_json::from_slice::<ReviewIn<'_, ObjectValue>>(body) {
         return finish(review);
     }
-    let review: ReviewIn<'_, &RawValue> =
-        serde_json::from_slice(body).map_err(|e| DecodeError::Json(e.to_string()))?;
+    let review: ReviewIn<'_, &RawValue> = serde_json::from_slice(body).map_err(envelope_error)?;
     finish(review)
+}
+
+/// A syntax error (or a body cut short) is not JSON; a data error is JSON of
+/// the wrong shape, said in the user's terms rather than the decoder's.
+fn envelope_error(e: serde_json::Error) -> DecodeError {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Data => DecodeError::Shape(
+            e.to_string()
+                .replace("struct ReviewIn", "an AdmissionReview object")
+                .replace("struct RequestIn", "an AdmissionRequest object"),
+        ),
+        Category::Syntax | Category::Eof | Category::Io => DecodeError::Json(e.to_string()),
+    }
 }
 
 fn finish<O: ObjectField>(review: ReviewIn<'_, O>) -> Result<Decoded, DecodeError> {

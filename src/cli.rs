@@ -317,7 +317,7 @@ pub struct AuditArgs {
 
 #[derive(Debug, Args)]
 pub struct ReviewArgs {
-    /// Recorded AdmissionReview (JSON); - or absent for stdin.
+    /// Recorded AdmissionReview, or a bare AdmissionRequest (its `request`), as JSON; - or absent for stdin.
     #[arg(short = 'f', long = "filename", value_name = "FILE")]
     pub file: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "validate")]

@@ -26,6 +26,24 @@ use crate::server::{self, tls, AppState, Swap};
 use crate::tenancy::{StaticTenancy, TenancySource};
 use crate::vap;
 
+/// Writes a report to stdout. A reader that closed the pipe early
+/// (`tenantguard check -o json | head`) has read all it wanted: that ends
+/// the output quietly, not with a panic as `print!` would; the exit code
+/// still tells the verdict. Any other write error is an error.
+pub(crate) fn emit(mut out: impl std::io::Write, text: &str) -> anyhow::Result<()> {
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(e).context("cannot write to stdout"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// [`emit`] to the process's stdout.
+pub(crate) fn print_out(text: &str) -> anyhow::Result<()> {
+    emit(std::io::stdout().lock(), text)
+}
+
 fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("TENANTGUARD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -290,8 +308,8 @@ pub fn check(args: CheckArgs) -> anyhow::Result<u8> {
     let user = check::requester(args.as_user.as_deref(), &args.as_groups, &engine);
     let report = check::run(&engine, &inventory, &objects, &args.namespace, &user);
     match args.output {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-        OutputFormat::Text => print!("{}", check::render_text(&report)),
+        OutputFormat::Json => print_out(&format!("{}\n", serde_json::to_string_pretty(&report)?))?,
+        OutputFormat::Text => print_out(&check::render_text(&report))?,
     }
     Ok(report.exit_code() as u8)
 }
@@ -317,11 +335,34 @@ pub fn review(args: ReviewArgs) -> anyhow::Result<u8> {
         EndpointArg::Mutate => Endpoint::Mutate,
         EndpointArg::Validate => Endpoint::Validate,
     };
+    let body = wrap_bare_request(body);
     let reviewed = admission::review(&body, endpoint, &engine, &inventory)
         .context("the input is not an AdmissionReview tenantguard can answer")?;
     let pretty: serde_json::Value = serde_json::from_slice(&reviewed.body)?;
-    println!("{}", serde_json::to_string_pretty(&pretty)?);
+    print_out(&format!("{}\n", serde_json::to_string_pretty(&pretty)?))?;
     Ok(if reviewed.outcome.allowed { 0 } else { 1 })
+}
+
+/// A recorded request comes in two forms: the whole AdmissionReview the
+/// apiserver POSTs, or only its `request` (a bare AdmissionRequest, as
+/// `kwctl run` and many captures store it). `review` answers both: an
+/// object with a `uid` and no `request` is wrapped into an
+/// `admission.k8s.io/v1` AdmissionReview. Anything else is passed on as it
+/// is, to be judged (or refused) exactly as the webhook would.
+fn wrap_bare_request(body: Vec<u8>) -> Vec<u8> {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(&body)
+    else {
+        return body;
+    };
+    if map.contains_key("request") || !map.contains_key("uid") {
+        return body;
+    }
+    let review = serde_json::json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": map,
+    });
+    serde_json::to_vec(&review).unwrap_or(body)
 }
 
 /// `tenantguard certs`.
@@ -348,12 +389,65 @@ pub fn vap(args: VapArgs) -> anyhow::Result<u8> {
         own_namespace: args.own_namespace,
     };
     let objects = vap::generate(&set, &inventory, &options);
-    print!("{}", vap::to_yaml(&objects)?);
+    print_out(&vap::to_yaml(&objects)?)?;
     Ok(0)
 }
 
 /// `tenantguard crd`.
 pub fn crd() -> anyhow::Result<u8> {
-    print!("{}", serde_yaml_ng::to_string(&Tenant::crd())?);
+    print_out(&serde_yaml_ng::to_string(&Tenant::crd())?)?;
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::emit;
+    use std::io::{Error, ErrorKind, Write};
+
+    /// A stdout whose reader is gone, or that fails otherwise.
+    struct Failing(ErrorKind);
+
+    impl Write for Failing {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(Error::from(self.0))
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Err(Error::from(self.0))
+        }
+    }
+
+    #[test]
+    fn a_bare_admission_request_is_wrapped_a_review_is_not() {
+        use super::wrap_bare_request;
+        use serde_json::{json, Value};
+        let bare = json!({"uid": "u", "operation": "CREATE", "kind": {"group": "", "version": "v1", "kind": "Pod"}});
+        let wrapped: Value =
+            serde_json::from_slice(&wrap_bare_request(serde_json::to_vec(&bare).unwrap())).unwrap();
+        assert_eq!(
+            wrapped,
+            json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": bare})
+        );
+        // Left alone: a review, something without uid, not an object, not JSON.
+        for body in [
+            json!({"apiVersion": "admission.k8s.io/v1beta1", "kind": "AdmissionReview", "request": {"uid": "u"}}).to_string(),
+            json!({"operation": "CREATE"}).to_string(),
+            "[1]".to_string(),
+            "{\"uid\": ".to_string(),
+        ] {
+            assert_eq!(wrap_bare_request(body.clone().into_bytes()), body.into_bytes());
+        }
+    }
+
+    #[test]
+    fn a_closed_pipe_ends_the_output_quietly_other_errors_do_not() {
+        assert!(emit(Failing(ErrorKind::BrokenPipe), "report\n").is_ok());
+        let err = emit(Failing(ErrorKind::StorageFull), "report\n").unwrap_err();
+        assert!(
+            format!("{err:#}").contains("cannot write to stdout"),
+            "{err:#}"
+        );
+        let mut buf = Vec::new();
+        emit(&mut buf, "report\n").unwrap();
+        assert_eq!(buf, b"report\n");
+    }
 }

@@ -5,6 +5,7 @@
 //! namespace ([`Metrics::tenant_label`]); anything else is `none`. Kinds
 //! outside the set tenantguard judges are `other`. Object names never appear.
 
+use prometheus::core::Collector;
 use prometheus::{
     Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec,
     Opts, Registry, TextEncoder,
@@ -278,11 +279,48 @@ impl Metrics {
     }
 
     /// The text exposition of every metric.
+    ///
+    /// A family with labels has no sample until its first label set is used,
+    /// and the encoder then leaves it out entirely; its `# HELP` and `# TYPE`
+    /// lines are written anyway, so the names DESIGN.md lists (e.g.
+    /// `tenantguard_admission_requests_total`) are on the page from the
+    /// first scrape, for Prometheus, dashboards and whoever checks them.
     pub fn render(&self) -> String {
+        let families = self.registry.gather();
         let mut buf = Vec::new();
         // Encoding gathered families into a Vec cannot fail.
-        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
-        String::from_utf8(buf).unwrap_or_default()
+        let _ = TextEncoder::new().encode(&families, &mut buf);
+        let mut text = String::from_utf8(buf).unwrap_or_default();
+        let shown: std::collections::HashSet<&str> = families.iter().map(|f| f.name()).collect();
+        for (collector, kind) in self.labelled_families() {
+            for d in collector.desc() {
+                if !shown.contains(d.fq_name.as_str()) {
+                    text.push_str(&format!(
+                        "# HELP {name} {help}\n# TYPE {name} {kind}\n",
+                        name = d.fq_name,
+                        help = d.help.replace('\\', "\\\\").replace('\n', "\\n"),
+                    ));
+                }
+            }
+        }
+        text
+    }
+
+    /// The families with labels, and their exposition type.
+    fn labelled_families(&self) -> [(&dyn Collector, &'static str); 11] {
+        [
+            (&self.requests, "counter"),
+            (&self.duration, "histogram"),
+            (&self.violations, "counter"),
+            (&self.bad_requests, "counter"),
+            (&self.policy_reloads, "counter"),
+            (&self.cert_reloads, "counter"),
+            (&self.cache_synced, "gauge"),
+            (&self.reconciles, "counter"),
+            (&self.tenant_namespaces, "gauge"),
+            (&self.tenant_quota_hard, "gauge"),
+            (&self.tenant_quota_used, "gauge"),
+        ]
     }
 }
 
@@ -299,6 +337,38 @@ mod tests {
         assert_eq!(Metrics::tenant_label(None, &inv), "none");
         assert_eq!(Metrics::kind_label("Pod"), "Pod");
         assert_eq!(Metrics::kind_label("Whatever"), "other");
+    }
+
+    #[test]
+    fn families_without_samples_still_show_their_names_once() {
+        let m = Metrics::new();
+        let text = m.render();
+        for (name, kind) in [
+            ("tenantguard_admission_requests_total", "counter"),
+            ("tenantguard_admission_duration_seconds", "histogram"),
+            ("tenantguard_policy_violations_total", "counter"),
+            ("tenantguard_tenant_quota_used", "gauge"),
+        ] {
+            assert!(
+                text.contains(&format!("# TYPE {name} {kind}\n")),
+                "{name} missing in\n{text}"
+            );
+        }
+        // Once a sample exists the encoder writes the family; not twice.
+        m.requests
+            .with_label_values(&["none", "Pod", "CREATE", "validate", "allowed", "false"])
+            .inc();
+        let text = m.render();
+        assert_eq!(
+            text.matches("# TYPE tenantguard_admission_requests_total counter")
+                .count(),
+            1,
+            "{text}"
+        );
+        // Every line is a comment or a sample: the page stays parseable.
+        assert!(text.lines().all(|l| l.starts_with("# HELP ")
+            || l.starts_with("# TYPE ")
+            || l.starts_with("tenantguard_")));
     }
 
     #[test]

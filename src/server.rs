@@ -232,6 +232,7 @@ async fn handle(s: &AppState, endpoint: Endpoint, body: &[u8]) -> Response {
         Err(e) => {
             let reason = match e {
                 admission::DecodeError::Json(_) => "json",
+                admission::DecodeError::Shape(_) => "shape",
                 admission::DecodeError::ApiVersion(_) => "api_version",
                 admission::DecodeError::Kind(_) => "kind",
                 admission::DecodeError::NoRequest => "no_request",

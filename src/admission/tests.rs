@@ -53,6 +53,17 @@ fn decode_errors() {
         (
             "string",
             b"\"x\"".to_vec(),
+            DecodeError::Shape(String::new()),
+        ),
+        ("number", b"42".to_vec(), DecodeError::Shape(String::new())),
+        (
+            "bare AdmissionRequest",
+            body(json!({"uid": "u", "kind": {"group": "", "version": "v1", "kind": "Pod"}})),
+            DecodeError::Shape(String::new()),
+        ),
+        (
+            "cut short",
+            b"{\"apiVersion\": ".to_vec(),
             DecodeError::Json(String::new()),
         ),
         (
@@ -164,6 +175,23 @@ fn a_malformed_managed_fields_is_a_bad_request() {
     let at = b.windows(3).position(|w| w == b"[\"x").unwrap();
     b[at + 2] = 0xff;
     assert!(matches!(decode(&b), Err(DecodeError::Json(_))));
+}
+
+#[test]
+fn valid_json_of_the_wrong_shape_is_not_called_invalid_json() {
+    let bare = body(json!({"uid": "u", "kind": {"group": "", "version": "v1", "kind": "Pod"}}));
+    let msg = decode(&bare).unwrap_err().to_string();
+    assert!(
+        msg.starts_with("the body is JSON but not an AdmissionReview: invalid type: map"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("\"kind\": \"AdmissionReview\", \"request\""),
+        "{msg}"
+    );
+    let msg = decode(b"42").unwrap_err().to_string();
+    assert!(msg.contains("expected an AdmissionReview object"), "{msg}");
+    assert!(!msg.contains("ReviewIn"), "{msg}");
 }
 
 #[test]

@@ -87,8 +87,10 @@ async fn cluster_objects(engine: &Engine, inv: &Inventory) -> anyhow::Result<Vec
 
 fn print(report: &Report, output: OutputFormat) -> anyhow::Result<()> {
     match output {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(report)?),
-        OutputFormat::Text => print!("{}", check::render_text(report)),
+        OutputFormat::Json => {
+            super::print_out(&format!("{}\n", serde_json::to_string_pretty(report)?))?
+        }
+        OutputFormat::Text => super::print_out(&check::render_text(report))?,
     }
     Ok(())
 }
