@@ -10,8 +10,10 @@
 //!   only there are alike to every rule.
 //! - The parts in [`UNREAD_OBJECT_KEYS`] (a ConfigMap's or Secret's data)
 //!   and, in every container of a pod or pod template, the fields in [`UNREAD_CONTAINER_KEYS`] (`env`, `command`,
-//!   `volumeMounts`, ...: often most of a workload) are checked as JSON and
-//!   kept as one string holding their JSON text, not built as a tree. So
+//!   `volumeMounts`, ...: often most of a workload), and in every
+//!   NetworkPolicy peer the [`UNREAD_PEER_KEYS`] (`podSelector`) are
+//!   checked as JSON and kept as one string holding their JSON text (a
+//!   `null` stays null), not built as a tree. So
 //!   two objects still compare equal exactly when these parts are the same
 //!   text, which is what [`Ctx::changed`](crate::policy::rules::Ctx::changed)
 //!   needs (an UPDATE that only edits a container's `env` is still a change
@@ -58,6 +60,14 @@ pub(crate) const UNREAD_CONTAINER_KEYS: [&str; 9] = [
     "imagePullPolicy",
 ];
 
+/// Fields of a NetworkPolicy peer (`spec.ingress[].from[]`,
+/// `spec.egress[].to[]`) kept as their JSON text: a peer's `podSelector`
+/// selects pods of the policy's own namespace (or of the namespaces its
+/// `namespaceSelector` picks), so the rules only ask whether it is there
+/// (`cross_tenant_selectors::peer_fields`, the one reader the scan in the
+/// tests allows), never what it selects. Often most of a policy's bytes.
+pub(crate) const UNREAD_PEER_KEYS: [&str; 1] = ["podSelector"];
+
 /// An object as the rules see it (see the module comment).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ObjectValue(pub Value);
@@ -86,6 +96,14 @@ enum Level {
     Containers,
     /// One container.
     Container,
+    /// A list of NetworkPolicy rules: a spec's `ingress` or `egress`.
+    PolicyRules,
+    /// One NetworkPolicy rule.
+    PolicyRule,
+    /// A rule's peers: its `from` or `to`.
+    Peers,
+    /// One peer.
+    Peer,
 }
 
 impl Level {
@@ -101,6 +119,9 @@ impl Level {
             (Level::Spec, k) if ContainerList::ALL.iter().any(|l| l.field() == k) => {
                 Level::Containers
             }
+            (Level::Spec, "ingress" | "egress") => Level::PolicyRules,
+            (Level::PolicyRule, "from" | "to") => Level::Peers,
+            (Level::Peer, k) if UNREAD_PEER_KEYS.contains(&k) => return None,
             (Level::Object, k) if UNREAD_OBJECT_KEYS.contains(&k) => return None,
             (Level::Container, k) if UNREAD_CONTAINER_KEYS.contains(&k) => return None,
             _ => return Some(None),
@@ -161,8 +182,14 @@ impl<'de> Visitor<'de> for Level {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        if self == Level::Containers {
-            while let Some(v) = seq.next_element_seed(Level::Container)? {
+        let item = match self {
+            Level::Containers => Some(Level::Container),
+            Level::PolicyRules => Some(Level::PolicyRule),
+            Level::Peers => Some(Level::Peer),
+            _ => None,
+        };
+        if let Some(item) = item {
+            while let Some(v) = seq.next_element_seed(item)? {
                 out.push(v);
             }
         } else {
@@ -184,8 +211,12 @@ impl<'de> Visitor<'de> for Level {
             let value = match self.below(&key) {
                 Some(Some(level)) => map.next_value_seed(level)?,
                 Some(None) => map.next_value::<Value>()?,
-                // Syntax and UTF-8 checked, kept as text.
-                None => Value::String(map.next_value::<&'de RawValue>()?.get().to_owned()),
+                // Syntax and UTF-8 checked, kept as text; a null stays
+                // null (absent and null are alike to the rules).
+                None => match map.next_value::<&'de RawValue>()?.get() {
+                    "null" => Value::Null,
+                    text => Value::String(text.to_owned()),
+                },
             };
             out.insert(key, value);
         }
@@ -275,12 +306,36 @@ mod tests {
     }
 
     #[test]
+    fn network_policy_peers_keep_their_pod_selector_as_text() {
+        let text = r#"{"kind":"NetworkPolicy","spec":{"podSelector":{"matchLabels":{"a":"b"}},
+            "ingress":[{"from":[{"podSelector":{"matchLabels":{"x":"y"}}},{"podSelector":null,"namespaceSelector":{}}],"ports":[{"port":80}]}],
+            "egress":[{"to":[{"ipBlock":{"cidr":"10.0.0.0/8"},"podSelector":{}}]},{"to":null},{}]}}"#;
+        let want = json!({"kind": "NetworkPolicy", "spec": {"podSelector": {"matchLabels": {"a": "b"}},
+            "ingress": [{"from": [{"podSelector": r#"{"matchLabels":{"x":"y"}}"#}, {"podSelector": null, "namespaceSelector": {}}],
+                "ports": [{"port": 80}]}],
+            "egress": [{"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}, "podSelector": "{}"}]}, {"to": null}, {}]}});
+        assert_eq!(read(text).unwrap(), want);
+        // Pod affinity's selectors and a pod's own fields are built whole.
+        let pod = r#"{"spec":{"affinity":{"podAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":[{"labelSelector":{},"podSelector":{"a":1}}]}}}}"#;
+        assert_eq!(
+            read(pod).unwrap(),
+            serde_json::from_str::<Value>(pod).unwrap()
+        );
+        // A null unread part stays null, as any absent one reads.
+        assert_eq!(
+            read(r#"{"spec":{"containers":[{"env":null}]}}"#).unwrap(),
+            json!({"spec": {"containers": [{"env": null}]}})
+        );
+    }
+
+    #[test]
     fn a_malformed_unread_part_is_still_an_error() {
         for bad in [
             r#"{"spec":{"containers":[{"env":[1,]}]}}"#,
             r#"{"spec":{"template":{"spec":{"initContainers":[{"command":["a"}]}}}}"#,
             r#"{"data":{"a" "b"}}"#,
             r#"{"stringData":tru}"#,
+            r#"{"spec":{"egress":[{"to":[{"podSelector":{"a":}}]}]}}"#,
         ] {
             assert!(read(bad).is_err(), "{bad}");
         }
@@ -306,7 +361,13 @@ mod tests {
             }
         }
         assert!(files.len() > 20, "{files:?}");
-        let keys = UNREAD_OBJECT_KEYS.iter().chain(&UNREAD_CONTAINER_KEYS);
+        let keys = UNREAD_OBJECT_KEYS
+            .iter()
+            .chain(&UNREAD_CONTAINER_KEYS)
+            .chain(&UNREAD_PEER_KEYS);
+        // The one read that only asks whether a field is there (a string
+        // is there as much as a map): `peer_fields`' match arm.
+        let presence_only = [("cross_tenant_selectors.rs", "\"podSelector\" => 1,")];
         let mut found = Vec::new();
         for f in &files {
             if f.file_name().is_some_and(|n| n == "tests.rs")
@@ -316,7 +377,13 @@ mod tests {
             }
             let text = std::fs::read_to_string(f).unwrap();
             // The code, not the tests at the end of the file.
-            let code = text.split("#[cfg(test)]").next().unwrap_or("");
+            let mut code = text.split("#[cfg(test)]").next().unwrap_or("").to_string();
+            for (file, read) in presence_only {
+                if f.file_name().is_some_and(|n| n == file) {
+                    assert_eq!(code.matches(read).count(), 1, "{}: {read}", f.display());
+                    code = code.replace(read, "");
+                }
+            }
             for k in keys.clone() {
                 for form in [format!("\"{k}\""), format!("/{k}/"), format!("/{k}\"")] {
                     if code.contains(&form) {
