@@ -329,68 +329,39 @@ fn check_warn_and_audit_actions_admit_and_exit_0() {
     let pol = env.dir.path().join("pol");
     std::fs::create_dir(&pol).unwrap();
     copy_policies(&pol);
-    std::fs::write(
-        pol.join("require-limits.yaml"),
-        "apiVersion: tenantguard.io/v1alpha1\nkind: Policy\nmetadata: {name: require-limits}\nspec: {rule: require-limits, action: Warn}\n",
-    )
-    .unwrap();
     let bad = env.write("bad.yaml", BAD_POD);
     let inv = env.inv();
-    let run = tg(
-        &[
+    // Warn admits with a warning and counts as warned; Audit admits
+    // silently: the violation is listed, no warning, not warned.
+    for (action, warned) in [("Warn", 1), ("Audit", 0)] {
+        std::fs::write(
+            pol.join("require-limits.yaml"),
+            format!("apiVersion: tenantguard.io/v1alpha1\nkind: Policy\nmetadata: {{name: require-limits}}\nspec: {{rule: require-limits, action: {action}}}\n"),
+        )
+        .unwrap();
+        let args = [
             "check",
             "--policies",
             pol.to_str().unwrap(),
             "--inventory",
             &inv,
-            "-f",
-            &bad,
-            "-o",
-            "json",
-        ],
-        None,
-    );
-    assert_eq!(run.code, 0, "Warn admits: {}{}", run.stdout, run.stderr);
-    let report = run.json();
-    let r = by_name(&report, "bad");
-    assert_eq!(r["allowed"], true);
-    assert_eq!(r["violations"][0]["action"], "Warn");
-    assert!(!r["warnings"].as_array().unwrap().is_empty(), "{r:#}");
-    assert_eq!(
-        report["summary"],
-        json!({"objects": 1, "denied": 0, "warned": 1})
-    );
-
-    // Audit admits silently: the violation is listed, no warning, not warned.
-    std::fs::write(
-        pol.join("require-limits.yaml"),
-        "apiVersion: tenantguard.io/v1alpha1\nkind: Policy\nmetadata: {name: require-limits}\nspec: {rule: require-limits, action: Audit}\n",
-    )
-    .unwrap();
-    let run = tg(
-        &[
-            "check",
-            "--policies",
-            pol.to_str().unwrap(),
-            "--inventory",
-            &inv,
-            "-f",
-            &bad,
-            "-o",
-            "json",
-        ],
-        None,
-    );
-    assert_eq!(run.code, 0, "Audit admits: {}{}", run.stdout, run.stderr);
-    let report = run.json();
-    let r = by_name(&report, "bad");
-    assert_eq!(r["allowed"], true);
-    assert_eq!(r["violations"][0]["action"], "Audit");
-    assert_eq!(r["warnings"], json!([]));
-    assert_eq!(
-        report["summary"],
-        json!({"objects": 1, "denied": 0, "warned": 0})
-    );
+        ];
+        let run = tg(&[&args[..], &["-f", &bad, "-o", "json"]].concat(), None);
+        assert_eq!(run.code, 0, "{action} admits: {}{}", run.stdout, run.stderr);
+        let report = run.json();
+        let r = by_name(&report, "bad");
+        assert_eq!(r["allowed"], true);
+        assert_eq!(r["violations"][0]["action"], action);
+        assert_eq!(
+            r["warnings"].as_array().unwrap().is_empty(),
+            warned == 0,
+            "{r:#}"
+        );
+        assert_eq!(
+            report["summary"],
+            json!({"objects": 1, "denied": 0, "warned": warned})
+        );
+    }
 }
 
 fn copy_policies(to: &Path) {

@@ -3,6 +3,29 @@
 
 use super::*;
 
+/// The server on `pol` and the test tenancy, an HTTP/2 client, and a pod
+/// without limits it denies (so a later reload that relaxes
+/// require-limits shows).
+async fn serve_denying(
+    dir: &std::path::Path,
+    pol: &std::path::Path,
+    uid: &str,
+) -> (common::Server, Client, Value) {
+    let inv = common::write_file(dir, "inv.yaml", TENANCY);
+    let s = start(Opts {
+        inventory: Some(&inv),
+        policies: Some(pol),
+        ..Default::default()
+    });
+    let mut c = Client::connect(&s, Proto::H2).await.unwrap();
+    let pod = review("acme-prod", uid, "CREATE", no_limits());
+    assert_eq!(
+        c.post_json("/validate", &pod).await.json()["response"]["allowed"],
+        false
+    );
+    (s, c, pod)
+}
+
 fn write_policy(dir: &std::path::Path, name: &str, text: &str) {
     // Write then rename, as a ConfigMap update swaps files.
     let tmp = dir.join(format!(".{name}.tmp"));
@@ -19,18 +42,7 @@ async fn reload_applies_good_changes_and_keeps_the_last_good_set() {
         let e = e.unwrap();
         std::fs::copy(e.path(), pol.join(e.file_name())).unwrap();
     }
-    let inv = common::write_file(dir.path(), "inv.yaml", TENANCY);
-    let s = start(Opts {
-        inventory: Some(&inv),
-        policies: Some(&pol),
-        ..Default::default()
-    });
-    let mut c = Client::connect(&s, Proto::H2).await.unwrap();
-    let pod = review("acme-prod", "rl", "CREATE", no_limits());
-    assert_eq!(
-        c.post_json("/validate", &pod).await.json()["response"]["allowed"],
-        false
-    );
+    let (s, mut c, pod) = serve_denying(dir.path(), &pol, "rl").await;
 
     // A good change: require-limits to Warn. Admitted with a warning.
     write_policy(
@@ -152,18 +164,7 @@ async fn configmap_mount_loads_once_and_reloads_on_the_symlink_swap() {
     for n in &names {
         symlink(std::path::Path::new("..data").join(n), pol.join(n)).unwrap();
     }
-    let inv = common::write_file(dir.path(), "inv.yaml", TENANCY);
-    let s = start(Opts {
-        inventory: Some(&inv),
-        policies: Some(&pol),
-        ..Default::default()
-    });
-    let mut c = Client::connect(&s, Proto::H2).await.unwrap();
-    let pod = review("acme-prod", "cm", "CREATE", no_limits());
-    assert_eq!(
-        c.post_json("/validate", &pod).await.json()["response"]["allowed"],
-        false
-    );
+    let (s, mut c, pod) = serve_denying(dir.path(), &pol, "cm").await;
 
     // The kubelet's update: a new timestamped directory, `..data` swapped
     // by rename, the old directory removed.
