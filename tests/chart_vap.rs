@@ -8,44 +8,16 @@
 //! kubectl plugin tests need their tools the same way): a machine without
 //! it fails here rather than skipping the test.
 
+mod common;
+
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::{json, Value};
 
-fn helm() -> PathBuf {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|d| d.join("helm"))
-        .chain([repo.join(".tools/bin/helm")])
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "helm is not on PATH nor in .tools/bin; run scripts/setup-tools.sh \
-                 (scripts/test.sh does it and puts .tools/bin on PATH)"
-            )
-        })
-}
-
 /// The policy and its binding, rendered with `args`.
 fn render(args: &[&str]) -> (Value, Value) {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new(helm())
-        .args(["template", "tg"])
-        .arg(repo.join("charts/tenantguard"))
-        .args(["--namespace", "tenantguard-system", "--show-only"])
-        .arg("templates/exempt-namespaces-policy.yaml")
-        .args(args)
-        .output()
-        .expect("run helm");
-    assert!(
-        out.status.success(),
-        "helm template: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).expect("UTF-8");
+    let show = ["--show-only", "templates/exempt-namespaces-policy.yaml"];
+    let text = common::helm_template(&[&show[..], args].concat());
     let docs: Vec<Value> = text
         .split("\n---")
         .filter_map(|d| serde_yaml_ng::from_str::<Value>(d).ok())
@@ -247,15 +219,7 @@ fn settings_and_values_shape_the_policy() {
 
 #[test]
 fn it_can_be_turned_off() {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new(helm())
-        .args(["template", "tg"])
-        .arg(repo.join("charts/tenantguard"))
-        .args(["--set", "exemptNamespacePolicy.enabled=false"])
-        .output()
-        .expect("run helm");
-    assert!(out.status.success());
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = common::helm_template(&["--set", "exemptNamespacePolicy.enabled=false"]);
     assert!(!text.contains("kind: ValidatingAdmissionPolicy"), "{text}");
 }
 
@@ -266,20 +230,7 @@ fn it_can_be_turned_off() {
 /// cannot drift apart.
 #[test]
 fn the_endpoint_controllers_writes_are_not_sent() {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new(helm())
-        .args(["template", "tg"])
-        .arg(repo.join("charts/tenantguard"))
-        .args(["--namespace", "tenantguard-system", "--show-only"])
-        .arg("templates/webhooks.yaml")
-        .output()
-        .expect("run helm");
-    assert!(
-        out.status.success(),
-        "helm template: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).expect("UTF-8");
+    let text = common::helm_template(&["--show-only", "templates/webhooks.yaml"]);
     let config = text
         .split("\n---")
         .filter_map(|d| serde_yaml_ng::from_str::<Value>(d).ok())
@@ -299,9 +250,10 @@ fn the_endpoint_controllers_writes_are_not_sent() {
         .as_str()
         .expect("an expression");
 
-    let source =
-        std::fs::read_to_string(repo.join("src/policy/rules/cross_tenant_selectors/endpoints.rs"))
-            .expect("the rule's source");
+    let source = std::fs::read_to_string(
+        common::repo().join("src/policy/rules/cross_tenant_selectors/endpoints.rs"),
+    )
+    .expect("the rule's source");
     let list = source
         .split_once("pub const ENDPOINT_CONTROLLERS")
         .and_then(|(_, rest)| rest.split_once("];"))

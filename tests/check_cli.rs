@@ -12,7 +12,7 @@ mod allow_lists;
 mod bad_input;
 mod common;
 
-use common::{tg, Run};
+use common::{keys, tg, Run};
 use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
@@ -24,14 +24,6 @@ fn check(extra: &[&str], stdin: Option<&str>) -> Run {
     let mut args = vec!["check", "--policies", "policies"];
     args.extend_from_slice(extra);
     tg(&args, stdin)
-}
-
-fn keys(v: &Value) -> BTreeSet<&str> {
-    v.as_object()
-        .unwrap_or_else(|| panic!("not an object: {v}"))
-        .keys()
-        .map(String::as_str)
-        .collect()
 }
 
 fn result<'a>(report: &'a Value, source: &str, name: &str) -> &'a Value {

@@ -14,9 +14,10 @@
 //!
 //! Each failure says what is missing and where to add it.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
 use tenantguard::engine::resource_of;
@@ -153,20 +154,6 @@ const NOT_SENT: &[(GroupKind, &str)] = &[(
     "no controller makes pods from a PodTemplate object; `check` judges it offline",
 )];
 
-fn helm() -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|d| d.join("helm"))
-        .chain([repo().join(".tools/bin/helm")])
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "helm is not on PATH nor in .tools/bin; run scripts/setup-tools.sh \
-                 (scripts/test.sh does it and puts .tools/bin on PATH)"
-            )
-        })
-}
-
 /// The `rules` of the chart's webhook configuration of `kind`, as rendered
 /// with the default values.
 fn webhook_rules(docs: &[Value], kind: &str) -> Vec<Value> {
@@ -199,19 +186,7 @@ fn covers(rules: &[Value], group: &str, resource: &str, op: &str) -> bool {
 
 #[test]
 fn the_chart_sends_every_rule_what_it_judges() {
-    let out = Command::new(helm())
-        .args(["template", "tg"])
-        .arg(repo().join("charts/tenantguard"))
-        .args(["--namespace", "tenantguard-system", "--show-only"])
-        .arg("templates/webhooks.yaml")
-        .output()
-        .expect("run helm");
-    assert!(
-        out.status.success(),
-        "helm template: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).expect("UTF-8");
+    let text = common::helm_template(&["--show-only", "templates/webhooks.yaml"]);
     let docs: Vec<Value> = text
         .split("\n---")
         .filter_map(|d| serde_yaml_ng::from_str::<Value>(d).ok())

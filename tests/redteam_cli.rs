@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{tg, Run};
+use common::{keys, tg, Run};
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -96,14 +96,6 @@ impl Env {
         args.extend_from_slice(extra);
         tg(&args, stdin)
     }
-}
-
-fn keys(v: &Value) -> BTreeSet<&str> {
-    v.as_object()
-        .unwrap_or_else(|| panic!("not an object: {v}"))
-        .keys()
-        .map(String::as_str)
-        .collect()
 }
 
 fn results(report: &Value) -> &Vec<Value> {

@@ -30,6 +30,48 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The keys of a JSON object (a JSON contract's field names).
+pub fn keys(v: &Value) -> std::collections::BTreeSet<&str> {
+    v.as_object()
+        .unwrap_or_else(|| panic!("not an object: {v}"))
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
+/// The helm binary: on PATH, else the pinned one in `.tools/bin`.
+pub fn helm() -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join("helm"))
+        .chain([repo().join(".tools/bin/helm")])
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "helm is not on PATH nor in .tools/bin; run scripts/setup-tools.sh \
+                 (scripts/test.sh does it and puts .tools/bin on PATH)"
+            )
+        })
+}
+
+/// `helm template tg charts/tenantguard --namespace tenantguard-system
+/// <args>`: the rendered manifests (the render must succeed).
+pub fn helm_template(args: &[&str]) -> String {
+    let out = Command::new(helm())
+        .args(["template", "tg"])
+        .arg(repo().join("charts/tenantguard"))
+        .args(["--namespace", "tenantguard-system"])
+        .args(args)
+        .output()
+        .expect("run helm");
+    assert!(
+        out.status.success(),
+        "helm template: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8")
+}
+
 /// The captured AdmissionReviews in `tests/fixtures/real` (see PROVENANCE.md there).
 pub fn real_fixtures() -> PathBuf {
     let p = repo().join("tests/fixtures/real");
