@@ -325,7 +325,8 @@ async fn warn_policies_give_warnings_in_check_and_over_https() {
         "{text}"
     );
     assert!(
-        text.contains("\n  warn  [require-limits] spec.containers[0].resources.limits.cpu\n"),
+        text.contains("\n  warn  [require-limits] spec.containers[0] ")
+            && text.contains("\n        at spec.containers[0].resources.limits.cpu\n"),
         "{text}"
     );
 }

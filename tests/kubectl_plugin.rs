@@ -174,7 +174,9 @@ fn kubectl_tenantguard_check_exit_codes_and_output() {
         "{out}"
     );
     assert!(
-        out.contains("  deny  [require-limits] spec.containers[0].resources.limits.cpu\n"),
+        out.contains(
+            "  deny  [require-limits] spec.containers[0] \"a\": resources.limits.cpu is not set"
+        ) && out.contains("        at spec.containers[0].resources.limits.cpu\n"),
         "{out}"
     );
 

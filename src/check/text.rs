@@ -5,8 +5,8 @@
 //! ```text
 //! DENIED  Pod globex-prod/web  (tenant globex)
 //!   from  k8s/web.yaml#1, line 1
-//!   deny  [require-limits] spec.containers[0].resources.limits.cpu
-//!         spec.containers[0] "app": resources.limits.cpu is not set; set it ...
+//!   deny  [require-limits] spec.containers[0] "app": resources.limits.cpu is not set; set it ...
+//!         at spec.containers[0].resources.limits.cpu
 //!   patch + metadata.labels["tenantguard.io/tenant"]: "globex"
 //! ```
 //!
@@ -145,11 +145,15 @@ pub fn render_text(report: &Report) -> String {
         if let Some(n) = &r.note {
             line(&mut s, "note", n);
         }
+        // `[rule] message`, as the webhook's denial reads (DESIGN's
+        // example), then the field's path on its own line unless the
+        // message starts with it.
         for v in &r.violations {
             let label = v.action.to_ascii_lowercase();
-            let at = if v.path.is_empty() { "" } else { " " };
-            line(&mut s, &label, &format!("[{}]{at}{}", v.rule, v.path));
-            line(&mut s, "", &v.message);
+            line(&mut s, &label, &format!("[{}] {}", v.rule, v.message));
+            if !v.path.is_empty() && !v.message.starts_with(&v.path) {
+                line(&mut s, "", &format!("at {}", v.path));
+            }
         }
         for (i, change) in r.changes.iter().enumerate() {
             line(&mut s, if i == 0 { "patch" } else { "" }, change);
