@@ -738,6 +738,11 @@ check_cases! {
     redteam_hosts => "check/redteam-hosts.yaml",
     redteam_hosts_2 => "check/redteam-hosts-2.yaml",
     redteam_budget => "check/redteam-budget.yaml",
+    redteam_tenants => "check/redteam-tenants.yaml",
+    redteam_tenants_impostor => "check/redteam-tenants-impostor.yaml",
+    redteam_tenants_full => "check/redteam-tenants-full.yaml",
+    redteam_tenants_two => "check/redteam-tenants-two.yaml",
+    redteam_tenants_admin => "check/redteam-tenants-admin.yaml",
 }
 
 review_cases! {
