@@ -209,7 +209,8 @@ pub fn absorb_inputs(inv: &mut Inventory, objects: &[InputObject]) -> Result<(),
         if crate::hosts::ClaimRef::of_object(&o.object).is_some() {
             continue;
         }
-        tenancy::absorb(inv, &o.object, &o.source).map_err(|e| InputError(e.to_string()))?;
+        tenancy::absorb(inv, &o.object, &o.source, o.line)
+            .map_err(|e| InputError(e.to_string()))?;
     }
     Ok(())
 }

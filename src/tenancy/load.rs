@@ -75,7 +75,7 @@ pub fn load_inventory(path: &Path) -> Result<Inventory, InventoryError> {
             let objects = crate::manifest::read_inputs(std::slice::from_ref(&file), None)
                 .map_err(InventoryError::Manifest)?;
             for o in &objects {
-                absorb(&mut inv, &o.object, &o.source)?;
+                absorb(&mut inv, &o.object, &o.source, o.line)?;
             }
         }
     }
@@ -121,14 +121,21 @@ fn claim_kind(api_version: &str, kind: &str) -> bool {
 }
 
 /// Adds a Namespace or Tenant object to the inventory, and the hosts an
-/// Ingress or route claims; other kinds are ignored.
-pub fn absorb(inv: &mut Inventory, obj: &Value, source: &str) -> Result<bool, InventoryError> {
+/// Ingress or route claims; other kinds are ignored. `source` (`file#N`)
+/// and `line` (where its document starts) place it in errors.
+pub fn absorb(
+    inv: &mut Inventory,
+    obj: &Value,
+    source: &str,
+    line: usize,
+) -> Result<bool, InventoryError> {
+    let origin = || format!("{source} (line {line})");
     let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
     let api = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
     match (api, kind) {
         ("v1", "Namespace") => match tenant_label::of_object(Some(obj)) {
             TenantLabel::Malformed(v) => Err(InventoryError::MalformedTenantLabel {
-                origin: source.to_string(),
+                origin: origin(),
                 name: obj
                     .pointer("/metadata/name")
                     .and_then(Value::as_str)
@@ -144,18 +151,23 @@ pub fn absorb(inv: &mut Inventory, obj: &Value, source: &str) -> Result<bool, In
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string();
+            // The error names the field (`spec.maxNamespaces: invalid value
+            // ...`), not only what was wrong with it.
             let tenant: Tenant =
-                serde_json::from_value::<crate::model::TenantDocument>(obj.clone())
+                serde_path_to_error::deserialize::<_, crate::model::TenantDocument>(obj)
                     .map_err(|e| InventoryError::InvalidTenant {
-                        origin: source.to_string(),
+                        origin: origin(),
                         name: name.clone(),
-                        message: e.to_string(),
+                        message: match e.path().to_string().as_str() {
+                            "." => e.into_inner().to_string(),
+                            path => format!("{path}: {}", e.into_inner()),
+                        },
                     })?
                     .into();
             tenant
                 .validate()
                 .map_err(|e| InventoryError::InvalidTenant {
-                    origin: source.to_string(),
+                    origin: origin(),
                     name,
                     message: e.to_string(),
                 })?;
@@ -234,7 +246,7 @@ mod tests {
         for (bad, want) in [
             (
                 "{tenantguard.io/tenant: [acme]}",
-                format!("inv.yaml#{}: Namespace \"ns-{bad_at:05}\": metadata.labels[\"tenantguard.io/tenant\"] is [\"acme\"], not a string", bad_at + 1),
+                format!("inv.yaml#{} (line {}): Namespace \"ns-{bad_at:05}\": metadata.labels[\"tenantguard.io/tenant\"] is [\"acme\"], not a string", bad_at + 1, 4 * bad_at + 2),
             ),
             (
                 "{tenantguard.io/tenant: acme",
@@ -252,6 +264,56 @@ mod tests {
                 // The document starts on line 1 + 4 × 6,000; the error is past it.
                 assert!(err.contains(&format!(" at line {} column", 4 * bad_at + 5)), "{err}");
             }
+        }
+    }
+
+    #[test]
+    fn a_bad_tenant_is_named_by_file_line_and_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("inv.yaml");
+        let ns = "apiVersion: v1\nkind: Namespace\nmetadata: {name: x-prod}\n---\n";
+        for (spec, want) in [
+            (
+                "maxNamespaces: -1",
+                "spec.maxNamespaces: invalid value: integer `-1`",
+            ),
+            (
+                "maxNamespaces: \"3\"",
+                "spec.maxNamespaces: invalid type: string \"3\"",
+            ),
+            (
+                "podSecurity: root",
+                "spec.podSecurity: unknown variant `root`",
+            ),
+            (
+                "quota: {scope: Cluster}",
+                "spec.quota.scope: unknown variant `Cluster`",
+            ),
+            (
+                "owners: [{kind: User, name: a}, {kind: Robot, name: r}]",
+                "spec.owners[1].kind: unknown variant `Robot`",
+            ),
+            (
+                "owners: [{kind: User}]",
+                "spec.owners[0]: missing field `name`",
+            ),
+            (
+                "frobnicate: 1",
+                "spec.frobnicate: unknown field `frobnicate`",
+            ),
+            (
+                "vault: {agentResources: {requests: {cpu: [1]}}}",
+                "spec.vault.agentResources.requests.cpu: invalid type: sequence",
+            ),
+        ] {
+            let text = format!("{ns}apiVersion: tenantguard.io/v1alpha1\nkind: Tenant\nmetadata: {{name: x}}\nspec:\n  {spec}\n");
+            std::fs::write(&file, &text).unwrap();
+            let err = load_inventory(&file).unwrap_err().to_string();
+            assert!(
+                err.contains("inv.yaml#2 (line 5): Tenant \"x\": "),
+                "{spec}: {err}"
+            );
+            assert!(err.contains(want), "{spec}: {err}");
         }
     }
 

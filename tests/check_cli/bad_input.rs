@@ -53,7 +53,7 @@ fn bad_input_is_exit_2_with_a_clear_message_and_no_report() {
         ("empty stdin", vec!["-"], Some(""), "stdin (-) holds no Kubernetes objects".into()),
         ("a document that is not an object", vec![scalar.as_str()], None, format!("{scalar}#1 (line 1): not a Kubernetes object but a string")),
         ("a document without kind", vec![no_kind.as_str()], None, format!("{no_kind}#1 (line 1): not a Kubernetes object: kind is missing")),
-        ("an invalid Tenant", vec![bad_tenant.as_str()], None, format!("{bad_tenant}#1: Tenant \"t\"")),
+        ("an invalid Tenant", vec![bad_tenant.as_str()], None, format!("{bad_tenant}#1 (line 1): Tenant \"t\": spec.colour: unknown field `colour`")),
         ("a List item that is not an object", vec![bad_item.as_str()], None, format!("{bad_item}#1 (line 1), List item 2: not a Kubernetes object but a number")),
         ("a file that is not UTF-8", vec![binary.as_str()], None, format!("cannot read {binary}: stream did not contain valid UTF-8")),
         ("a directory with no manifests", vec![no_manifests.as_str()], None, format!("directory {no_manifests} holds no .yaml, .yml or .json files")),

@@ -441,7 +441,7 @@ mod tests {
         let objects = crate::manifest::read_inputs(&[file], None).unwrap();
         let mut inv = Inventory::new(UnknownNamespaces::Platform);
         for o in &objects {
-            absorb(&mut inv, &o.object, &o.source).unwrap();
+            absorb(&mut inv, &o.object, &o.source, o.line).unwrap();
         }
         inv
     }
