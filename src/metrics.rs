@@ -5,7 +5,10 @@
 //! namespace ([`Metrics::tenant_label`]); anything else is `none`. Kinds
 //! outside the set tenantguard judges are `other`. Object names never appear.
 
+use std::sync::{Arc, Mutex, PoisonError};
+
 use prometheus::core::Collector;
+use prometheus::proto::{MetricFamily, MetricType};
 use prometheus::{
     Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec,
     Opts, Registry, TextEncoder,
@@ -35,8 +38,66 @@ fn kinds() -> &'static [&'static str] {
     })
 }
 
+/// A Prometheus registry that remembers what was registered in it, so the
+/// exposition can show every family, including labelled ones that have no
+/// sample yet (the library's `gather` leaves those out). The audit's
+/// metrics register here too. Clones share the same families.
+#[derive(Clone, Default)]
+pub struct Families {
+    registry: Registry,
+    collectors: Arc<Mutex<Vec<Box<dyn Collector>>>>,
+}
+
+impl Families {
+    /// Registers `c` (an error for a name already taken, as the registry
+    /// says).
+    pub fn register<C: Collector + Clone + 'static>(&self, c: C) -> prometheus::Result<()> {
+        self.registry.register(Box::new(c.clone()))?;
+        self.collectors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Box::new(c));
+        Ok(())
+    }
+
+    /// The text exposition: the families with samples as the encoder writes
+    /// them (sorted by name), then the `# HELP` and `# TYPE` lines of those
+    /// without, so every name is on the page from the first scrape.
+    pub fn render(&self) -> String {
+        let collectors = self
+            .collectors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let (mut families, empty): (Vec<MetricFamily>, Vec<MetricFamily>) = collectors
+            .iter()
+            .flat_map(|c| c.collect())
+            .partition(|f| !f.get_metric().is_empty());
+        drop(collectors);
+        families.sort_by(|a, b| a.name().cmp(b.name()));
+        let mut buf = Vec::new();
+        // Encoding gathered families into a Vec cannot fail.
+        let _ = TextEncoder::new().encode(&families, &mut buf);
+        let mut text = String::from_utf8(buf).unwrap_or_default();
+        for f in empty {
+            let kind = match f.get_field_type() {
+                MetricType::COUNTER => "counter",
+                MetricType::GAUGE => "gauge",
+                MetricType::HISTOGRAM => "histogram",
+                MetricType::SUMMARY => "summary",
+                MetricType::UNTYPED => "untyped",
+            };
+            text.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n",
+                name = f.name(),
+                help = f.help().replace('\\', "\\\\").replace('\n', "\\n"),
+            ));
+        }
+        text
+    }
+}
+
 pub struct Metrics {
-    pub registry: Registry,
+    pub registry: Families,
     pub requests: IntCounterVec,
     pub duration: HistogramVec,
     pub violations: IntCounterVec,
@@ -63,15 +124,15 @@ pub struct Metrics {
     pub tenant_quota_used: GaugeVec,
 }
 
-fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+fn counter(r: &Families, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
     let c = IntCounterVec::new(Opts::new(name, help), labels)
         .unwrap_or_else(|e| unreachable!("metric {name}: {e}"));
     register(r, c)
 }
 
-fn register<M: prometheus::core::Collector + Clone + 'static>(r: &Registry, m: M) -> M {
+fn register<M: Collector + Clone + 'static>(r: &Families, m: M) -> M {
     // Names are static and unique: registration cannot fail.
-    r.register(Box::new(m.clone()))
+    r.register(m.clone())
         .unwrap_or_else(|e| unreachable!("metric registration: {e}"));
     m
 }
@@ -84,7 +145,7 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Self {
-        let r = Registry::new();
+        let r = Families::default();
         let requests = counter(
             &r,
             "tenantguard_admission_requests_total",
@@ -278,49 +339,9 @@ impl Metrics {
         }
     }
 
-    /// The text exposition of every metric.
-    ///
-    /// A family with labels has no sample until its first label set is used,
-    /// and the encoder then leaves it out entirely; its `# HELP` and `# TYPE`
-    /// lines are written anyway, so the names DESIGN.md lists (e.g.
-    /// `tenantguard_admission_requests_total`) are on the page from the
-    /// first scrape, for Prometheus, dashboards and whoever checks them.
+    /// The text exposition of every metric ([`Families::render`]).
     pub fn render(&self) -> String {
-        let families = self.registry.gather();
-        let mut buf = Vec::new();
-        // Encoding gathered families into a Vec cannot fail.
-        let _ = TextEncoder::new().encode(&families, &mut buf);
-        let mut text = String::from_utf8(buf).unwrap_or_default();
-        let shown: std::collections::HashSet<&str> = families.iter().map(|f| f.name()).collect();
-        for (collector, kind) in self.labelled_families() {
-            for d in collector.desc() {
-                if !shown.contains(d.fq_name.as_str()) {
-                    text.push_str(&format!(
-                        "# HELP {name} {help}\n# TYPE {name} {kind}\n",
-                        name = d.fq_name,
-                        help = d.help.replace('\\', "\\\\").replace('\n', "\\n"),
-                    ));
-                }
-            }
-        }
-        text
-    }
-
-    /// The families with labels, and their exposition type.
-    fn labelled_families(&self) -> [(&dyn Collector, &'static str); 11] {
-        [
-            (&self.requests, "counter"),
-            (&self.duration, "histogram"),
-            (&self.violations, "counter"),
-            (&self.bad_requests, "counter"),
-            (&self.policy_reloads, "counter"),
-            (&self.cert_reloads, "counter"),
-            (&self.cache_synced, "gauge"),
-            (&self.reconciles, "counter"),
-            (&self.tenant_namespaces, "gauge"),
-            (&self.tenant_quota_hard, "gauge"),
-            (&self.tenant_quota_used, "gauge"),
-        ]
+        self.registry.render()
     }
 }
 
@@ -354,6 +375,20 @@ mod tests {
                 "{name} missing in\n{text}"
             );
         }
+        // A family registered from elsewhere (the audit's) shows too.
+        let later = GaugeVec::new(
+            Opts::new("tenantguard_later", "Registered later."),
+            &["tenant"],
+        )
+        .unwrap();
+        m.registry.register(later.clone()).unwrap();
+        assert!(m.render().contains(
+            "# HELP tenantguard_later Registered later.\n# TYPE tenantguard_later gauge\n"
+        ));
+        assert!(
+            m.registry.register(later).is_err(),
+            "a name is registered once"
+        );
         // Once a sample exists the encoder writes the family; not twice.
         m.requests
             .with_label_values(&["none", "Pod", "CREATE", "validate", "allowed", "false"])

@@ -5,9 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use prometheus::{
-    Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
-};
+use prometheus::{Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts};
+
+use crate::metrics::Families;
 
 /// Scan durations in seconds: a small cluster takes well under a second,
 /// a large one minutes.
@@ -28,11 +28,11 @@ pub struct AuditMetrics {
     pub scans: IntCounterVec,
 }
 
-fn register<M: prometheus::core::Collector + Clone + 'static>(r: &Registry, m: M) -> M {
+fn register<M: prometheus::core::Collector + Clone + 'static>(r: &Families, m: M) -> M {
     // A registry that already has the audit's metrics (a second cluster
     // side in one process, in tests) keeps the first ones: these then only
     // count, which is no reason to stop serving.
-    if let Err(e) = r.register(Box::new(m.clone())) {
+    if let Err(e) = r.register(m.clone()) {
         tracing::debug!(error = %e, "audit metric not registered");
     }
     m
@@ -44,7 +44,7 @@ fn made<T>(e: prometheus::Error) -> T {
 }
 
 impl AuditMetrics {
-    pub fn new(r: &Registry) -> Self {
+    pub fn new(r: &Families) -> Self {
         AuditMetrics {
             violations: register(
                 r,

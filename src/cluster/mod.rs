@@ -301,7 +301,7 @@ impl Cluster {
         &mut self,
         engine: audit_scan::EngineSource,
         opts: audit_scan::ScanOptions,
-        registry: &prometheus::Registry,
+        registry: &crate::metrics::Families,
     ) -> bool {
         let Some(leading) = self.leading.clone() else {
             return false;
